@@ -1,0 +1,1 @@
+//! Accounts brought in from other authenticators. (Being written.)

@@ -1,0 +1,21 @@
+//! The Assent device: everything an authenticator does that is not drawing a screen.
+//!
+//! - [`otp`]: HOTP, TOTP and Steam codes, computed for a time the caller passes in;
+//! - [`uri`]: `otpauth://` URIs, parsed and produced;
+//! - [`Account`]: one account; [`vault`]: the encrypted, crash-safe store of accounts;
+//! - [`import`] and [`backup`]: bringing accounts in from other apps and taking them out.
+//!
+//! Nothing in this crate reads the clock: every function that depends on time takes it as
+//! an argument, so every rule is testable without sleeping.
+
+#![forbid(unsafe_code)]
+
+pub mod account;
+pub mod import;
+pub mod otp;
+pub mod secret;
+pub mod uri;
+
+pub use account::Account;
+pub use otp::{Algorithm, Code, OtpKind, OtpParams};
+pub use secret::SecretBytes;

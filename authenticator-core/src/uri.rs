@@ -1,0 +1,415 @@
+//! `otpauth://` URIs in Google's Key Uri Format: parse what issuers and other apps produce,
+//! produce what every app reads.
+//!
+//! `otpauth://TYPE/[ISSUER:]NAME?secret=BASE32&issuer=ISSUER&algorithm=SHA1&digits=6&period=30`
+//! (`counter=N` instead of `period` for HOTP). Unknown parameters are ignored, as every app does,
+//! which is what lets one QR carry a push enrollment beside the TOTP account.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use zeroize::Zeroizing;
+
+use crate::account::Account;
+use crate::otp::{Algorithm, DEFAULT_DIGITS, DEFAULT_PERIOD, MIN_SECRET_BYTES, OtpKind, OtpParams};
+use crate::secret::{Base32Error, SecretBytes};
+
+/// Longest URI accepted; real ones are under 300 bytes, and a bound keeps hostile input cheap.
+pub const MAX_URI_LEN: usize = 8 * 1024;
+
+/// Why a string is not a usable otpauth URI. Every variant names the part of the URI at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UriError {
+    /// It does not start with `otpauth://`.
+    #[error("not an otpauth URI (it must start with otpauth://)")]
+    NotOtpauth,
+    /// Longer than [`MAX_URI_LEN`].
+    #[error("the URI is {0} bytes long; at most {MAX_URI_LEN} are accepted")]
+    TooLong(usize),
+    /// The type (the URI's host) is not `totp`, `hotp` or `steam`.
+    #[error("type: unknown OTP type {0:?} (expected totp, hotp or steam)")]
+    UnknownType(String),
+    /// No account name in the label.
+    #[error("label: the account name is missing")]
+    MissingLabel,
+    /// A percent-escape that does not decode to UTF-8.
+    #[error("{field}: bad percent-encoding")]
+    BadEncoding {
+        /// `label` or the parameter's name.
+        field: &'static str,
+    },
+    /// No `secret` parameter.
+    #[error("secret: missing")]
+    MissingSecret,
+    /// The secret is not base32.
+    #[error("secret: {0}")]
+    BadSecret(Base32Error),
+    /// The secret is shorter than 80 bits.
+    #[error("secret: {bits} bits is too short (at least {} are required)", MIN_SECRET_BYTES * 8)]
+    SecretTooShort {
+        /// Length of the decoded secret in bits.
+        bits: usize,
+    },
+    /// `algorithm` is not SHA1, SHA256 or SHA512.
+    #[error("algorithm: unknown algorithm {0:?} (expected SHA1, SHA256 or SHA512)")]
+    UnknownAlgorithm(String),
+    /// `digits`, `period` or `counter` is not a whole number.
+    #[error("{field}: {value:?} is not a whole number")]
+    NotANumber {
+        /// The parameter's name.
+        field: &'static str,
+        /// What it said.
+        value: String,
+    },
+    /// `digits` outside 6–8 (5 for Steam).
+    #[error("digits: must be 6 to 8 (5 for Steam), not {0}")]
+    DigitsOutOfRange(u32),
+    /// `period=0`.
+    #[error("period: must be at least 1 second")]
+    ZeroPeriod,
+    /// An HOTP URI without `counter`.
+    #[error("counter: missing (required for hotp)")]
+    MissingCounter,
+    /// A Steam URI with an algorithm other than SHA1.
+    #[error("algorithm: Steam codes use SHA1, not {0}")]
+    SteamAlgorithm(Algorithm),
+}
+
+/// A parsed otpauth URI: the account and the parameters this module did not interpret (for the
+/// push enrollment carried in the same QR).
+#[derive(Debug, Clone)]
+pub struct OtpauthUri {
+    /// The account the URI describes.
+    pub account: Account,
+    /// Parameters other than the standard ones, decoded, in URI order.
+    pub extra: Vec<(String, String)>,
+}
+
+/// Parses an otpauth URI into an account.
+pub fn parse(uri: &str) -> Result<Account, UriError> {
+    parse_full(uri).map(|parsed| parsed.account)
+}
+
+/// Parses an otpauth URI and keeps its non-standard parameters.
+pub fn parse_full(uri: &str) -> Result<OtpauthUri, UriError> {
+    let uri = uri.trim();
+    if uri.len() > MAX_URI_LEN {
+        return Err(UriError::TooLong(uri.len()));
+    }
+    let rest = strip_prefix_ignore_case(uri, "otpauth://").ok_or(UriError::NotOtpauth)?;
+    let (type_name, rest) = rest.split_once('/').unwrap_or((rest, ""));
+    let kind = match type_name.to_ascii_lowercase().as_str() {
+        "totp" => OtpKind::Totp,
+        "hotp" => OtpKind::Hotp,
+        "steam" => OtpKind::Steam,
+        _ => return Err(UriError::UnknownType(type_name.chars().take(32).collect())),
+    };
+    let (raw_label, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let label = percent_decode_str(raw_label)
+        .decode_utf8()
+        .map_err(|_| UriError::BadEncoding { field: "label" })?;
+    let (label_issuer, name) = match label.split_once(':') {
+        Some((issuer, name)) => (Some(issuer.trim().to_owned()), name.trim().to_owned()),
+        None => (None, label.trim().to_owned()),
+    };
+    if name.is_empty() && label_issuer.as_deref().unwrap_or("").is_empty() {
+        return Err(UriError::MissingLabel);
+    }
+
+    let mut secret = None;
+    let mut issuer = None;
+    let mut algorithm = None;
+    let mut digits = None;
+    let mut period = None;
+    let mut counter = None;
+    let mut extra = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        match key.to_ascii_lowercase().as_str() {
+            "secret" if secret.is_none() => secret = Some(Zeroizing::new(value.into_owned())),
+            "issuer" if issuer.is_none() => issuer = Some(value.into_owned()),
+            "algorithm" if algorithm.is_none() => algorithm = Some(value.into_owned()),
+            "digits" if digits.is_none() => digits = Some(number("digits", &value)?),
+            "period" if period.is_none() => period = Some(number("period", &value)?),
+            "counter" if counter.is_none() => counter = Some(number("counter", &value)?),
+            "secret" | "issuer" | "algorithm" | "digits" | "period" | "counter" => {}
+            _ => extra.push((key.into_owned(), value.into_owned())),
+        }
+    }
+
+    let secret = secret.ok_or(UriError::MissingSecret)?;
+    let secret = SecretBytes::from_base32(&secret).map_err(|e| match e {
+        Base32Error::Empty => UriError::MissingSecret,
+        other => UriError::BadSecret(other),
+    })?;
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(UriError::SecretTooShort {
+            bits: secret.len() * 8,
+        });
+    }
+    let algorithm = match algorithm {
+        None => Algorithm::Sha1,
+        Some(name) => Algorithm::parse(&name)
+            .ok_or_else(|| UriError::UnknownAlgorithm(name.chars().take(32).collect()))?,
+    };
+    let default_digits = if kind == OtpKind::Steam {
+        5
+    } else {
+        u64::from(DEFAULT_DIGITS)
+    };
+    let digits = u32::try_from(digits.unwrap_or(default_digits)).unwrap_or(u32::MAX);
+    let period = u32::try_from(period.unwrap_or(u64::from(DEFAULT_PERIOD))).unwrap_or(u32::MAX);
+    let counter = match (kind, counter) {
+        (OtpKind::Hotp, None) => return Err(UriError::MissingCounter),
+        (_, counter) => counter.unwrap_or(0),
+    };
+    let otp = OtpParams::new(kind, algorithm, digits, period, counter).map_err(|e| match e {
+        crate::otp::ParamsError::DigitsOutOfRange(d) => UriError::DigitsOutOfRange(d),
+        crate::otp::ParamsError::ZeroPeriod => UriError::ZeroPeriod,
+        crate::otp::ParamsError::SteamAlgorithm(a) => UriError::SteamAlgorithm(a),
+    })?;
+
+    // The `issuer` parameter wins over the label prefix, as the Key Uri Format recommends.
+    let issuer = issuer.or(label_issuer).unwrap_or_default();
+    Ok(OtpauthUri {
+        account: Account {
+            issuer,
+            name,
+            otp,
+            secret,
+        },
+        extra,
+    })
+}
+
+/// The characters kept literal in a label or a parameter: RFC 3986's unreserved set.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Writes the account as an otpauth URI that Google Authenticator, Aegis and this parser read.
+/// The result holds the secret, so it is wiped when dropped.
+pub fn to_uri(account: &Account) -> Zeroizing<String> {
+    to_uri_with(account, &[])
+}
+
+/// Like [`to_uri`], with extra parameters appended (used by a portal's enrollment QR).
+pub fn to_uri_with(account: &Account, extra: &[(&str, &str)]) -> Zeroizing<String> {
+    let otp = &account.otp;
+    let mut uri = Zeroizing::new(format!("otpauth://{}/", otp.kind().as_str()));
+    if !account.issuer.is_empty() {
+        uri.push_str(&utf8_percent_encode(&account.issuer, COMPONENT).to_string());
+        uri.push(':');
+    }
+    uri.push_str(&utf8_percent_encode(&account.name, COMPONENT).to_string());
+    uri.push_str("?secret=");
+    uri.push_str(&account.secret.to_base32());
+    if !account.issuer.is_empty() {
+        uri.push_str("&issuer=");
+        uri.push_str(&utf8_percent_encode(&account.issuer, COMPONENT).to_string());
+    }
+    if otp.kind() != OtpKind::Steam {
+        uri.push_str(&format!(
+            "&algorithm={}&digits={}",
+            otp.algorithm(),
+            otp.digits()
+        ));
+    }
+    match otp.kind() {
+        OtpKind::Hotp => uri.push_str(&format!("&counter={}", otp.counter())),
+        OtpKind::Totp | OtpKind::Steam => uri.push_str(&format!("&period={}", otp.period())),
+    }
+    for (key, value) in extra {
+        uri.push('&');
+        uri.push_str(&utf8_percent_encode(key, COMPONENT).to_string());
+        uri.push('=');
+        uri.push_str(&utf8_percent_encode(value, COMPONENT).to_string());
+    }
+    uri
+}
+
+fn number(field: &'static str, value: &str) -> Result<u64, UriError> {
+    value.trim().parse().map_err(|_| UriError::NotANumber {
+        field,
+        value: value.chars().take(32).collect(),
+    })
+}
+
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOGLE_EXAMPLE: &str =
+        "otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP&issuer=Example";
+
+    #[test]
+    fn parses_the_key_uri_format_example_with_defaults() {
+        let a = parse(GOOGLE_EXAMPLE).unwrap();
+        assert_eq!(a.issuer, "Example");
+        assert_eq!(a.name, "alice@google.com");
+        assert_eq!(a.otp.kind(), OtpKind::Totp);
+        assert_eq!(a.otp.algorithm(), Algorithm::Sha1);
+        assert_eq!(a.otp.digits(), 6);
+        assert_eq!(a.otp.period(), 30);
+        assert_eq!(a.secret.to_base32().as_str(), "JBSWY3DPEHPK3PXP");
+    }
+
+    #[test]
+    fn decodes_percent_encoded_labels_and_issuer_precedence() {
+        let a = parse("otpauth://totp/ACME%20Co%3Ajohn.doe%40email.com?secret=jbsw%20y3dp-ehpk-3pxp%3D%3D%3D%3D&issuer=ACME%20Co&algorithm=sha256&digits=8&period=60").unwrap();
+        assert_eq!(a.issuer, "ACME Co");
+        assert_eq!(a.name, "john.doe@email.com");
+        assert_eq!(a.otp.algorithm(), Algorithm::Sha256);
+        assert_eq!(a.otp.digits(), 8);
+        assert_eq!(a.otp.period(), 60);
+        let b = parse("otpauth://totp/Label%20Issuer:%20bob?secret=JBSWY3DPEHPK3PXP&issuer=Param")
+            .unwrap();
+        assert_eq!((b.issuer.as_str(), b.name.as_str()), ("Param", "bob"));
+        let c = parse("otpauth://totp/bob?secret=JBSWY3DPEHPK3PXP").unwrap();
+        assert_eq!((c.issuer.as_str(), c.name.as_str()), ("", "bob"));
+    }
+
+    #[test]
+    fn hotp_and_steam() {
+        let h = parse("otpauth://hotp/X:y?secret=JBSWY3DPEHPK3PXP&counter=42").unwrap();
+        assert_eq!(h.otp.kind(), OtpKind::Hotp);
+        assert_eq!(h.otp.counter(), 42);
+        let s = parse("otpauth://steam/Steam:gaben?secret=JBSWY3DPEHPK3PXP").unwrap();
+        assert_eq!(s.otp.kind(), OtpKind::Steam);
+        assert_eq!(s.otp.digits(), 5);
+    }
+
+    #[test]
+    fn round_trips_through_to_uri() {
+        for uri in [
+            GOOGLE_EXAMPLE,
+            "otpauth://hotp/A%26B:c%2Fd?secret=JBSWY3DPEHPK3PXP&counter=7&algorithm=SHA512&digits=7",
+            "otpauth://steam/Steam:gaben?secret=JBSWY3DPEHPK3PXP",
+            "otpauth://totp/%E2%9C%93%20Caf%C3%A9:z?secret=JBSWY3DPEHPK3PXP&period=1&digits=8",
+        ] {
+            let a = parse(uri).unwrap();
+            let produced = to_uri(&a);
+            assert_eq!(
+                parse(&produced).unwrap(),
+                a,
+                "{uri} -> {}",
+                produced.as_str()
+            );
+        }
+        assert_eq!(
+            to_uri(&parse(GOOGLE_EXAMPLE).unwrap()).as_str(),
+            "otpauth://totp/Example:alice%40google.com?secret=JBSWY3DPEHPK3PXP&issuer=Example&algorithm=SHA1&digits=6&period=30"
+        );
+    }
+
+    #[test]
+    fn keeps_unknown_parameters_for_the_caller() {
+        let parsed = parse_full(
+            "otpauth://totp/X:y?secret=JBSWY3DPEHPK3PXP&image=https%3A%2F%2Fx%2Fa.png&assent=abc",
+        )
+        .unwrap();
+        assert_eq!(
+            parsed.extra,
+            vec![
+                ("image".to_owned(), "https://x/a.png".to_owned()),
+                ("assent".to_owned(), "abc".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn every_refusal_names_its_field() {
+        let cases: &[(&str, UriError)] = &[
+            ("https://example.com", UriError::NotOtpauth),
+            (
+                "otpauth://motp/x?secret=JBSWY3DPEHPK3PXP",
+                UriError::UnknownType("motp".into()),
+            ),
+            (
+                "otpauth://totp/?secret=JBSWY3DPEHPK3PXP",
+                UriError::MissingLabel,
+            ),
+            (
+                "otpauth://totp/%FF?secret=JBSWY3DPEHPK3PXP",
+                UriError::BadEncoding { field: "label" },
+            ),
+            ("otpauth://totp/x?issuer=a", UriError::MissingSecret),
+            ("otpauth://totp/x?secret=", UriError::MissingSecret),
+            (
+                "otpauth://totp/x?secret=JBSW1",
+                UriError::BadSecret(Base32Error::InvalidCharacter('1')),
+            ),
+            (
+                "otpauth://totp/x?secret=JBSWY3DP",
+                UriError::SecretTooShort { bits: 40 },
+            ),
+            (
+                "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&algorithm=MD5",
+                UriError::UnknownAlgorithm("MD5".into()),
+            ),
+            (
+                "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=six",
+                UriError::NotANumber {
+                    field: "digits",
+                    value: "six".into(),
+                },
+            ),
+            (
+                "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=10",
+                UriError::DigitsOutOfRange(10),
+            ),
+            (
+                "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=99999999999",
+                UriError::DigitsOutOfRange(u32::MAX),
+            ),
+            (
+                "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=0",
+                UriError::ZeroPeriod,
+            ),
+            (
+                "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&period=-5",
+                UriError::NotANumber {
+                    field: "period",
+                    value: "-5".into(),
+                },
+            ),
+            (
+                "otpauth://hotp/x?secret=JBSWY3DPEHPK3PXP",
+                UriError::MissingCounter,
+            ),
+            (
+                "otpauth://steam/x?secret=JBSWY3DPEHPK3PXP&algorithm=SHA256",
+                UriError::SteamAlgorithm(Algorithm::Sha256),
+            ),
+        ];
+        for (uri, want) in cases {
+            let got = parse(uri).unwrap_err();
+            assert_eq!(&got, want, "{uri}");
+            let message = got.to_string();
+            assert!(
+                !message.contains("JBSWY3DPEHPK3PXP"),
+                "secret leaked: {message}"
+            );
+        }
+        let long = format!(
+            "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&p={}",
+            "a".repeat(MAX_URI_LEN)
+        );
+        assert!(matches!(parse(&long), Err(UriError::TooLong(_))));
+    }
+
+    #[test]
+    fn messages_read_well() {
+        assert_eq!(
+            parse("otpauth://totp/x?secret=JBSWY3DP")
+                .unwrap_err()
+                .to_string(),
+            "secret: 40 bits is too short (at least 80 are required)"
+        );
+    }
+}
