@@ -11,11 +11,17 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+mod atomic;
+pub mod backup;
 pub mod import;
 pub mod otp;
+pub mod seal;
 pub mod secret;
 pub mod uri;
+pub mod vault;
 
 pub use account::Account;
 pub use otp::{Algorithm, Code, OtpKind, OtpParams};
+pub use seal::{KdfParams, Unlock, VaultKey};
 pub use secret::SecretBytes;
+pub use vault::{AccountId, Entry, Vault, VaultError};
