@@ -114,14 +114,11 @@ impl KdfParams {
     /// Derives the key from a passphrase. Slow on purpose.
     pub fn derive(&self, passphrase: &[u8]) -> Result<VaultKey, SealError> {
         self.check()?;
-        let params = argon2::Params::new(
-            self.memory_kib,
-            self.iterations,
-            self.parallelism,
-            Some(32),
-        )
-        .map_err(|_| SealError::UnsupportedKdf)?;
-        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let params =
+            argon2::Params::new(self.memory_kib, self.iterations, self.parallelism, Some(32))
+                .map_err(|_| SealError::UnsupportedKdf)?;
+        let argon =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
         let mut key = [0u8; 32];
         argon
             .hash_password_into(passphrase, &self.salt, &mut key)
@@ -269,10 +266,12 @@ pub fn open(format: &'static str, bytes: &[u8], unlock: Unlock<'_>) -> Result<Op
     if bytes.len() > MAX_SEALED_LEN {
         return Err(malformed(format!("{} bytes is too large", bytes.len())));
     }
-    let envelope: Envelope =
-        serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+    let envelope: Envelope = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
     if envelope.format != format {
-        return Err(malformed(format!("it is a {:?} file", envelope.format.chars().take(40).collect::<String>())));
+        return Err(malformed(format!(
+            "it is a {:?} file",
+            envelope.format.chars().take(40).collect::<String>()
+        )));
     }
     if envelope.version != VERSION {
         return Err(SealError::UnsupportedVersion {
@@ -281,7 +280,10 @@ pub fn open(format: &'static str, bytes: &[u8], unlock: Unlock<'_>) -> Result<Op
         });
     }
     if envelope.cipher != "aes-256-gcm" {
-        return Err(malformed(format!("unknown cipher {:?}", envelope.cipher.chars().take(40).collect::<String>())));
+        return Err(malformed(format!(
+            "unknown cipher {:?}",
+            envelope.cipher.chars().take(40).collect::<String>()
+        )));
     }
     let nonce: [u8; NONCE_LEN] = envelope
         .nonce
@@ -291,7 +293,9 @@ pub fn open(format: &'static str, bytes: &[u8], unlock: Unlock<'_>) -> Result<Op
     let key = match (unlock, &envelope.kdf) {
         (Unlock::Key(key), _) => key.clone(),
         (Unlock::Passphrase(passphrase), Some(kdf)) => kdf.derive(passphrase)?,
-        (Unlock::Passphrase(_), None) => return Err(SealError::WrongKeyKind("a key, not a passphrase")),
+        (Unlock::Passphrase(_), None) => {
+            return Err(SealError::WrongKeyKind("a key, not a passphrase"));
+        }
     };
     let mut in_out = Zeroizing::new(envelope.ciphertext);
     let plaintext_len = aead_key(&key)
@@ -331,7 +335,8 @@ mod b64 {
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        B64.decode(text.as_bytes()).map_err(serde::de::Error::custom)
+        B64.decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -356,7 +361,12 @@ mod tests {
         let kdf = KdfParams::with_cost(KdfParams::MIN_MEMORY_KIB, 2).unwrap();
         let derived = kdf.derive(b"correct horse").unwrap();
         let sealed = seal("assent-backup", &derived, Some(&kdf), b"hello").unwrap();
-        let opened = open("assent-backup", &sealed, Unlock::Passphrase(b"correct horse")).unwrap();
+        let opened = open(
+            "assent-backup",
+            &sealed,
+            Unlock::Passphrase(b"correct horse"),
+        )
+        .unwrap();
         assert_eq!(opened.plaintext.as_slice(), b"hello");
         assert!(opened.key == derived);
         assert!(matches!(
@@ -375,7 +385,9 @@ mod tests {
         ));
         // Flip one bit of the ciphertext.
         let mut envelope: serde_json::Value = serde_json::from_slice(&sealed).unwrap();
-        let mut ct = B64.decode(envelope["ciphertext"].as_str().unwrap()).unwrap();
+        let mut ct = B64
+            .decode(envelope["ciphertext"].as_str().unwrap())
+            .unwrap();
         ct[0] ^= 1;
         envelope["ciphertext"] = B64.encode(&ct).into();
         let tampered = serde_json::to_vec(&envelope).unwrap();

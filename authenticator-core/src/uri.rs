@@ -106,13 +106,6 @@ pub fn parse_full(uri: &str) -> Result<OtpauthUri, UriError> {
     let label = percent_decode_str(raw_label)
         .decode_utf8()
         .map_err(|_| UriError::BadEncoding { field: "label" })?;
-    let (label_issuer, name) = match label.split_once(':') {
-        Some((issuer, name)) => (Some(issuer.trim().to_owned()), name.trim().to_owned()),
-        None => (None, label.trim().to_owned()),
-    };
-    if name.is_empty() && label_issuer.as_deref().unwrap_or("").is_empty() {
-        return Err(UriError::MissingLabel);
-    }
 
     let mut secret = None;
     let mut issuer = None;
@@ -166,8 +159,27 @@ pub fn parse_full(uri: &str) -> Result<OtpauthUri, UriError> {
         crate::otp::ParamsError::SteamAlgorithm(a) => UriError::SteamAlgorithm(a),
     })?;
 
-    // The `issuer` parameter wins over the label prefix, as the Key Uri Format recommends.
-    let issuer = issuer.or(label_issuer).unwrap_or_default();
+    // The `issuer` parameter wins over the label prefix, as the Key Uri Format recommends. When
+    // the label starts with that issuer and a colon, the rest is the name even if the issuer
+    // itself contains a colon; otherwise the first colon separates issuer and name.
+    let issuer = issuer
+        .map(|i| i.trim().to_owned())
+        .filter(|i| !i.is_empty());
+    let after_issuer = issuer
+        .as_deref()
+        .and_then(|i| label.trim_start().strip_prefix(i))
+        .and_then(|rest| rest.strip_prefix(':'));
+    let (issuer, name) = match (after_issuer, label.split_once(':')) {
+        (Some(name), _) => (issuer.unwrap_or_default(), name.trim().to_owned()),
+        (None, Some((prefix, name))) => (
+            issuer.unwrap_or_else(|| prefix.trim().to_owned()),
+            name.trim().to_owned(),
+        ),
+        (None, None) => (issuer.unwrap_or_default(), label.trim().to_owned()),
+    };
+    if name.is_empty() && issuer.is_empty() {
+        return Err(UriError::MissingLabel);
+    }
     Ok(OtpauthUri {
         account: Account {
             issuer,
@@ -196,7 +208,9 @@ pub fn to_uri(account: &Account) -> Zeroizing<String> {
 pub fn to_uri_with(account: &Account, extra: &[(&str, &str)]) -> Zeroizing<String> {
     let otp = &account.otp;
     let mut uri = Zeroizing::new(format!("otpauth://{}/", otp.kind().as_str()));
-    if !account.issuer.is_empty() {
+    // `Issuer:name`; with no issuer, a name that contains a colon gets an empty prefix so that
+    // its first part is not taken for an issuer.
+    if !account.issuer.is_empty() || account.name.contains(':') {
         uri.push_str(&utf8_percent_encode(&account.issuer, COMPONENT).to_string());
         uri.push(':');
     }
@@ -270,6 +284,11 @@ mod tests {
         let b = parse("otpauth://totp/Label%20Issuer:%20bob?secret=JBSWY3DPEHPK3PXP&issuer=Param")
             .unwrap();
         assert_eq!((b.issuer.as_str(), b.name.as_str()), ("Param", "bob"));
+        let d =
+            parse("otpauth://totp/Bank:8C:bob?secret=JBSWY3DPEHPK3PXP&issuer=Bank%3A8C").unwrap();
+        assert_eq!((d.issuer.as_str(), d.name.as_str()), ("Bank:8C", "bob"));
+        let e = parse("otpauth://totp/:8C:bob?secret=JBSWY3DPEHPK3PXP").unwrap();
+        assert_eq!((e.issuer.as_str(), e.name.as_str()), ("", "8C:bob"));
         let c = parse("otpauth://totp/bob?secret=JBSWY3DPEHPK3PXP").unwrap();
         assert_eq!((c.issuer.as_str(), c.name.as_str()), ("", "bob"));
     }
@@ -291,6 +310,10 @@ mod tests {
             "otpauth://hotp/A%26B:c%2Fd?secret=JBSWY3DPEHPK3PXP&counter=7&algorithm=SHA512&digits=7",
             "otpauth://steam/Steam:gaben?secret=JBSWY3DPEHPK3PXP",
             "otpauth://totp/%E2%9C%93%20Caf%C3%A9:z?secret=JBSWY3DPEHPK3PXP&period=1&digits=8",
+            // Found by fuzzing: colons inside the issuer or the name.
+            "otpauth://totp/Bank:8C:bob?secret=JBSWY3DPEHPK3PXP&issuer=Bank%3A8C",
+            "otpauth://totp/:8C:bob?secret=JBSWY3DPEHPK3PXP",
+            "otpauth://totp/%20spaced%20:%20name%20?secret=JBSWY3DPEHPK3PXP",
         ] {
             let a = parse(uri).unwrap();
             let produced = to_uri(&a);

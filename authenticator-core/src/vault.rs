@@ -206,7 +206,12 @@ impl Vault {
         let plaintext = to_json_zeroizing(&Payload {
             accounts: self.entries.clone(),
         })?;
-        Ok(seal::seal(FORMAT, &self.key, self.kdf.as_ref(), &plaintext)?)
+        Ok(seal::seal(
+            FORMAT,
+            &self.key,
+            self.kdf.as_ref(),
+            &plaintext,
+        )?)
     }
 
     /// Where the vault lives.
@@ -221,7 +226,11 @@ impl Vault {
     }
 
     /// Protects the vault with a new passphrase (new salt, new key) and saves it.
-    pub fn change_passphrase(&mut self, passphrase: &[u8], kdf: KdfParams) -> Result<(), VaultError> {
+    pub fn change_passphrase(
+        &mut self,
+        passphrase: &[u8],
+        kdf: KdfParams,
+    ) -> Result<(), VaultError> {
         self.key = kdf.derive(passphrase)?;
         self.kdf = Some(kdf);
         self.save()
@@ -239,13 +248,20 @@ impl Vault {
 
     /// Entries whose issuer or name contains `query` (case-insensitive), in order.
     pub fn search(&self, query: &str) -> Vec<&Entry> {
-        self.entries.iter().filter(|e| e.account.matches(query)).collect()
+        self.entries
+            .iter()
+            .filter(|e| e.account.matches(query))
+            .collect()
     }
 
     /// Adds an account at the end (in memory; call [`Vault::save`]). Refuses one the vault
     /// already has.
     pub fn add(&mut self, account: Account) -> Result<AccountId, VaultError> {
-        if let Some(existing) = self.entries.iter().find(|e| e.account.same_codes_as(&account)) {
+        if let Some(existing) = self
+            .entries
+            .iter()
+            .find(|e| e.account.same_codes_as(&account))
+        {
             return Err(VaultError::Duplicate(format!(
                 "{} (as {})",
                 account.display_name(),
@@ -264,7 +280,11 @@ impl Vault {
     pub fn add_all(&mut self, accounts: Vec<Account>) -> Result<AddReport, VaultError> {
         let mut report = AddReport::default();
         for account in accounts {
-            match self.entries.iter().find(|e| e.account.same_codes_as(&account)) {
+            match self
+                .entries
+                .iter()
+                .find(|e| e.account.same_codes_as(&account))
+            {
                 Some(existing) => report
                     .duplicates
                     .push((account.display_name(), existing.id.clone())),
@@ -381,12 +401,19 @@ mod tests {
         vault.save().unwrap();
 
         let reopened = Vault::open(&path, Unlock::Key(&key)).unwrap();
-        let names: Vec<_> = reopened.entries().iter().map(|e| e.account.display_name()).collect();
+        let names: Vec<_> = reopened
+            .entries()
+            .iter()
+            .map(|e| e.account.display_name())
+            .collect();
         assert_eq!(names, ["Bank (carol)", "Amazon (bob)"]);
         assert_eq!(reopened.entries()[0].account.otp.counter(), 4);
         assert_eq!(reopened.entries()[0].id, c);
         assert_eq!(reopened.search("AMA").len(), 1);
-        assert!(matches!(vault.remove(&a), Err(VaultError::UnknownAccount(_))));
+        assert!(matches!(
+            vault.remove(&a),
+            Err(VaultError::UnknownAccount(_))
+        ));
     }
 
     #[test]
@@ -395,8 +422,13 @@ mod tests {
         let mut vault =
             Vault::create_with_key(&dir.path().join("v"), VaultKey::from_bytes([2; 32])).unwrap();
         vault.add(account(A)).unwrap();
-        assert!(matches!(vault.add(account(A)), Err(VaultError::Duplicate(_))));
-        let report = vault.add_all(vec![account(A), account(B), account(B)]).unwrap();
+        assert!(matches!(
+            vault.add(account(A)),
+            Err(VaultError::Duplicate(_))
+        ));
+        let report = vault
+            .add_all(vec![account(A), account(B), account(B)])
+            .unwrap();
         assert_eq!(report.added.len(), 1);
         assert_eq!(report.duplicates.len(), 2);
         assert_eq!(vault.entries().len(), 2);
@@ -424,7 +456,10 @@ mod tests {
         let err = Vault::open(&path, Unlock::Key(&VaultKey::from_bytes([3; 32]))).unwrap_err();
         assert!(err.to_string().contains("damaged"), "{err}");
         assert!(matches!(
-            Vault::open(&dir.path().join("missing"), Unlock::Key(&VaultKey::from_bytes([3; 32]))),
+            Vault::open(
+                &dir.path().join("missing"),
+                Unlock::Key(&VaultKey::from_bytes([3; 32]))
+            ),
             Err(VaultError::NotFound(_))
         ));
     }
@@ -451,14 +486,35 @@ mod tests {
         vault.add(account(A)).unwrap();
         vault.save().unwrap();
         let key = vault.key().clone();
-        assert_eq!(Vault::open(&path, Unlock::Passphrase(b"pass")).unwrap().entries().len(), 1);
-        assert_eq!(Vault::open(&path, Unlock::Key(&key)).unwrap().entries().len(), 1);
+        assert_eq!(
+            Vault::open(&path, Unlock::Passphrase(b"pass"))
+                .unwrap()
+                .entries()
+                .len(),
+            1
+        );
+        assert_eq!(
+            Vault::open(&path, Unlock::Key(&key))
+                .unwrap()
+                .entries()
+                .len(),
+            1
+        );
         assert!(Vault::open(&path, Unlock::Passphrase(b"Pass")).is_err());
         vault
-            .change_passphrase(b"new", KdfParams::with_cost(KdfParams::MIN_MEMORY_KIB, 2).unwrap())
+            .change_passphrase(
+                b"new",
+                KdfParams::with_cost(KdfParams::MIN_MEMORY_KIB, 2).unwrap(),
+            )
             .unwrap();
         assert!(Vault::open(&path, Unlock::Passphrase(b"pass")).is_err());
         assert!(Vault::open(&path, Unlock::Key(&key)).is_err());
-        assert_eq!(Vault::open(&path, Unlock::Passphrase(b"new")).unwrap().entries().len(), 1);
+        assert_eq!(
+            Vault::open(&path, Unlock::Passphrase(b"new"))
+                .unwrap()
+                .entries()
+                .len(),
+            1
+        );
     }
 }

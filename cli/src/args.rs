@@ -1,0 +1,132 @@
+//! The command line: the contract scripts depend on. Extend it; do not break it.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// A terminal authenticator over an encrypted vault.
+///
+/// With no command on a terminal, shows every account with its code and a live countdown: type
+/// to filter, Enter copies.
+#[derive(Debug, Parser)]
+#[command(name = "assent", version, about, long_about = None)]
+pub struct Args {
+    /// The vault file [default: the platform data directory, e.g. ~/.local/share/assent/vault.json]
+    #[arg(long, global = true, env = "ASSENT_VAULT", value_name = "PATH")]
+    pub vault: Option<PathBuf>,
+
+    /// What to do (nothing: the interactive list)
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the code of an otpauth URI, without a vault
+    Code {
+        /// otpauth://totp/... or otpauth://hotp/... (HOTP: the code at the URI's counter)
+        uri: String,
+        /// Compute for this Unix time instead of now
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        at: Option<u64>,
+    },
+    /// Add an account from an otpauth URI or a QR image
+    Add {
+        /// otpauth URI (or otpauth-migration URI)
+        #[arg(required_unless_present = "qr", conflicts_with = "qr")]
+        uri: Option<String>,
+        /// A PNG or JPEG with the account's QR code
+        #[arg(long, value_name = "IMAGE")]
+        qr: Option<PathBuf>,
+    },
+    /// Import accounts: Google Authenticator export, Aegis, 2FAS, Assent backup, URI list, QR image
+    Import {
+        /// A file, or an otpauth / otpauth-migration URI
+        source: String,
+    },
+    /// List accounts with their current codes
+    List {
+        /// Only accounts whose issuer or name contains this
+        query: Option<String>,
+        /// Print JSON for scripts
+        #[arg(long)]
+        json: bool,
+        /// Compute codes for this Unix time instead of now
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        at: Option<u64>,
+    },
+    /// Copy one account's code to the clipboard (cleared after 30 s)
+    Copy {
+        /// Issuer, name or id of exactly one account
+        query: String,
+        /// Print the code instead of copying it
+        #[arg(long)]
+        print: bool,
+        /// Compute the code for this Unix time instead of now
+        #[arg(long, value_name = "UNIX_SECONDS")]
+        at: Option<u64>,
+    },
+    /// Change an account's issuer and/or name
+    Rename {
+        /// Issuer, name or id of exactly one account
+        query: String,
+        /// New issuer
+        #[arg(long)]
+        issuer: Option<String>,
+        /// New account name
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Remove an account
+    Remove {
+        /// Issuer, name or id of exactly one account
+        query: String,
+        /// Do not ask for confirmation
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Move an account to another position in the list
+    Move {
+        /// Issuer, name or id of exactly one account
+        query: String,
+        /// New position, 1 = first
+        position: usize,
+    },
+    /// Export every account
+    Export {
+        /// `uris`: otpauth URIs in clear; `backup`: encrypted with a backup passphrase
+        #[arg(long, value_enum, default_value_t = ExportFormat::Backup)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Unlock the vault once and print a session for ASSENT_SESSION
+    Unlock {
+        /// Print only the session token
+        #[arg(long)]
+        raw: bool,
+    },
+    /// End every session of this vault
+    Lock,
+    /// Change the vault's passphrase
+    Passwd,
+    /// Try Assent on a demo vault with a few accounts (passphrase "demo")
+    Demo,
+    /// Hold a code on the clipboard and clear it later (internal)
+    #[command(name = "__clipboard-hold", hide = true)]
+    ClipboardHold {
+        /// Seconds before the clipboard is cleared
+        seconds: u64,
+    },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One otpauth URI per line, secrets in clear
+    Uris,
+    /// An encrypted Assent backup (Argon2id + AES-256-GCM)
+    Backup,
+}
