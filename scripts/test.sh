@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Every test of the project: formatting, lints, Rust unit and integration tests, Python tests of
+# the documented formats. `.ci/run` installs what this needs and then runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo build --workspace --bins
+cargo nextest run --workspace --no-fail-fast
+cargo test --workspace --doc
+ASSENT_BIN="$PWD/target/debug/assent" python3 -m pytest -q tests/python
