@@ -124,7 +124,11 @@ impl Screen {
                 "Copied {name}; the clipboard clears in {} s.",
                 clipboard::clear_after().as_secs()
             ),
-            Err(e) => format!("{e}"),
+            // No clipboard (a server over SSH, no display): show the code instead.
+            Err(_) => format!(
+                "No clipboard here: the code of {name} is {}",
+                group(&code.value)
+            ),
         };
         if let Some(counter) = hotp_next {
             let saved = store::lock(self.vault.path()).and_then(|_lock| {

@@ -360,3 +360,91 @@ fn copy_puts_the_code_on_the_clipboard_then_clears_it() {
     let _ = xvfb.kill();
     let _ = xvfb.wait();
 }
+
+/// The interactive list on a real terminal (tmux): it shows every account with its code, typing
+/// filters, Enter "copies" (here there is no display, so the code is shown instead), Esc quits.
+/// `.ci/run` installs tmux.
+#[test]
+fn interactive_list_filters_and_copies_on_a_terminal() {
+    let home = Home::new();
+    home.ok(&["add", RFC_SHA1]);
+    home.ok(&[
+        "add",
+        "otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP&issuer=GitHub",
+    ]);
+    let socket = home.dir.path().join("tmux.sock");
+    let tmux = |args: &[&str]| {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&socket)
+            .args(args)
+            .output()
+            .expect("tmux must be installed (apt-get install tmux); .ci/run does it");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let command = format!(
+        "env -u DISPLAY -u WAYLAND_DISPLAY ASSENT_VAULT={} ASSENT_PASSPHRASE='correct horse' {}",
+        home.vault().display(),
+        env!("CARGO_BIN_EXE_assent")
+    );
+    tmux(&["new-session", "-d", "-x", "100", "-y", "20", &command]);
+    let screen_with = |needle: &str| {
+        for _ in 0..50 {
+            let screen = tmux(&["capture-pane", "-p"]);
+            if screen.contains(needle) {
+                return screen;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "{needle:?} never appeared:\n{}",
+            tmux(&["capture-pane", "-p"])
+        );
+    };
+    let screen = screen_with("2 accounts");
+    assert!(
+        screen.contains("RFC (sha1)") && screen.contains("GitHub (alice)"),
+        "{screen}"
+    );
+    tmux(&["send-keys", "git"]);
+    let screen = screen_with("filter: git");
+    assert!(
+        !screen.contains("RFC (sha1)"),
+        "the filter did not hide RFC:\n{screen}"
+    );
+    tmux(&["send-keys", "Enter"]);
+    let screen = screen_with("the code of GitHub (alice) is");
+    let shown: String = screen
+        .split("the code of GitHub (alice) is ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let listed = home.ok(&["list", "--json"]);
+    let at_hand = |list: &str| -> String {
+        let list: Vec<serde_json::Value> = serde_json::from_str(list).unwrap();
+        list[1]["code"].as_str().unwrap().to_owned()
+    };
+    // The code may have rolled over between the two reads; then the previous period's matches.
+    let now_code = at_hand(&listed);
+    if shown != now_code {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let earlier = home.ok(&["list", "--json", "--at", &(now - 30).to_string()]);
+        assert_eq!(shown, at_hand(&earlier));
+    }
+    tmux(&["send-keys", "Escape"]);
+    screen_with("filter:\n");
+    tmux(&["send-keys", "Escape"]);
+    for _ in 0..50 {
+        if tmux(&["list-sessions"]).is_empty() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tmux(&["kill-server"]);
+    panic!("Esc on an empty filter did not quit");
+}
