@@ -257,6 +257,27 @@ pub fn is_sealed(format: &str, bytes: &[u8]) -> bool {
     serde_json::from_slice::<Probe>(bytes).is_ok_and(|p| p.format == format)
 }
 
+/// True when the sealed file of kind `format` is protected by a passphrase (it carries Argon2id
+/// parameters), false when by a platform key; read from the envelope without decrypting.
+pub fn uses_passphrase(format: &'static str, bytes: &[u8]) -> Result<bool, SealError> {
+    #[derive(Deserialize)]
+    struct Probe {
+        format: String,
+        kdf: Option<serde::de::IgnoredAny>,
+    }
+    let probe: Probe = serde_json::from_slice(bytes).map_err(|e| SealError::Malformed {
+        expected: format,
+        detail: e.to_string(),
+    })?;
+    if probe.format != format {
+        return Err(SealError::Malformed {
+            expected: format,
+            detail: "it is another kind of file".into(),
+        });
+    }
+    Ok(probe.kdf.is_some())
+}
+
 /// Opens a sealed file of kind `format`.
 pub fn open(format: &'static str, bytes: &[u8], unlock: Unlock<'_>) -> Result<Opened, SealError> {
     let malformed = |detail: String| SealError::Malformed {
@@ -351,6 +372,7 @@ mod tests {
     #[test]
     fn round_trips_with_a_key() {
         let sealed = seal("assent-vault", &key(), None, b"{\"accounts\":[]}").unwrap();
+        assert!(!uses_passphrase("assent-vault", &sealed).unwrap());
         let opened = open("assent-vault", &sealed, Unlock::Key(&key())).unwrap();
         assert_eq!(opened.plaintext.as_slice(), b"{\"accounts\":[]}");
         assert!(opened.kdf.is_none());
@@ -361,6 +383,7 @@ mod tests {
         let kdf = KdfParams::with_cost(KdfParams::MIN_MEMORY_KIB, 2).unwrap();
         let derived = kdf.derive(b"correct horse").unwrap();
         let sealed = seal("assent-backup", &derived, Some(&kdf), b"hello").unwrap();
+        assert!(uses_passphrase("assent-backup", &sealed).unwrap());
         let opened = open(
             "assent-backup",
             &sealed,

@@ -154,17 +154,7 @@ impl Vault {
 
     /// Opens the vault at `path`.
     pub fn open(path: &Path, unlock: Unlock<'_>) -> Result<Self, VaultError> {
-        let bytes = Zeroizing::new(std::fs::read(path).map_err(|source| {
-            if source.kind() == io::ErrorKind::NotFound {
-                VaultError::NotFound(path.to_path_buf())
-            } else {
-                VaultError::Io {
-                    action: "reading",
-                    path: path.to_path_buf(),
-                    source,
-                }
-            }
-        })?);
+        let bytes = read_file(path)?;
         let (key, kdf, entries) = Self::open_bytes(&bytes, unlock)?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -184,6 +174,13 @@ impl Vault {
         let payload: Payload = serde_json::from_slice(&opened.plaintext)
             .map_err(|e| SealError::BadPayload(e.to_string()))?;
         Ok((opened.key, opened.kdf, payload.accounts))
+    }
+
+    /// Whether the vault at `path` needs a passphrase (true) or a platform key (false), read
+    /// from its envelope without decrypting.
+    pub fn uses_passphrase(path: &Path) -> Result<bool, VaultError> {
+        let bytes = read_file(path)?;
+        Ok(seal::uses_passphrase(FORMAT, &bytes)?)
     }
 
     /// True when `bytes` look like a vault file (without decrypting).
@@ -344,6 +341,20 @@ impl Vault {
         let index = self.index_of(id)?;
         Ok(&mut self.entries[index])
     }
+}
+
+fn read_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    std::fs::read(path).map(Zeroizing::new).map_err(|source| {
+        if source.kind() == io::ErrorKind::NotFound {
+            VaultError::NotFound(path.to_path_buf())
+        } else {
+            VaultError::Io {
+                action: "reading",
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
 }
 
 /// Serializes to JSON in a buffer that is wiped, including the copies a growing `Vec` would

@@ -31,6 +31,15 @@ pub enum Command {
         #[arg(long, value_name = "UNIX_SECONDS")]
         at: Option<u64>,
     },
+    /// Create an empty vault (the first `add` or `import` also creates one)
+    Init {
+        /// Keep a random vault key in the OS keyring (the default when the keyring works)
+        #[arg(long, conflicts_with = "passphrase")]
+        keyring: bool,
+        /// Protect the vault with a passphrase instead
+        #[arg(long)]
+        passphrase: bool,
+    },
     /// Add an account from an otpauth URI or a QR image
     Add {
         /// otpauth URI (or otpauth-migration URI)
@@ -110,7 +119,7 @@ pub enum Command {
     },
     /// End every session of this vault
     Lock,
-    /// Change the vault's passphrase
+    /// Change the vault's passphrase (a keyring vault moves to a passphrase)
     Passwd,
     /// Try Assent on a demo vault with a few accounts (passphrase "demo")
     Demo,

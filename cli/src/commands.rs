@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::args::{Args, Command, ExportFormat};
 use crate::failure::{Context, Failure};
-use crate::{clipboard, interactive, passphrase, session, store};
+use crate::{clipboard, interactive, os_keyring, passphrase, session, store};
 
 /// Runs the parsed command line.
 pub fn run(args: Args) -> Result<(), Failure> {
@@ -36,6 +36,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
     };
     let path = store::locate(args.vault)?;
     match command {
+        Command::Init {
+            keyring,
+            passphrase,
+        } => {
+            let _lock = store::lock(&path)?;
+            let protection = match (keyring, passphrase) {
+                (true, _) => store::Protection::Keyring,
+                (_, true) => store::Protection::Passphrase,
+                _ => store::Protection::Automatic,
+            };
+            store::create(&path, protection).map(drop)
+        }
         Command::Add { uri, qr } => add(&path, uri, qr),
         Command::Import { source } => import_from(&path, &source),
         Command::List { query, json, at } => list(&path, query.as_deref(), json, at),
@@ -90,6 +102,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             let mut vault = store::open(&path)?;
             let pass = passphrase::ask_new("vault", "ASSENT_NEW_PASSPHRASE")?;
             vault.change_passphrase(pass.as_bytes(), KdfParams::recommended()?)?;
+            os_keyring::forget(&path);
             session::end(&path)?;
             eprintln!("Passphrase changed; sessions were ended.");
             Ok(())
@@ -430,11 +443,13 @@ fn export(path: &Path, format: ExportFormat, output: Option<&Path>) -> Result<()
 }
 
 fn unlock(path: &Path, raw: bool) -> Result<(), Failure> {
-    if !path.exists() {
-        return Err(authenticator_core::VaultError::NotFound(path.to_path_buf()).into());
-    }
-    let pass = passphrase::ask("Vault passphrase: ", passphrase::VAULT_ENV)?;
-    let vault = Vault::open(path, Unlock::Passphrase(pass.as_bytes()))?;
+    // A fresh unlock, whatever session the environment holds.
+    let vault = if Vault::uses_passphrase(path)? {
+        let pass = passphrase::ask("Vault passphrase: ", passphrase::VAULT_ENV)?;
+        Vault::open(path, Unlock::Passphrase(pass.as_bytes()))?
+    } else {
+        Vault::open(path, Unlock::Key(&os_keyring::load(path)?))?
+    };
     let token = session::start(path, vault.key())?;
     if raw {
         println!("{token}");

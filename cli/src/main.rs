@@ -9,6 +9,7 @@ mod clipboard;
 mod commands;
 mod failure;
 mod interactive;
+mod os_keyring;
 mod passphrase;
 mod session;
 mod store;

@@ -3,11 +3,11 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use authenticator_core::seal::{KdfParams, Unlock};
+use authenticator_core::seal::{KdfParams, Unlock, VaultKey};
 use authenticator_core::vault::{Vault, VaultError};
 
 use crate::failure::{Context, Failure};
-use crate::{passphrase, session};
+use crate::{os_keyring, passphrase, session};
 
 /// The vault path: `--vault`, else ASSENT_VAULT (both handled by clap), else the platform's data
 /// directory.
@@ -29,11 +29,64 @@ pub fn open(path: &Path) -> Result<Vault, Failure> {
         let key = session::vault_key(path, &token)?;
         return Ok(Vault::open(path, Unlock::Key(&key))?);
     }
-    if !path.exists() {
-        return Err(VaultError::NotFound(path.to_path_buf()).into());
+    if !Vault::uses_passphrase(path)? {
+        let key = os_keyring::load(path)?;
+        return Ok(Vault::open(path, Unlock::Key(&key))?);
     }
     let pass = passphrase::ask("Vault passphrase: ", passphrase::VAULT_ENV)?;
     Ok(Vault::open(path, Unlock::Passphrase(pass.as_bytes()))?)
+}
+
+/// How a new vault is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// The OS keyring if it works, else a passphrase (a passphrase when ASSENT_PASSPHRASE is
+    /// set, as scripts expect).
+    Automatic,
+    /// A random key kept in the OS keyring; fail if there is none.
+    Keyring,
+    /// A passphrase through Argon2id.
+    Passphrase,
+}
+
+/// Creates a new, empty vault at `path`.
+pub fn create(path: &Path, protection: Protection) -> Result<Vault, Failure> {
+    if path.exists() {
+        return Err(VaultError::AlreadyExists(path.to_path_buf()).into());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
+    }
+    let scripted = std::env::var(passphrase::VAULT_ENV).is_ok();
+    if protection == Protection::Keyring || (protection == Protection::Automatic && !scripted) {
+        let key = VaultKey::generate()?;
+        match os_keyring::store(path, &key) {
+            Ok(()) => {
+                let vault = Vault::create_with_key(path, key)?;
+                eprintln!(
+                    "Created {}; its key is in your OS keyring. Keep a backup: `assent export`.",
+                    path.display()
+                );
+                return Ok(vault);
+            }
+            Err(why) if protection == Protection::Keyring => {
+                return Err(Failure::new(format!(
+                    "the OS keyring cannot be used: {why}"
+                )));
+            }
+            Err(_) => {}
+        }
+    }
+    eprintln!(
+        "Creating a new vault at {}, protected by a passphrase",
+        path.display()
+    );
+    let pass = passphrase::ask_new("vault", passphrase::VAULT_ENV)?;
+    Ok(Vault::create_with_passphrase(
+        path,
+        pass.as_bytes(),
+        KdfParams::recommended()?,
+    )?)
 }
 
 /// Opens the vault, or creates it (asking for a new passphrase) when there is none yet.
@@ -41,16 +94,7 @@ pub fn open_or_create(path: &Path) -> Result<Vault, Failure> {
     if path.exists() {
         return open(path);
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).context(|| format!("creating {}", dir.display()))?;
-    }
-    eprintln!("Creating a new vault at {}", path.display());
-    let pass = passphrase::ask_new("vault", passphrase::VAULT_ENV)?;
-    Ok(Vault::create_with_passphrase(
-        path,
-        pass.as_bytes(),
-        KdfParams::recommended()?,
-    )?)
+    create(path, Protection::Automatic)
 }
 
 /// An exclusive lock on the vault for a read-modify-write, so two `assent` processes never

@@ -448,3 +448,43 @@ fn interactive_list_filters_and_copies_on_a_terminal() {
     tmux(&["kill-server"]);
     panic!("Esc on an empty filter did not quit");
 }
+
+/// On a desktop with an OS keyring (here a real Secret Service: gnome-keyring in a private
+/// D-Bus session), a new vault keeps a random key there and opens without a passphrase. The
+/// keyring's own password is not ours: a script unlocks it as a login session would.
+/// `.ci/run` installs dbus and gnome-keyring.
+#[test]
+fn a_vault_can_keep_its_key_in_the_os_keyring() {
+    let home = Home::new();
+    let assent = env!("CARGO_BIN_EXE_assent");
+    let script = format!(
+        r#"set -e
+echo -n login-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1
+{assent} init --keyring
+{assent} add '{RFC_SHA1}'
+{assent} list --json --at 59
+grep -q '"kdf": null' "$ASSENT_VAULT"
+! grep -q JBSW "$ASSENT_VAULT"
+ASSENT_NEW_PASSPHRASE=new {assent} passwd
+ASSENT_PASSPHRASE=new {assent} list --json --at 59 | grep -q 94287082
+! {assent} list 2>/dev/null
+echo OK"#
+    );
+    let out = Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &script])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.dir.path())
+        .env("XDG_RUNTIME_DIR", home.dir.path().join("run"))
+        .env("ASSENT_VAULT", home.vault())
+        .output()
+        .expect("dbus-run-session must be installed (apt-get install dbus gnome-keyring); .ci/run does it");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("OK"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("\"code\": \"94287082\""), "{stdout}");
+    assert!(stderr.contains("its key is in your OS keyring"), "{stderr}");
+}
