@@ -51,8 +51,10 @@ pub enum Command {
     },
     /// Import accounts: Google Authenticator export, Aegis, 2FAS, Assent backup, URI list, QR image
     Import {
-        /// A file, or an otpauth / otpauth-migration URI
-        source: String,
+        /// Files (exports, QR images, URI lists) or otpauth / otpauth-migration URIs; give every
+        /// QR code of a Google Authenticator export that was split over several
+        #[arg(required = true, value_name = "FILE_OR_URI")]
+        sources: Vec<String>,
     },
     /// List accounts with their current codes
     List {

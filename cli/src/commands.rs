@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             store::create(&path, protection).map(drop)
         }
         Command::Add { uri, qr } => add(&path, uri, qr),
-        Command::Import { source } => import_from(&path, &source),
+        Command::Import { sources } => import_from(&path, &sources),
         Command::List { query, json, at } => list(&path, query.as_deref(), json, at),
         Command::Copy { query, print, at } => copy(&path, &query, print, at),
         Command::Rename {
@@ -138,7 +138,7 @@ fn add(
         {
             vec![uri::parse(&text)?]
         }
-        (Some(text), _) => read_import(text.as_bytes())?.accounts,
+        (Some(text), _) => read_import(&[text.as_bytes()])?.accounts,
         (None, Some(image)) => {
             let bytes = std::fs::read(&image).context(|| format!("reading {}", image.display()))?;
             let imported = import::import(&bytes, None)?;
@@ -150,26 +150,31 @@ fn add(
     save_new(path, accounts)
 }
 
-fn import_from(path: &Path, source: &str) -> Result<(), Failure> {
-    let looks_like_uri = source.contains("://") && !Path::new(source).exists();
-    let bytes = if looks_like_uri {
-        source.as_bytes().to_vec()
-    } else {
-        std::fs::read(source).context(|| format!("reading {source}"))?
-    };
-    let imported = read_import(&bytes)?;
+fn import_from(path: &Path, sources: &[String]) -> Result<(), Failure> {
+    let mut inputs = Vec::with_capacity(sources.len());
+    for source in sources {
+        let looks_like_uri = source.contains("://") && !Path::new(source).exists();
+        inputs.push(zeroize::Zeroizing::new(if looks_like_uri {
+            source.as_bytes().to_vec()
+        } else {
+            std::fs::read(source).context(|| format!("reading {source}"))?
+        }));
+    }
+    let inputs: Vec<&[u8]> = inputs.iter().map(|input| input.as_slice()).collect();
+    let imported = read_import(&inputs)?;
     save_new(path, imported.accounts)
 }
 
-/// Imports bytes of any supported format, asking for the file's password when it has one.
-fn read_import(bytes: &[u8]) -> Result<Imported, Failure> {
-    let imported = match import::import(bytes, None) {
+/// Imports one or more inputs (all the QR codes of a split Google export, say) of any supported
+/// format, asking for the password when one is encrypted.
+fn read_import(inputs: &[&[u8]]) -> Result<Imported, Failure> {
+    let imported = match import::import_many(inputs, None) {
         Err(ImportError::PasswordRequired { format }) => {
             let pass = passphrase::ask(
-                &format!("Password of the {format} export: "),
+                &format!("Password of the {format}: "),
                 passphrase::IMPORT_ENV,
             )?;
-            import::import(bytes, Some(pass.as_str()))?
+            import::import_many(inputs, Some(pass.as_str()))?
         }
         other => other?,
     };

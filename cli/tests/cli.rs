@@ -488,3 +488,47 @@ echo OK"#
     assert!(stdout.contains("\"code\": \"94287082\""), "{stdout}");
     assert!(stderr.contains("its key is in your OS keyring"), "{stderr}");
 }
+
+/// A Google Authenticator export split over two QR codes: importing one picture names the
+/// missing one; importing both brings every account.
+#[test]
+fn import_a_split_google_export_from_its_qr_pictures() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../authenticator-core/tests/fixtures/import/google_migration.txt");
+    let text = std::fs::read_to_string(fixtures).unwrap();
+    let parts: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("otpauth-migration:"))
+        .collect();
+    assert_eq!(parts.len(), 2);
+    let home = Home::new();
+    let pictures: Vec<PathBuf> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, uri)| {
+            let png = home.dir.path().join(format!("part{i}.png"));
+            qr_png(uri, &png);
+            png
+        })
+        .collect();
+    let first = home.run(&["import", pictures[0].to_str().unwrap()]);
+    assert!(first.status.success());
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        stderr.contains("2 of 2") && stderr.contains("missing"),
+        "{stderr}"
+    );
+    let after_first = home.list().len();
+    let both = home.run(&[
+        "import",
+        pictures[0].to_str().unwrap(),
+        pictures[1].to_str().unwrap(),
+    ]);
+    assert!(
+        both.status.success(),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&both.stderr).contains("missing"));
+    assert!(home.list().len() > after_first);
+}
