@@ -1,0 +1,87 @@
+//! Assent protocol v1: the messages that pass between a device, a portal and the push relay, and
+//! the cryptography that protects them. docs/protocol.md is the specification; this crate is its
+//! reference implementation.
+//!
+//! - [`enrollment`]: the push part of the enrollment QR (extra otpauth parameters);
+//! - [`registration`]: the device's signed registration, checked by the portal;
+//! - [`challenge`]: the portal's signed, end-to-end encrypted push challenge;
+//! - [`answer`]: the device's signed approve or deny, checked by the portal;
+//! - [`poll`]: signed requests for pending challenges and push-token updates;
+//! - [`error_response`]: the portal's JSON error bodies and their HTTP statuses;
+//! - [`jws`], [`jwk`], [`signer`], [`encryption`]: the JOSE and HPKE building blocks.
+//!
+//! Sans I/O: nothing here reads the clock or the network. Every check takes `now` (unix
+//! seconds) as an argument and every random value comes from a caller's RNG, or is passed
+//! explicitly to a `*_with` function so worked examples are reproducible.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod answer;
+pub mod challenge;
+pub mod encryption;
+pub mod enrollment;
+pub mod error_response;
+pub mod jwk;
+pub mod jws;
+pub mod poll;
+pub mod registration;
+pub mod signer;
+
+mod b64;
+
+pub use answer::{Answer, AnswerError, Decision, DenyReason, PendingChallenge, Response};
+pub use challenge::{
+    BuiltChallenge, Challenge, ChallengeContent, ChallengeError, LoginContext, NumberMatching,
+    Purpose, UserVerification,
+};
+pub use encryption::EncryptionKey;
+pub use enrollment::{EnrollmentError, EnrollmentToken, PushEnrollment};
+pub use error_response::{ErrorCode, ErrorResponse};
+pub use jwk::{JwkError, PublicJwk};
+pub use jws::JwsError;
+pub use poll::{Pending, Poll, PollError, PushTokenUpdate};
+pub use registration::{
+    ApnsEnvironment, Platform, PushConfig, Registration, RegistrationError, TokenState, Transport,
+};
+pub use signer::{Signer, SignerError, SoftwareSigner};
+
+/// The protocol version this crate speaks: the `v` member of every message, `assent=` in the QR.
+pub const VERSION: u32 = 1;
+
+/// How far a peer's clock may differ from ours, in seconds. A message whose `iat` is more than
+/// this far in the future is refused, and the device still opens a challenge up to this long
+/// after its `exp` (the portal, whose clock is authoritative, allows no such grace).
+pub const CLOCK_SKEW: u64 = 30;
+
+/// A challenge's lifetime in seconds: `exp` is always `iat + CHALLENGE_LIFETIME`.
+pub const CHALLENGE_LIFETIME: u64 = 60;
+
+/// The operating system's random number generator, for callers without one of their own.
+/// Panics if the operating system cannot supply randomness, as every RNG of this kind does.
+pub fn system_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
+
+/// A 128-bit random value, base64url: challenge ids, enrollment tokens and poll nonces.
+pub(crate) fn random_id(rng: &mut impl rand_core::CryptoRng) -> String {
+    let mut bytes = [0u8; 16];
+    rng.fill_bytes(&mut bytes);
+    b64::encode(bytes)
+}
+
+/// True when `iat` is not further in the future than [`CLOCK_SKEW`] allows.
+pub(crate) fn not_from_future(iat: u64, now: u64) -> bool {
+    iat <= now.saturating_add(CLOCK_SKEW)
+}
+
+/// True when `iat` is within [`CLOCK_SKEW`] of `now`, either way.
+pub(crate) fn within_skew(iat: u64, now: u64) -> bool {
+    iat.abs_diff(now) <= CLOCK_SKEW
+}
+
+/// True when `s` is at most `max` bytes and has no control characters: text shown to a user or
+/// written to a log.
+pub(crate) fn is_display_text(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control)
+}
