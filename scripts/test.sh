@@ -9,4 +9,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
 cargo nextest run --workspace --no-fail-fast
 cargo test --workspace --doc
-ASSENT_BIN="$PWD/target/debug/assent" python3 -m pytest -q tests/python
+cargo build -q -p authenticator-ffi --lib --examples
+cargo build -q -p assent-protocol --examples
+scripts/bindings.sh --check
+ASSENT_BIN="$PWD/target/debug/assent" python3 -m pytest -q tests/python tests/interop
+scripts/test-kotlin.sh

@@ -67,9 +67,10 @@ fn vault(c: &mut Criterion) {
     let bytes = vault.to_bytes().expect("seal");
     c.bench_function("open_1000_account_vault_and_compute_every_code", |b| {
         b.iter(|| {
-            let (_, _, entries) =
-                Vault::open_bytes(black_box(&bytes), Unlock::Key(&key)).expect("open");
-            let codes: Vec<_> = entries
+            let vault =
+                Vault::from_bytes("unused", black_box(&bytes), Unlock::Key(&key)).expect("open");
+            let codes: Vec<_> = vault
+                .entries()
                 .iter()
                 .map(|e| e.account.code(1_700_000_000))
                 .collect();

@@ -15,6 +15,7 @@ mod atomic;
 pub mod backup;
 pub mod import;
 pub mod otp;
+pub mod push;
 pub mod seal;
 pub mod secret;
 pub mod uri;

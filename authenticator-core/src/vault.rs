@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::account::Account;
 use crate::atomic;
+use crate::push::PushAccount;
 use crate::seal::{self, KdfParams, SealError, Unlock, VaultKey};
 
 const FORMAT: &str = "assent-vault";
@@ -61,6 +62,9 @@ pub struct Entry {
 #[derive(Serialize, Deserialize)]
 struct Payload {
     accounts: Vec<Entry>,
+    /// Push enrollments (absent in vaults written before push existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    push: Vec<PushAccount>,
 }
 
 /// Why a vault operation failed.
@@ -109,6 +113,7 @@ pub struct Vault {
     key: VaultKey,
     kdf: Option<KdfParams>,
     entries: Vec<Entry>,
+    pub(crate) push: Vec<PushAccount>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -147,6 +152,7 @@ impl Vault {
             key,
             kdf,
             entries: Vec::new(),
+            push: Vec::new(),
         };
         vault.save()?;
         Ok(vault)
@@ -155,25 +161,26 @@ impl Vault {
     /// Opens the vault at `path`.
     pub fn open(path: &Path, unlock: Unlock<'_>) -> Result<Self, VaultError> {
         let bytes = read_file(path)?;
-        let (key, kdf, entries) = Self::open_bytes(&bytes, unlock)?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            key,
-            kdf,
-            entries,
-        })
+        Self::from_bytes(path, &bytes, unlock)
     }
 
     /// Opens vault bytes without touching the file system (for platforms that store the bytes
-    /// themselves, and for fuzzing).
-    pub fn open_bytes(
+    /// themselves, and for fuzzing); [`Vault::save`] will write to `path`.
+    pub fn from_bytes(
+        path: impl Into<PathBuf>,
         bytes: &[u8],
         unlock: Unlock<'_>,
-    ) -> Result<(VaultKey, Option<KdfParams>, Vec<Entry>), VaultError> {
+    ) -> Result<Self, VaultError> {
         let opened = seal::open(FORMAT, bytes, unlock)?;
         let payload: Payload = serde_json::from_slice(&opened.plaintext)
             .map_err(|e| SealError::BadPayload(e.to_string()))?;
-        Ok((opened.key, opened.kdf, payload.accounts))
+        Ok(Self {
+            path: path.into(),
+            key: opened.key,
+            kdf: opened.kdf,
+            entries: payload.accounts,
+            push: payload.push,
+        })
     }
 
     /// Whether the vault at `path` needs a passphrase (true) or a platform key (false), read
@@ -202,6 +209,7 @@ impl Vault {
     pub fn to_bytes(&self) -> Result<Vec<u8>, VaultError> {
         let plaintext = to_json_zeroizing(&Payload {
             accounts: self.entries.clone(),
+            push: self.push.clone(),
         })?;
         Ok(seal::seal(
             FORMAT,

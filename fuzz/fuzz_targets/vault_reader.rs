@@ -14,14 +14,14 @@ fuzz_target!(|data: &[u8]| {
     match data.split_first() {
         Some((0, plaintext)) => {
             let sealed = seal::seal("assent-vault", &key, None, plaintext).expect("seal");
-            if let Ok((_, _, entries)) = Vault::open_bytes(&sealed, Unlock::Key(&key)) {
-                for entry in entries {
+            if let Ok(vault) = Vault::from_bytes("unused", &sealed, Unlock::Key(&key)) {
+                for entry in vault.entries() {
                     let _ = entry.account.code(1_700_000_000);
                 }
             }
         }
         _ => {
-            let _ = Vault::open_bytes(data, Unlock::Key(&key));
+            let _ = Vault::from_bytes("unused", data, Unlock::Key(&key));
         }
     }
 });

@@ -1,0 +1,547 @@
+//! The device's side of push: enrolling from the one QR, holding the device keys, opening the
+//! portal's challenges, and answering each at most once.
+//!
+//! Sans I/O, like the protocol crate: every network exchange is handed to the caller as a
+//! ready-to-send [`PortalRequest`] (the app or the CLI sends it and passes the response back),
+//! time is an argument, randomness comes from the caller's generator. The state that must
+//! survive (keys, the pinned portal key, answered challenges) lives in the [`Vault`], so it is
+//! encrypted at rest with the accounts; call [`Vault::save`] after each mutating call.
+
+use assent_protocol::answer::build_answer;
+use assent_protocol::challenge::open_challenge;
+use assent_protocol::poll::{build_poll, build_push_token_update};
+use assent_protocol::registration::build_registration;
+use assent_protocol::signer::SignerError;
+use assent_protocol::{
+    Challenge, ChallengeError, EncryptionKey, Platform, PublicJwk, Purpose, PushConfig,
+    PushEnrollment, Response, Signer, SoftwareSigner,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::account::Account;
+use crate::uri::{self, UriError};
+use crate::vault::{AccountId, Vault, VaultError};
+
+/// The content type of every request body: a JWS in compact serialization.
+pub const CONTENT_TYPE: &str = "application/jose";
+
+/// An HTTP request for the portal, built by the core and sent by the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalRequest {
+    /// Always `POST`.
+    pub method: &'static str,
+    /// The full endpoint URL.
+    pub url: String,
+    /// Always [`CONTENT_TYPE`].
+    pub content_type: &'static str,
+    /// The JWS.
+    pub body: String,
+}
+
+impl PortalRequest {
+    fn post(url: String, body: String) -> Self {
+        Self {
+            method: "POST",
+            url,
+            content_type: CONTENT_TYPE,
+            body,
+        }
+    }
+}
+
+/// Signing that happens outside Rust: the iOS Secure Enclave or the Android Keystore. The key
+/// never leaves the platform; the vault stores only its alias and public key.
+pub trait PlatformSigner: Send + Sync {
+    /// Creates a new P-256 signing key under `alias` and returns its public key.
+    fn create_key(&self, alias: &str) -> Result<PublicJwk, SignerError>;
+    /// Signs `message` (ECDSA P-256 with SHA-256 over the message) with the key `alias`;
+    /// returns `r || s`, 64 bytes.
+    fn sign(&self, alias: &str, message: &[u8]) -> Result<[u8; 64], SignerError>;
+}
+
+/// Who an enrollment's device key belongs to.
+pub enum KeyChoice<'a> {
+    /// A software P-256 key, generated here and stored in the vault (the default).
+    Software,
+    /// A key created and held by the platform under a fresh alias.
+    Platform(&'a dyn PlatformSigner),
+}
+
+/// What the device says about itself when it registers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// iOS, Android or desktop.
+    pub platform: Platform,
+    /// A name the user recognizes ("Alice's iPhone").
+    pub name: String,
+    /// Where pushes reach this device.
+    pub push: PushConfig,
+}
+
+/// The device signing key of one enrollment.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum DeviceKey {
+    /// The scalar, base64url, in the encrypted vault.
+    Software { secret: KeyBytes },
+    /// A platform key: its alias and public key.
+    Platform { alias: String, public: PublicJwk },
+}
+
+/// 32 secret bytes, base64url in the stored form, wiped on drop.
+#[derive(Clone)]
+struct KeyBytes(Zeroizing<[u8; 32]>);
+
+impl Serialize for KeyBytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&Zeroizing::new(B64.encode(self.0.as_slice())))
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = KeyBytes;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("32 bytes in base64url")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<KeyBytes, E> {
+                let bytes = Zeroizing::new(B64.decode(text).map_err(E::custom)?);
+                let array: [u8; 32] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| E::custom("a key is 32 bytes"))?;
+                Ok(KeyBytes(Zeroizing::new(array)))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+/// A challenge this device answered, remembered until it can no longer be answered anyway.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Answered {
+    challenge: String,
+    exp: u64,
+}
+
+/// The enrollment state of a push account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushState {
+    /// Registered; the portal's activation challenge is not answered yet.
+    Registering,
+    /// Activated: the portal sends this device its challenges.
+    Active,
+}
+
+/// One push enrollment of this device with one portal.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PushAccount {
+    /// This device's id at the portal: the thumbprint of its signing key.
+    pub device_id: String,
+    /// The TOTP account that came in the same QR.
+    pub account_id: Option<AccountId>,
+    /// The portal's base URL.
+    pub portal_url: String,
+    /// The portal's signing key, pinned at enrollment; nothing signed by another key is trusted.
+    pub portal_key: PublicJwk,
+    /// Who the enrollment is for, as the QR labelled it (`Issuer (name)`).
+    pub label: String,
+    /// Registration or active.
+    pub state: PushState,
+    /// What the device registered with.
+    pub device: DeviceInfo,
+    signing: DeviceKey,
+    encryption: KeyBytes,
+    #[serde(default)]
+    answered: Vec<Answered>,
+}
+
+impl std::fmt::Debug for PushAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushAccount")
+            .field("device_id", &self.device_id)
+            .field("portal_url", &self.portal_url)
+            .field("label", &self.label)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a push operation failed. Each variant says what the caller does next.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The QR is not a usable otpauth URI.
+    #[error("the QR code is not a valid account: {0}")]
+    Uri(#[from] UriError),
+    /// The QR holds a TOTP account but no push enrollment (a plain authenticator QR).
+    #[error("this QR code has no push enrollment; it was added as a TOTP account only")]
+    NoPushEnrollment,
+    /// The push enrollment in the QR is invalid or expired: get a new QR from the portal.
+    #[error("the push enrollment cannot be used: {0}; ask the portal for a new QR code")]
+    Enrollment(#[from] assent_protocol::EnrollmentError),
+    /// A message could not be built (a field out of bounds, or the signer failed).
+    #[error("the request could not be built: {0}")]
+    Build(String),
+    /// The challenge was refused; nothing was answered.
+    #[error("the challenge was refused: {0}")]
+    Challenge(ChallengeError),
+    /// No push account of this vault matches the challenge's portal key and device.
+    #[error("no push account of this device matches the challenge")]
+    UnknownChallenge,
+    /// The challenge was already answered by this device.
+    #[error("this request was already answered")]
+    AlreadyAnswered,
+    /// The challenge's time is over (with the stated clock-skew allowance).
+    #[error("this request has expired")]
+    Expired,
+    /// No push account with that device id.
+    #[error("no push account with device id {0}")]
+    UnknownPushAccount(String),
+    /// The device key is a platform key and no platform signer was given.
+    #[error("the device key lives in the platform keystore, which was not provided")]
+    PlatformSignerMissing,
+    /// A vault operation failed.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+}
+
+/// The result of [`Vault::enroll`].
+#[derive(Debug)]
+pub struct Enrolled {
+    /// The TOTP account added (or the one the vault already had).
+    pub account_id: AccountId,
+    /// The new push account's device id.
+    pub device_id: String,
+    /// The registration to send to the portal; its response body goes to
+    /// [`Vault::activate`].
+    pub request: PortalRequest,
+}
+
+/// The portal's answer to a registration (`201 {"device_id", "challenge"}`): the activation
+/// challenge, encrypted to the new encryption key.
+#[derive(Deserialize)]
+struct RegistrationResponse {
+    device_id: String,
+    challenge: String,
+}
+
+struct PlatformKey<'a> {
+    alias: &'a str,
+    public: &'a PublicJwk,
+    signer: &'a dyn PlatformSigner,
+}
+
+impl Signer for PlatformKey<'_> {
+    fn public_key(&self) -> PublicJwk {
+        self.public.clone()
+    }
+    fn sign(&self, signing_input: &[u8]) -> Result<[u8; 64], SignerError> {
+        self.signer.sign(self.alias, signing_input)
+    }
+}
+
+impl PushAccount {
+    /// Runs `f` with this enrollment's signer.
+    fn with_signer<T>(
+        &self,
+        platform: Option<&dyn PlatformSigner>,
+        f: impl FnOnce(&dyn Signer) -> T,
+    ) -> Result<T, PushError> {
+        match &self.signing {
+            DeviceKey::Software { secret } => {
+                let signer = SoftwareSigner::from_bytes(&secret.0)
+                    .ok_or_else(|| PushError::Build("the stored signing key is invalid".into()))?;
+                Ok(f(&signer))
+            }
+            DeviceKey::Platform { alias, public } => {
+                let signer = platform.ok_or(PushError::PlatformSignerMissing)?;
+                Ok(f(&PlatformKey {
+                    alias,
+                    public,
+                    signer,
+                }))
+            }
+        }
+    }
+
+    fn encryption_key(&self) -> Result<EncryptionKey, PushError> {
+        EncryptionKey::from_bytes(&self.encryption.0)
+            .ok_or_else(|| PushError::Build("the stored encryption key is invalid".into()))
+    }
+
+    fn url(&self, endpoint: &str) -> String {
+        format!("{}/assent/v1/{endpoint}", self.portal_url)
+    }
+
+    fn has_answered(&self, challenge_id: &str) -> bool {
+        self.answered.iter().any(|a| a.challenge == challenge_id)
+    }
+}
+
+impl Vault {
+    /// The push enrollments of this device.
+    pub fn push_accounts(&self) -> &[PushAccount] {
+        &self.push
+    }
+
+    /// Enrolls from the portal's one QR: adds its TOTP account (unless the vault has it),
+    /// creates the device's signing and encryption keys, and returns the registration request.
+    /// A previous enrollment with the same portal key and label is replaced.
+    pub fn enroll(
+        &mut self,
+        qr: &str,
+        device: DeviceInfo,
+        key: KeyChoice<'_>,
+        now: u64,
+        rng: &mut impl rand_core::CryptoRng,
+    ) -> Result<Enrolled, PushError> {
+        let parsed = uri::parse_full(qr)?;
+        let enrollment =
+            PushEnrollment::from_params(&parsed.extra, now)?.ok_or(PushError::NoPushEnrollment)?;
+        let label = parsed.account.display_name();
+
+        let encryption = EncryptionKey::generate(rng);
+        let (signing, platform) = match key {
+            KeyChoice::Software => (
+                DeviceKey::Software {
+                    secret: KeyBytes(SoftwareSigner::generate(rng).to_bytes()),
+                },
+                None,
+            ),
+            KeyChoice::Platform(signer) => {
+                let mut alias_bytes = [0u8; 12];
+                rng.fill_bytes(&mut alias_bytes);
+                let alias = format!("assent-{}", B64.encode(alias_bytes));
+                let public = signer
+                    .create_key(&alias)
+                    .map_err(|e| PushError::Build(e.to_string()))?;
+                (DeviceKey::Platform { alias, public }, Some(signer))
+            }
+        };
+        let mut account = PushAccount {
+            device_id: String::new(),
+            account_id: None,
+            portal_url: enrollment.portal_url.clone(),
+            portal_key: enrollment.portal_key.clone(),
+            label,
+            state: PushState::Registering,
+            device,
+            signing,
+            encryption: KeyBytes(encryption.to_bytes()),
+            answered: Vec::new(),
+        };
+        let (device_id, body) = account.with_signer(platform, |signer| {
+            let body = build_registration(
+                signer,
+                &enrollment,
+                encryption.public_key(),
+                account.device.platform,
+                &account.device.name,
+                &account.device.push,
+                now,
+            );
+            (signer.public_key().thumbprint(), body)
+        })?;
+        let body = body.map_err(|e| PushError::Build(e.to_string()))?;
+        // Only now that the request exists does the vault change.
+        let account_id = self.add_or_find(parsed.account)?;
+        account.device_id = device_id.clone();
+        account.account_id = Some(account_id.clone());
+        let portal_key_id = enrollment.portal_key_id();
+        self.push
+            .retain(|p| !(p.portal_key.thumbprint() == portal_key_id && p.label == account.label));
+        self.push.push(account);
+        Ok(Enrolled {
+            account_id,
+            device_id,
+            request: PortalRequest::post(enrollment.endpoint("register"), body),
+        })
+    }
+
+    /// Handles the portal's response to the registration: opens the activation challenge (which
+    /// proves this device holds its encryption key) and returns its automatic approval. The
+    /// enrollment is active once the portal accepts that answer.
+    pub fn activate(
+        &mut self,
+        device_id: &str,
+        registration_response: &str,
+        now: u64,
+        platform: Option<&dyn PlatformSigner>,
+    ) -> Result<PortalRequest, PushError> {
+        let response: RegistrationResponse = serde_json::from_str(registration_response)
+            .map_err(|e| PushError::Build(format!("the portal's registration response: {e}")))?;
+        if response.device_id != device_id {
+            return Err(PushError::Build(
+                "the portal registered another device id".into(),
+            ));
+        }
+        let challenge = self.open_for(device_id, &response.challenge, now)?;
+        if challenge.content.purpose != Purpose::Activate {
+            return Err(PushError::Build(
+                "the registration response is not an activation".into(),
+            ));
+        }
+        let approve = Response::Approve {
+            number: None,
+            user_verified: false,
+        };
+        let request = self.answer(&challenge, &approve, now, platform)?;
+        self.push_account_mut(device_id)?.state = PushState::Active;
+        Ok(request)
+    }
+
+    /// Opens a challenge received by push or by polling: checks the pinned portal key's
+    /// signature, the device, the time, and decrypts the context to show. Refuses one this
+    /// device already answered. Activation challenges are refused here (they come only as the
+    /// registration response).
+    pub fn open_challenge(&self, jws: &str, now: u64) -> Result<Challenge, PushError> {
+        let mut last_error = PushError::UnknownChallenge;
+        for account in &self.push {
+            match self.open_with(account, jws, now) {
+                Ok(challenge) if challenge.content.purpose == Purpose::Activate => {
+                    return Err(PushError::Build("an activation arrived as a push".into()));
+                }
+                Ok(challenge) => return Ok(challenge),
+                Err(PushError::Challenge(
+                    ChallengeError::UnknownPortalKey | ChallengeError::WrongDevice,
+                )) => {}
+                Err(other) => last_error = other,
+            }
+        }
+        Err(last_error)
+    }
+
+    /// Signs the user's answer to an opened challenge and remembers it, so that this device
+    /// never answers the same challenge twice. Save the vault after this call, before sending.
+    pub fn answer(
+        &mut self,
+        challenge: &Challenge,
+        response: &Response,
+        now: u64,
+        platform: Option<&dyn PlatformSigner>,
+    ) -> Result<PortalRequest, PushError> {
+        let account = self.push_account(&challenge.device_id)?;
+        if account.has_answered(&challenge.id) {
+            return Err(PushError::AlreadyAnswered);
+        }
+        if now > challenge.exp.saturating_add(assent_protocol::CLOCK_SKEW) {
+            return Err(PushError::Expired);
+        }
+        let body = account
+            .with_signer(platform, |signer| {
+                build_answer(signer, challenge, response, now)
+            })?
+            .map_err(|e| PushError::Build(e.to_string()))?;
+        let url = account.url("answers");
+        let account = self.push_account_mut(&challenge.device_id)?;
+        account
+            .answered
+            .retain(|a| a.exp.saturating_add(assent_protocol::CLOCK_SKEW) >= now);
+        account.answered.push(Answered {
+            challenge: challenge.id.clone(),
+            exp: challenge.exp,
+        });
+        Ok(PortalRequest::post(url, body))
+    }
+
+    /// A signed request for the challenges pending for this device (after a missed
+    /// notification, and on desktops without a push service). Open each one the portal returns
+    /// with [`Vault::open_challenge`].
+    pub fn poll_request(
+        &self,
+        device_id: &str,
+        now: u64,
+        platform: Option<&dyn PlatformSigner>,
+        rng: &mut impl rand_core::CryptoRng,
+    ) -> Result<PortalRequest, PushError> {
+        let account = self.push_account(device_id)?;
+        let body = account
+            .with_signer(platform, |signer| build_poll(signer, now, rng))?
+            .map_err(|e| PushError::Build(e.to_string()))?;
+        Ok(PortalRequest::post(account.url("pending"), body))
+    }
+
+    /// A signed push-token update (the platform rotated the APNs/FCM token), recorded here too.
+    pub fn push_token_update(
+        &mut self,
+        device_id: &str,
+        push: PushConfig,
+        now: u64,
+        platform: Option<&dyn PlatformSigner>,
+        rng: &mut impl rand_core::CryptoRng,
+    ) -> Result<PortalRequest, PushError> {
+        let account = self.push_account(device_id)?;
+        let body = account
+            .with_signer(platform, |signer| {
+                build_push_token_update(signer, &push, now, rng)
+            })?
+            .map_err(|e| PushError::Build(e.to_string()))?;
+        let url = account.url("push-token");
+        self.push_account_mut(device_id)?.device.push = push;
+        Ok(PortalRequest::post(url, body))
+    }
+
+    /// Forgets a push enrollment (the TOTP account stays).
+    pub fn remove_push_account(&mut self, device_id: &str) -> Result<(), PushError> {
+        let before = self.push.len();
+        self.push.retain(|p| p.device_id != device_id);
+        if self.push.len() == before {
+            return Err(PushError::UnknownPushAccount(device_id.to_owned()));
+        }
+        Ok(())
+    }
+
+    fn open_for(&self, device_id: &str, jws: &str, now: u64) -> Result<Challenge, PushError> {
+        self.open_with(self.push_account(device_id)?, jws, now)
+    }
+
+    fn open_with(
+        &self,
+        account: &PushAccount,
+        jws: &str,
+        now: u64,
+    ) -> Result<Challenge, PushError> {
+        let key = account.encryption_key()?;
+        let challenge = open_challenge(jws, &account.portal_key, &key, &account.device_id, now)
+            .map_err(|e| match e {
+                ChallengeError::Expired { .. } => PushError::Expired,
+                other => PushError::Challenge(other),
+            })?;
+        if account.has_answered(&challenge.id) {
+            return Err(PushError::AlreadyAnswered);
+        }
+        Ok(challenge)
+    }
+
+    fn push_account(&self, device_id: &str) -> Result<&PushAccount, PushError> {
+        self.push
+            .iter()
+            .find(|p| p.device_id == device_id)
+            .ok_or_else(|| PushError::UnknownPushAccount(device_id.to_owned()))
+    }
+
+    fn push_account_mut(&mut self, device_id: &str) -> Result<&mut PushAccount, PushError> {
+        self.push
+            .iter_mut()
+            .find(|p| p.device_id == device_id)
+            .ok_or_else(|| PushError::UnknownPushAccount(device_id.to_owned()))
+    }
+
+    /// Adds the account, or returns the id of the one the vault already has.
+    fn add_or_find(&mut self, account: Account) -> Result<AccountId, VaultError> {
+        match self
+            .entries()
+            .iter()
+            .find(|e| e.account.same_codes_as(&account))
+        {
+            Some(existing) => Ok(existing.id.clone()),
+            None => self.add(account),
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! The device side of push against the protocol crate's portal side: enrollment from one QR,
+//! registration, activation, login challenges answered once, pull, token update, platform
+//! signing, and the refusals.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking"
+)]
+
+use std::sync::Mutex;
+
+use assent_protocol::answer::verify_answer;
+use assent_protocol::challenge::build_challenge;
+use assent_protocol::poll::{verify_poll, verify_push_token_update};
+use assent_protocol::registration::verify_registration;
+use assent_protocol::signer::SignerError;
+use assent_protocol::{
+    AnswerError, ChallengeContent, DenyReason, EnrollmentToken, LoginContext, NumberMatching,
+    PendingChallenge, Platform, PublicJwk, Purpose, PushConfig, PushEnrollment, Registration,
+    Response, Signer, SoftwareSigner, TokenState, Transport, UserVerification,
+};
+use authenticator_core::push::{DeviceInfo, KeyChoice, PlatformSigner, PushError, PushState};
+use authenticator_core::seal::{Unlock, VaultKey};
+use authenticator_core::vault::Vault;
+use authenticator_core::{Account, Algorithm, OtpParams, SecretBytes, uri};
+
+const NOW: u64 = 1_800_000_000;
+
+struct Portal {
+    key: SoftwareSigner,
+    token: EnrollmentToken,
+}
+
+impl Portal {
+    fn new() -> Self {
+        let mut rng = assent_protocol::system_rng();
+        Self {
+            key: SoftwareSigner::generate(&mut rng),
+            token: EnrollmentToken::generate(&mut rng),
+        }
+    }
+
+    fn key_id(&self) -> String {
+        self.key.public_key().thumbprint()
+    }
+
+    /// The one QR: a standard TOTP account plus the push enrollment parameters.
+    fn qr(&self) -> String {
+        let account = Account {
+            issuer: "Acme".into(),
+            name: "alice@acme.test".into(),
+            otp: OtpParams::totp(Algorithm::Sha1, 6, 30).unwrap(),
+            secret: SecretBytes::new(b"12345678901234567890".to_vec()),
+        };
+        let enrollment = PushEnrollment {
+            portal_url: "https://portal.acme.test".into(),
+            token: self.token.clone(),
+            portal_key: self.key.public_key(),
+            expires_at: NOW + 600,
+        };
+        let params = enrollment.to_params();
+        let extra: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        uri::to_uri_with(&account, &extra).to_string()
+    }
+
+    fn verify_registration(&self, body: &str) -> Registration {
+        let token = self.token.expose().to_owned();
+        verify_registration(body, &self.key_id(), NOW, |t| {
+            if t == token {
+                TokenState::Valid {
+                    expires_at: NOW + 600,
+                }
+            } else {
+                TokenState::Unknown
+            }
+        })
+        .unwrap()
+    }
+
+    fn challenge(
+        &self,
+        device: &Registration,
+        purpose: Purpose,
+        digits: Option<u8>,
+        now: u64,
+    ) -> (String, PendingChallenge) {
+        let content = ChallengeContent {
+            purpose,
+            context: LoginContext {
+                user: "alice@acme.test".into(),
+                application: "Acme Mail".into(),
+                ip: Some("203.0.113.7".into()),
+                location: Some("Lyon, FR".into()),
+                browser: Some("Firefox".into()),
+                os: Some("Linux".into()),
+            },
+            number_matching: digits.map(|digits| NumberMatching { digits }),
+            user_verification: UserVerification::Preferred,
+        };
+        let built = build_challenge(
+            &self.key,
+            &device.device_id,
+            &device.encryption_key,
+            &content,
+            now,
+            &mut assent_protocol::system_rng(),
+        )
+        .unwrap();
+        let pending = PendingChallenge {
+            id: built.id.clone(),
+            device_id: device.device_id.clone(),
+            device_signing_key: device.signing_key.clone(),
+            challenge_hash: built.hash(),
+            exp: built.exp,
+            expected_number: digits.map(|_| "42".to_owned()),
+            user_verification: UserVerification::Preferred,
+            answered: false,
+        };
+        (built.jws, pending)
+    }
+}
+
+fn device() -> DeviceInfo {
+    DeviceInfo {
+        platform: Platform::Desktop,
+        name: "test laptop".into(),
+        push: PushConfig {
+            transport: Transport::Direct,
+            token: "direct-token-1".into(),
+            environment: None,
+            topic: None,
+        },
+    }
+}
+
+fn vault(dir: &tempfile::TempDir) -> Vault {
+    Vault::create_with_key(
+        &dir.path().join("vault.json"),
+        VaultKey::from_bytes([3; 32]),
+    )
+    .unwrap()
+}
+
+/// Enrolls and activates; returns the portal's view of the device.
+fn enroll(
+    vault: &mut Vault,
+    portal: &Portal,
+    key: KeyChoice<'_>,
+    signer: Option<&dyn PlatformSigner>,
+) -> Registration {
+    let mut rng = assent_protocol::system_rng();
+    let enrolled = vault
+        .enroll(&portal.qr(), device(), key, NOW, &mut rng)
+        .unwrap();
+    assert_eq!(
+        enrolled.request.url,
+        "https://portal.acme.test/assent/v1/register"
+    );
+    assert_eq!(enrolled.request.content_type, "application/jose");
+    let registration = portal.verify_registration(&enrolled.request.body);
+    assert_eq!(registration.device_id, enrolled.device_id);
+    assert_eq!(vault.push_accounts()[0].state, PushState::Registering);
+
+    let (activation, pending) = portal.challenge(&registration, Purpose::Activate, None, NOW);
+    let response =
+        serde_json::json!({ "device_id": registration.device_id, "challenge": activation })
+            .to_string();
+    let answer = vault
+        .activate(&enrolled.device_id, &response, NOW + 1, signer)
+        .unwrap();
+    assert_eq!(answer.url, "https://portal.acme.test/assent/v1/answers");
+    verify_answer(&answer.body, &pending, NOW + 1).unwrap();
+    assert_eq!(vault.push_accounts()[0].state, PushState::Active);
+    registration
+}
+
+#[test]
+fn one_qr_gives_totp_and_push_and_a_login_is_approved_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let portal = Portal::new();
+    let registration = enroll(&mut vault, &portal, KeyChoice::Software, None);
+
+    // The same QR gave a working TOTP account (RFC 6238's first SHA1 vector, 6 digits).
+    assert_eq!(vault.entries().len(), 1);
+    assert_eq!(vault.entries()[0].account.code(59).value, "287082");
+
+    let (jws, pending) = portal.challenge(&registration, Purpose::Login, Some(2), NOW + 10);
+    let challenge = vault.open_challenge(&jws, NOW + 11).unwrap();
+    assert_eq!(challenge.content.context.application, "Acme Mail");
+    assert_eq!(challenge.content.number_matching.unwrap().digits, 2);
+    let approve = Response::Approve {
+        number: Some("42".into()),
+        user_verified: true,
+    };
+    let answer = vault.answer(&challenge, &approve, NOW + 12, None).unwrap();
+    let verified = verify_answer(&answer.body, &pending, NOW + 12).unwrap();
+    assert_eq!(verified.challenge, pending.id);
+
+    // Never twice, not even after the vault was saved and reopened.
+    assert!(matches!(
+        vault.answer(&challenge, &approve, NOW + 13, None),
+        Err(PushError::AlreadyAnswered)
+    ));
+    vault.save().unwrap();
+    let mut reopened = Vault::open(
+        &dir.path().join("vault.json"),
+        Unlock::Key(&VaultKey::from_bytes([3; 32])),
+    )
+    .unwrap();
+    assert!(matches!(
+        reopened.open_challenge(&jws, NOW + 14),
+        Err(PushError::AlreadyAnswered)
+    ));
+    assert!(matches!(
+        reopened.answer(&challenge, &approve, NOW + 14, None),
+        Err(PushError::AlreadyAnswered)
+    ));
+}
+
+#[test]
+fn deny_not_me_wrong_number_and_late_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let portal = Portal::new();
+    let registration = enroll(&mut vault, &portal, KeyChoice::Software, None);
+
+    let (jws, pending) = portal.challenge(&registration, Purpose::Login, Some(2), NOW);
+    let challenge = vault.open_challenge(&jws, NOW + 1).unwrap();
+    let deny = Response::Deny {
+        reason: Some(DenyReason::NotMe),
+        user_verified: false,
+    };
+    let answer = vault.answer(&challenge, &deny, NOW + 2, None).unwrap();
+    let verified = verify_answer(&answer.body, &pending, NOW + 2).unwrap();
+    assert!(format!("{verified:?}").contains("NotMe"), "{verified:?}");
+
+    let (jws, pending) = portal.challenge(&registration, Purpose::Login, Some(2), NOW);
+    let challenge = vault.open_challenge(&jws, NOW + 1).unwrap();
+    let wrong = Response::Approve {
+        number: Some("17".into()),
+        user_verified: true,
+    };
+    let answer = vault.answer(&challenge, &wrong, NOW + 2, None).unwrap();
+    assert!(matches!(
+        verify_answer(&answer.body, &pending, NOW + 2),
+        Err(AnswerError::WrongNumber)
+    ));
+
+    // Past exp + the stated skew the device refuses to open or answer.
+    let (jws, _) = portal.challenge(&registration, Purpose::Login, None, NOW);
+    let late = NOW + 60 + assent_protocol::CLOCK_SKEW + 1;
+    assert!(matches!(
+        vault.open_challenge(&jws, late),
+        Err(PushError::Expired)
+    ));
+    let challenge = vault.open_challenge(&jws, NOW + 1).unwrap();
+    let approve = Response::Approve {
+        number: None,
+        user_verified: false,
+    };
+    assert!(matches!(
+        vault.answer(&challenge, &approve, late, None),
+        Err(PushError::Expired)
+    ));
+}
+
+#[test]
+fn challenges_from_another_portal_key_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let portal = Portal::new();
+    let registration = enroll(&mut vault, &portal, KeyChoice::Software, None);
+    let impostor = Portal::new();
+    let (jws, _) = impostor.challenge(&registration, Purpose::Login, None, NOW);
+    assert!(matches!(
+        vault.open_challenge(&jws, NOW + 1),
+        Err(PushError::UnknownChallenge)
+    ));
+    // An activation never arrives as a push.
+    let (jws, _) = portal.challenge(&registration, Purpose::Activate, None, NOW);
+    assert!(vault.open_challenge(&jws, NOW + 1).is_err());
+    // Garbage is a typed refusal, not a panic.
+    assert!(vault.open_challenge("a.b.c", NOW).is_err());
+    assert!(vault.open_challenge("", NOW).is_err());
+}
+
+#[test]
+fn poll_and_push_token_update_are_signed_by_the_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let portal = Portal::new();
+    let registration = enroll(&mut vault, &portal, KeyChoice::Software, None);
+    let mut rng = assent_protocol::system_rng();
+    let poll = vault
+        .poll_request(&registration.device_id, NOW, None, &mut rng)
+        .unwrap();
+    assert_eq!(poll.url, "https://portal.acme.test/assent/v1/pending");
+    verify_poll(
+        &poll.body,
+        &registration.device_id,
+        &registration.signing_key,
+        NOW,
+    )
+    .unwrap();
+
+    let new_push = PushConfig {
+        transport: Transport::Direct,
+        token: "direct-token-2".into(),
+        environment: None,
+        topic: None,
+    };
+    let update = vault
+        .push_token_update(
+            &registration.device_id,
+            new_push.clone(),
+            NOW,
+            None,
+            &mut rng,
+        )
+        .unwrap();
+    let verified = verify_push_token_update(
+        &update.body,
+        &registration.device_id,
+        &registration.signing_key,
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(verified.push, new_push);
+    assert_eq!(vault.push_accounts()[0].device.push, new_push);
+}
+
+#[test]
+fn plain_and_expired_qrs_are_refused_without_changing_the_vault() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let mut rng = assent_protocol::system_rng();
+    let plain = "otpauth://totp/Acme:bob?secret=JBSWY3DPEHPK3PXP&issuer=Acme";
+    assert!(matches!(
+        vault.enroll(plain, device(), KeyChoice::Software, NOW, &mut rng),
+        Err(PushError::NoPushEnrollment)
+    ));
+    let portal = Portal::new();
+    assert!(matches!(
+        vault.enroll(
+            &portal.qr(),
+            device(),
+            KeyChoice::Software,
+            NOW + 3600,
+            &mut rng
+        ),
+        Err(PushError::Enrollment(_))
+    ));
+    assert!(vault.entries().is_empty() && vault.push_accounts().is_empty());
+}
+
+#[test]
+fn re_enrolling_with_the_same_portal_replaces_the_push_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let portal = Portal::new();
+    let first = enroll(&mut vault, &portal, KeyChoice::Software, None);
+    let second = enroll(&mut vault, &portal, KeyChoice::Software, None);
+    assert_ne!(first.device_id, second.device_id);
+    assert_eq!(vault.push_accounts().len(), 1);
+    assert_eq!(vault.push_accounts()[0].device_id, second.device_id);
+    assert_eq!(
+        vault.entries().len(),
+        1,
+        "the TOTP account is not duplicated"
+    );
+}
+
+/// A stand-in for the Secure Enclave: keys held outside the vault, addressed by alias.
+#[derive(Default)]
+struct Enclave {
+    keys: Mutex<Vec<(String, SoftwareSigner)>>,
+}
+
+impl PlatformSigner for Enclave {
+    fn create_key(&self, alias: &str) -> Result<PublicJwk, SignerError> {
+        let key = SoftwareSigner::generate(&mut assent_protocol::system_rng());
+        let public = key.public_key();
+        self.keys.lock().unwrap().push((alias.to_owned(), key));
+        Ok(public)
+    }
+
+    fn sign(&self, alias: &str, message: &[u8]) -> Result<[u8; 64], SignerError> {
+        let keys = self.keys.lock().unwrap();
+        let (_, key) = keys
+            .iter()
+            .find(|(a, _)| a == alias)
+            .ok_or_else(|| SignerError::Platform("no such key".into()))?;
+        key.sign(message)
+    }
+}
+
+#[test]
+fn a_platform_signer_holds_the_device_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let portal = Portal::new();
+    let enclave = Enclave::default();
+    let registration = enroll(
+        &mut vault,
+        &portal,
+        KeyChoice::Platform(&enclave),
+        Some(&enclave),
+    );
+    let (jws, pending) = portal.challenge(&registration, Purpose::Login, None, NOW);
+    let challenge = vault.open_challenge(&jws, NOW + 1).unwrap();
+    let approve = Response::Approve {
+        number: None,
+        user_verified: true,
+    };
+    assert!(matches!(
+        vault.answer(&challenge, &approve, NOW + 2, None),
+        Err(PushError::PlatformSignerMissing)
+    ));
+    let answer = vault
+        .answer(&challenge, &approve, NOW + 2, Some(&enclave))
+        .unwrap();
+    verify_answer(&answer.body, &pending, NOW + 2).unwrap();
+    // The vault file holds no signing key for a platform enrollment.
+    vault.save().unwrap();
+    let stored = Vault::open(
+        &dir.path().join("vault.json"),
+        Unlock::Key(&VaultKey::from_bytes([3; 32])),
+    )
+    .unwrap();
+    assert_eq!(stored.push_accounts().len(), 1);
+}

@@ -1,0 +1,673 @@
+//! The bindings of authenticator-core for the apps: a thin, documented surface exported with
+//! uniffi to Kotlin, Swift and Python. It only wraps: every rule lives in the core.
+//!
+//! - [`Store`]: the vault (accounts, codes, imports, exports) and the device's push side;
+//! - foreign traits the app implements: [`VaultKeyProvider`] (the vault key from the Keychain or
+//!   the Android Keystore), [`DeviceKeystore`] (signing in the Secure Enclave / Keystore), and
+//!   [`Clock`] (replaceable in tests);
+//! - [`AssentError`]: one error type whose variants are the actions an app takes.
+//!
+//! Network requests are not sent here: push operations return a [`PortalRequest`] for the app
+//! to send off the main thread (docs/architecture.md says why). Every method is synchronous and
+//! short (no network, no KDF), so apps may call it from any thread; the store serializes access.
+//! A panic never crosses the boundary: uniffi turns one into an exception, and this crate has
+//! no `unwrap` on anything input-dependent.
+
+#![forbid(unsafe_code)]
+
+mod error;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use assent_protocol::signer::SignerError;
+use assent_protocol::{
+    ApnsEnvironment, Challenge, DenyReason, Platform, PublicJwk, Purpose, PushConfig, Response,
+    Transport, UserVerification,
+};
+use authenticator_core::push::{DeviceInfo, KeyChoice, PlatformSigner};
+use authenticator_core::seal::{KdfParams, Unlock, VaultKey};
+use authenticator_core::vault::{AccountId, Vault};
+use authenticator_core::{Account, OtpKind, backup, import, uri};
+
+pub use error::{AssentError, KeystoreError};
+
+uniffi::setup_scaffolding!();
+
+/// Supplies the vault's 256-bit key. On iOS: a random key kept in the Keychain
+/// (kSecAttrAccessibleAfterFirstUnlockThisDeviceOnly); on Android: a random key wrapped by a
+/// Keystore AES key. Create it on first call and return the same bytes afterwards.
+#[uniffi::export(with_foreign)]
+pub trait VaultKeyProvider: Send + Sync {
+    /// The 32 key bytes.
+    fn vault_key(&self) -> Result<Vec<u8>, KeystoreError>;
+}
+
+/// Signing in the platform's hardware keystore (Secure Enclave, Android Keystore/StrongBox).
+#[uniffi::export(with_foreign)]
+pub trait DeviceKeystore: Send + Sync {
+    /// Creates a P-256 signing key under `alias`; returns its public key as a SEC1 point
+    /// (65 bytes uncompressed, as both platforms export it, or 33 compressed).
+    fn create_key(&self, alias: String) -> Result<Vec<u8>, KeystoreError>;
+    /// Signs `message` with ECDSA P-256 / SHA-256 (the platform hashes); returns the signature
+    /// as DER (what SecKeyCreateSignature and java.security.Signature produce) or as raw r‖s.
+    fn sign(&self, alias: String, message: Vec<u8>) -> Result<Vec<u8>, KeystoreError>;
+}
+
+/// The time, in Unix seconds. The default reads the system clock; tests replace it.
+#[uniffi::export(with_foreign)]
+pub trait Clock: Send + Sync {
+    /// Now, in whole seconds since 1970-01-01 UTC.
+    fn now_unix_seconds(&self) -> u64;
+}
+
+struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_unix_seconds(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// One account with its current code.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct AccountView {
+    /// Stable id within the vault.
+    pub id: String,
+    /// The service.
+    pub issuer: String,
+    /// The user's name at the service.
+    pub name: String,
+    /// `totp`, `hotp` or `steam`.
+    pub kind: String,
+    /// `SHA1`, `SHA256` or `SHA512`.
+    pub algorithm: String,
+    /// Code length.
+    pub digits: u8,
+    /// Seconds per code (TOTP/Steam).
+    pub period: u32,
+    /// HOTP counter of the next code.
+    pub counter: u64,
+    /// The code now (HOTP: at the counter).
+    pub code: String,
+    /// Seconds the code stays valid; `None` for HOTP.
+    pub remaining_seconds: Option<u32>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ImportReport {
+    /// How many accounts were added.
+    pub added: u32,
+    /// Accounts the vault already had.
+    pub duplicates: Vec<String>,
+    /// Entries that could not be imported, with the reason.
+    pub skipped: Vec<String>,
+    /// QR codes of a split Google export that are still to be scanned.
+    pub missing_parts: Vec<String>,
+}
+
+/// An HTTP request for the portal: send it (off the main thread) and pass the response on.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PortalRequest {
+    /// `POST`.
+    pub method: String,
+    /// The endpoint.
+    pub url: String,
+    /// `application/jose`.
+    pub content_type: String,
+    /// The body.
+    pub body: String,
+}
+
+impl From<authenticator_core::push::PortalRequest> for PortalRequest {
+    fn from(r: authenticator_core::push::PortalRequest) -> Self {
+        Self {
+            method: r.method.to_owned(),
+            url: r.url,
+            content_type: r.content_type.to_owned(),
+            body: r.body,
+        }
+    }
+}
+
+/// The platform the app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DevicePlatform {
+    /// iPhone / iPad.
+    Ios,
+    /// Android.
+    Android,
+    /// A desktop (direct delivery).
+    Desktop,
+}
+
+/// Where pushes reach this device.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum PushAddress {
+    /// Apple Push Notification service.
+    Apns {
+        /// The device token, hex.
+        token: String,
+        /// True for development builds (APNs sandbox).
+        sandbox: bool,
+        /// The app's bundle id, if the portal's relay serves several apps.
+        topic: Option<String>,
+    },
+    /// Firebase Cloud Messaging.
+    Fcm {
+        /// The registration token.
+        token: String,
+    },
+    /// The relay's direct stream (desktops).
+    Direct {
+        /// The token registered with the relay.
+        token: String,
+    },
+}
+
+impl From<PushAddress> for PushConfig {
+    fn from(address: PushAddress) -> Self {
+        match address {
+            PushAddress::Apns {
+                token,
+                sandbox,
+                topic,
+            } => PushConfig {
+                transport: Transport::Apns,
+                token,
+                environment: Some(if sandbox {
+                    ApnsEnvironment::Sandbox
+                } else {
+                    ApnsEnvironment::Production
+                }),
+                topic,
+            },
+            PushAddress::Fcm { token } => PushConfig {
+                transport: Transport::Fcm,
+                token,
+                environment: None,
+                topic: None,
+            },
+            PushAddress::Direct { token } => PushConfig {
+                transport: Transport::Direct,
+                token,
+                environment: None,
+                topic: None,
+            },
+        }
+    }
+}
+
+/// The result of [`Store::enroll`].
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Enrollment {
+    /// The TOTP account from the same QR.
+    pub account_id: String,
+    /// This device's id at the portal.
+    pub device_id: String,
+    /// The registration to send; pass its response body to [`Store::activate`].
+    pub request: PortalRequest,
+}
+
+/// A push enrollment of this device.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PushAccountView {
+    /// This device's id at the portal.
+    pub device_id: String,
+    /// The portal.
+    pub portal_url: String,
+    /// Who it is for.
+    pub label: String,
+    /// True once the portal activated it.
+    pub active: bool,
+}
+
+/// A challenge to show the user.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ChallengeView {
+    /// The challenge id, for [`Store::answer`].
+    pub id: String,
+    /// `login`, `step_up` or `password_reset`.
+    pub purpose: String,
+    /// The user signing in.
+    pub user: String,
+    /// The application.
+    pub application: String,
+    /// The IP address of the sign-in.
+    pub ip: Option<String>,
+    /// Rough location.
+    pub location: Option<String>,
+    /// Browser.
+    pub browser: Option<String>,
+    /// Operating system.
+    pub os: Option<String>,
+    /// How many digits the user must type from the sign-in page (number matching), if any.
+    pub number_digits: Option<u8>,
+    /// `required`, `preferred` or `discouraged`: whether to ask for Face ID / fingerprint.
+    pub user_verification: String,
+    /// When it expires (portal clock, Unix seconds).
+    pub expires_at: u64,
+}
+
+/// The user's decision.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum UserAnswer {
+    /// Approve, with the typed number when asked.
+    Approve {
+        /// The digits typed.
+        number: Option<String>,
+        /// Whether biometrics/passcode were checked just now.
+        user_verified: bool,
+    },
+    /// Deny.
+    Deny {
+        /// "This wasn't me": reported to the portal as suspicious, unlike a plain cancel.
+        not_me: bool,
+        /// Whether biometrics/passcode were checked just now.
+        user_verified: bool,
+    },
+}
+
+/// The vault and the device's push side. One per vault file.
+#[derive(uniffi::Object)]
+pub struct Store {
+    vault: Mutex<Vault>,
+    clock: Arc<dyn Clock>,
+    keystore: Option<Arc<dyn DeviceKeystore>>,
+    opened: Mutex<HashMap<String, Challenge>>,
+}
+
+/// Adapts the app's keystore to the core's signer.
+struct Keystore<'a>(&'a dyn DeviceKeystore);
+
+impl PlatformSigner for Keystore<'_> {
+    fn create_key(&self, alias: &str) -> Result<PublicJwk, SignerError> {
+        let sec1 = self
+            .0
+            .create_key(alias.to_owned())
+            .map_err(|e| SignerError::Platform(e.to_string()))?;
+        PublicJwk::from_sec1(&sec1).map_err(|e| SignerError::Platform(e.to_string()))
+    }
+
+    fn sign(&self, alias: &str, message: &[u8]) -> Result<[u8; 64], SignerError> {
+        let signature = self
+            .0
+            .sign(alias.to_owned(), message.to_vec())
+            .map_err(|e| SignerError::Platform(e.to_string()))?;
+        let parsed = if signature.len() == 64 {
+            p256::ecdsa::Signature::from_slice(&signature)
+        } else {
+            p256::ecdsa::Signature::from_der(&signature)
+        }
+        .map_err(|_| SignerError::Platform("the keystore's signature is not ECDSA P-256".into()))?;
+        // Normalize to low-s, as verifiers of ES256 may require.
+        let parsed = parsed.normalize_s();
+        let mut out = [0u8; 64];
+        out.copy_from_slice(&parsed.to_bytes());
+        Ok(out)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>, AssentError> {
+    mutex
+        .lock()
+        .map_err(|_| AssentError::Storage("an earlier call failed while holding the vault".into()))
+}
+
+fn view(id: &AccountId, account: &Account, now: u64) -> AccountView {
+    let code = account.code(now);
+    AccountView {
+        id: id.to_string(),
+        issuer: account.issuer.clone(),
+        name: account.name.clone(),
+        kind: account.otp.kind().as_str().to_owned(),
+        algorithm: account.otp.algorithm().as_str().to_owned(),
+        digits: account.otp.digits(),
+        period: account.otp.period(),
+        counter: account.otp.counter(),
+        code: code.value,
+        remaining_seconds: code.remaining_seconds,
+    }
+}
+
+#[uniffi::export]
+impl Store {
+    /// Opens the vault at `path` with the platform's key, creating an empty vault there if
+    /// there is none. `keystore` enables hardware-held device keys for push enrollments;
+    /// `clock` replaces the system clock (tests).
+    #[uniffi::constructor]
+    pub fn open(
+        path: String,
+        key: Arc<dyn VaultKeyProvider>,
+        keystore: Option<Arc<dyn DeviceKeystore>>,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Arc<Self>, AssentError> {
+        let bytes = key
+            .vault_key()
+            .map_err(|e| AssentError::PlatformKey(e.to_string()))?;
+        let key = VaultKey::from_slice(&bytes)
+            .ok_or_else(|| AssentError::PlatformKey("the vault key must be 32 bytes".into()))?;
+        let path = PathBuf::from(path);
+        let vault = if path.exists() {
+            Vault::open(&path, Unlock::Key(&key))?
+        } else {
+            Vault::create_with_key(&path, key)?
+        };
+        Ok(Arc::new(Self {
+            vault: Mutex::new(vault),
+            clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            keystore,
+            opened: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// Every account with its code now, in the user's order.
+    pub fn accounts(&self) -> Result<Vec<AccountView>, AssentError> {
+        let now = self.clock.now_unix_seconds();
+        let vault = lock(&self.vault)?;
+        Ok(vault
+            .entries()
+            .iter()
+            .map(|e| view(&e.id, &e.account, now))
+            .collect())
+    }
+
+    /// Accounts whose issuer or name contains `query`.
+    pub fn search(&self, query: String) -> Result<Vec<AccountView>, AssentError> {
+        let now = self.clock.now_unix_seconds();
+        let vault = lock(&self.vault)?;
+        Ok(vault
+            .search(&query)
+            .into_iter()
+            .map(|e| view(&e.id, &e.account, now))
+            .collect())
+    }
+
+    /// Adds the account of an otpauth URI (a scanned QR); returns its id.
+    pub fn add_uri(&self, uri: String) -> Result<String, AssentError> {
+        let account = uri::parse(&uri)?;
+        let mut vault = lock(&self.vault)?;
+        let id = vault.add(account)?;
+        vault.save()?;
+        Ok(id.to_string())
+    }
+
+    /// Renames an account; `None` keeps a part as it is.
+    pub fn rename(
+        &self,
+        id: String,
+        issuer: Option<String>,
+        name: Option<String>,
+    ) -> Result<(), AssentError> {
+        let mut vault = lock(&self.vault)?;
+        vault.rename(&AccountId::from(id.as_str()), issuer, name)?;
+        Ok(vault.save()?)
+    }
+
+    /// Deletes an account.
+    pub fn delete(&self, id: String) -> Result<(), AssentError> {
+        let mut vault = lock(&self.vault)?;
+        vault.remove(&AccountId::from(id.as_str()))?;
+        Ok(vault.save()?)
+    }
+
+    /// Moves an account to `position` (0 = first).
+    pub fn move_to(&self, id: String, position: u32) -> Result<(), AssentError> {
+        let mut vault = lock(&self.vault)?;
+        vault.move_to(&AccountId::from(id.as_str()), position as usize)?;
+        Ok(vault.save()?)
+    }
+
+    /// Uses an HOTP account's code: returns it and advances the counter.
+    pub fn use_hotp_code(&self, id: String) -> Result<String, AssentError> {
+        let id = AccountId::from(id.as_str());
+        let mut vault = lock(&self.vault)?;
+        let entry = vault
+            .get(&id)
+            .ok_or_else(|| AssentError::InvalidInput(format!("no account with id {id}")))?;
+        if entry.account.otp.kind() != OtpKind::Hotp {
+            return Err(AssentError::InvalidInput("not an HOTP account".into()));
+        }
+        let code = entry.account.code(0).value;
+        let next = entry.account.otp.counter().saturating_add(1);
+        vault.set_counter(&id, next)?;
+        vault.save()?;
+        Ok(code)
+    }
+
+    /// Imports an export file, a QR picture or pasted URIs. Encrypted exports need `password`
+    /// ([`AssentError::PasswordRequired`] says so).
+    pub fn import_data(
+        &self,
+        data: Vec<u8>,
+        password: Option<String>,
+    ) -> Result<ImportReport, AssentError> {
+        let imported = import::import(&data, password.as_deref())?;
+        let mut vault = lock(&self.vault)?;
+        let report = vault.add_all(imported.accounts)?;
+        vault.save()?;
+        Ok(ImportReport {
+            added: u32::try_from(report.added.len()).unwrap_or(u32::MAX),
+            duplicates: report
+                .duplicates
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect(),
+            skipped: imported.skipped.iter().map(ToString::to_string).collect(),
+            missing_parts: imported
+                .missing_parts
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        })
+    }
+
+    /// Every account as an otpauth URI, one per line (secrets in clear: warn the user).
+    pub fn export_uris(&self) -> Result<String, AssentError> {
+        let vault = lock(&self.vault)?;
+        Ok(backup::uri_list(vault.entries().iter().map(|e| &e.account)).to_string())
+    }
+
+    /// An encrypted backup under `passphrase` (Argon2id, slow on purpose: call off the main
+    /// thread).
+    pub fn export_backup(&self, passphrase: String) -> Result<Vec<u8>, AssentError> {
+        let vault = lock(&self.vault)?;
+        Ok(backup::seal_backup(
+            vault.entries().iter().map(|e| &e.account),
+            passphrase.as_bytes(),
+            KdfParams::recommended()?,
+        )?)
+    }
+
+    /// The push enrollments of this device.
+    pub fn push_accounts(&self) -> Result<Vec<PushAccountView>, AssentError> {
+        let vault = lock(&self.vault)?;
+        Ok(vault
+            .push_accounts()
+            .iter()
+            .map(|p| PushAccountView {
+                device_id: p.device_id.clone(),
+                portal_url: p.portal_url.clone(),
+                label: p.label.clone(),
+                active: p.state == authenticator_core::push::PushState::Active,
+            })
+            .collect())
+    }
+
+    /// Enrolls from the portal's one QR: adds the TOTP account, creates the device keys (in the
+    /// platform keystore when `hardware_key` and a keystore was given) and returns the
+    /// registration request.
+    pub fn enroll(
+        &self,
+        qr: String,
+        platform: DevicePlatform,
+        device_name: String,
+        push: PushAddress,
+        hardware_key: bool,
+    ) -> Result<Enrollment, AssentError> {
+        let keystore = self.keystore.as_deref().map(Keystore);
+        let key = match (&keystore, hardware_key) {
+            (Some(keystore), true) => KeyChoice::Platform(keystore),
+            (None, true) => {
+                return Err(AssentError::PlatformKey(
+                    "a hardware key was asked for but no keystore was given".into(),
+                ));
+            }
+            (_, false) => KeyChoice::Software,
+        };
+        let device = DeviceInfo {
+            platform: match platform {
+                DevicePlatform::Ios => Platform::Ios,
+                DevicePlatform::Android => Platform::Android,
+                DevicePlatform::Desktop => Platform::Desktop,
+            },
+            name: device_name,
+            push: push.into(),
+        };
+        let now = self.clock.now_unix_seconds();
+        let mut vault = lock(&self.vault)?;
+        let enrolled = vault.enroll(&qr, device, key, now, &mut assent_protocol::system_rng())?;
+        vault.save()?;
+        Ok(Enrollment {
+            account_id: enrolled.account_id.to_string(),
+            device_id: enrolled.device_id,
+            request: enrolled.request.into(),
+        })
+    }
+
+    /// Passes the portal's registration response; returns the activation answer to send.
+    pub fn activate(
+        &self,
+        device_id: String,
+        response_body: String,
+    ) -> Result<PortalRequest, AssentError> {
+        let keystore = self.keystore.as_deref().map(Keystore);
+        let signer = keystore.as_ref().map(|k| k as &dyn PlatformSigner);
+        let now = self.clock.now_unix_seconds();
+        let mut vault = lock(&self.vault)?;
+        let request = vault.activate(&device_id, &response_body, now, signer)?;
+        vault.save()?;
+        Ok(request.into())
+    }
+
+    /// Opens a challenge received by push (the notification's payload) or by polling, and
+    /// returns what to show. Nothing is answered yet.
+    pub fn open_challenge(&self, payload: String) -> Result<ChallengeView, AssentError> {
+        let now = self.clock.now_unix_seconds();
+        let challenge = lock(&self.vault)?.open_challenge(payload.trim(), now)?;
+        let content = &challenge.content;
+        let view = ChallengeView {
+            id: challenge.id.clone(),
+            purpose: match content.purpose {
+                Purpose::Login => "login",
+                Purpose::StepUp => "step_up",
+                Purpose::PasswordReset => "password_reset",
+                Purpose::Activate => "activate",
+            }
+            .to_owned(),
+            user: content.context.user.clone(),
+            application: content.context.application.clone(),
+            ip: content.context.ip.clone(),
+            location: content.context.location.clone(),
+            browser: content.context.browser.clone(),
+            os: content.context.os.clone(),
+            number_digits: content.number_matching.map(|n| n.digits),
+            user_verification: match content.user_verification {
+                UserVerification::Required => "required",
+                UserVerification::Preferred => "preferred",
+                UserVerification::Discouraged => "discouraged",
+            }
+            .to_owned(),
+            expires_at: challenge.exp,
+        };
+        lock(&self.opened)?.insert(challenge.id.clone(), challenge);
+        Ok(view)
+    }
+
+    /// Answers an opened challenge; returns the signed answer to send. The vault remembers it
+    /// before returning, so the same challenge is never answered twice.
+    pub fn answer(
+        &self,
+        challenge_id: String,
+        answer: UserAnswer,
+    ) -> Result<PortalRequest, AssentError> {
+        let challenge = lock(&self.opened)?
+            .get(&challenge_id)
+            .cloned()
+            .ok_or_else(|| {
+                AssentError::RequestClosed("open the request before answering it".into())
+            })?;
+        let response = match answer {
+            UserAnswer::Approve {
+                number,
+                user_verified,
+            } => Response::Approve {
+                number,
+                user_verified,
+            },
+            UserAnswer::Deny {
+                not_me,
+                user_verified,
+            } => Response::Deny {
+                reason: Some(if not_me {
+                    DenyReason::NotMe
+                } else {
+                    DenyReason::Cancelled
+                }),
+                user_verified,
+            },
+        };
+        let keystore = self.keystore.as_deref().map(Keystore);
+        let signer = keystore.as_ref().map(|k| k as &dyn PlatformSigner);
+        let now = self.clock.now_unix_seconds();
+        let mut vault = lock(&self.vault)?;
+        let request = vault.answer(&challenge, &response, now, signer)?;
+        vault.save()?;
+        lock(&self.opened)?.remove(&challenge_id);
+        Ok(request.into())
+    }
+
+    /// A signed request for this device's pending challenges; open each one returned.
+    pub fn poll_request(&self, device_id: String) -> Result<PortalRequest, AssentError> {
+        let keystore = self.keystore.as_deref().map(Keystore);
+        let signer = keystore.as_ref().map(|k| k as &dyn PlatformSigner);
+        let now = self.clock.now_unix_seconds();
+        let vault = lock(&self.vault)?;
+        Ok(vault
+            .poll_request(&device_id, now, signer, &mut assent_protocol::system_rng())?
+            .into())
+    }
+
+    /// The platform gave a new push token: returns the signed update to send.
+    pub fn update_push_address(
+        &self,
+        device_id: String,
+        push: PushAddress,
+    ) -> Result<PortalRequest, AssentError> {
+        let keystore = self.keystore.as_deref().map(Keystore);
+        let signer = keystore.as_ref().map(|k| k as &dyn PlatformSigner);
+        let now = self.clock.now_unix_seconds();
+        let mut vault = lock(&self.vault)?;
+        let request = vault.push_token_update(
+            &device_id,
+            push.into(),
+            now,
+            signer,
+            &mut assent_protocol::system_rng(),
+        )?;
+        vault.save()?;
+        Ok(request.into())
+    }
+}
+
+/// The code of an otpauth URI at `unix_seconds`, without a vault (HOTP: at its counter).
+#[uniffi::export]
+pub fn code_for_uri(uri: String, unix_seconds: u64) -> Result<String, AssentError> {
+    Ok(uri::parse(&uri)?.code(unix_seconds).value)
+}

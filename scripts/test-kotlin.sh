@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Compiles the generated Kotlin bindings with the JVM tests (kotlinc from the npm package
+# kotlin-compiler, JNA from Debian's libjna-java) and runs them against the Rust cdylib.
+#   scripts/test-kotlin.sh [--bench]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools="$PWD/target/tools"
+kotlinc="$tools/package/bin/kotlinc"
+if [ ! -x "$kotlinc" ]; then
+  mkdir -p "$tools"
+  (cd "$tools" && npm pack --silent kotlin-compiler@2.4.20 >/dev/null && tar xzf kotlin-compiler-2.4.20.tgz)
+fi
+jna=/usr/share/java/jna.jar
+[ -f "$jna" ] || { echo "JNA is missing: apt-get install libjna-java" >&2; exit 1; }
+lib="$tools/package/lib"
+cargo build -q -p authenticator-ffi --lib --examples
+libdir="$PWD/target/debug"
+if [ "${1:-}" = "--bench" ]; then
+  cargo build -q --release -p authenticator-ffi --lib
+  libdir="$PWD/target/release"
+fi
+out="$PWD/target/kotlin-tests"
+mkdir -p "$out"
+"$kotlinc" -nowarn authenticator-ffi/bindings/kotlin/org/assent/core/assent_core.kt \
+  authenticator-ffi/tests/kotlin/*.kt -cp "$jna:$lib/kotlin-test.jar" -d "$out/tests.jar" 2>&1 \
+  | grep -v "^warning: unable to find kotlin-stdlib.jar" || true
+java -Djna.library.path="$libdir" -Dassent.root="$PWD" -Dassent.target="$PWD/target/debug" \
+  -cp "$out/tests.jar:$jna:$lib/kotlin-stdlib.jar:$lib/kotlin-test.jar" BindingsTestKt "$@"

@@ -1,0 +1,161 @@
+"""The uniffi Python bindings of authenticator-ffi, used as an app would: a key provider and a
+keystore written in Python, the vault, imports, and the push flow against the Rust portal side
+(authenticator-ffi's test_portal example)."""
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET = Path(os.environ.get("ASSENT_TARGET_DIR", ROOT / "target" / "debug"))
+RFC_SHA1 = "otpauth://totp/RFC:sha1?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&digits=8&issuer=RFC"
+
+
+@pytest.fixture(scope="module")
+def assent(tmp_path_factory):
+    """The generated module next to the library it loads."""
+    where = tmp_path_factory.mktemp("bindings")
+    shutil.copy(ROOT / "authenticator-ffi" / "bindings" / "python" / "assent_core.py", where)
+    shutil.copy(TARGET / "libassent_core.so", where)
+    sys.path.insert(0, str(where))
+    try:
+        yield importlib.import_module("assent_core")
+    finally:
+        sys.path.remove(str(where))
+
+
+def key_provider(assent, key: bytes):
+    class Keychain(assent.VaultKeyProvider):
+        def vault_key(self):
+            return key
+    return Keychain()
+
+
+class FixedClock:
+    def __init__(self, now):
+        self.now = now
+
+    def now_unix_seconds(self):
+        return self.now
+
+
+def test_codes_for_known_vectors(assent):
+    assert assent.code_for_uri(RFC_SHA1, 59) == "94287082"
+    assert assent.code_for_uri(RFC_SHA1, 1111111109) == "07081804"
+
+
+def test_errors_are_typed_with_readable_messages(assent):
+    with pytest.raises(assent.AssentError.InvalidInput) as bad:
+        assent.code_for_uri("otpauth://totp/x?secret=JBSWY3DP", 0)
+    assert "secret: 40 bits is too short" in str(bad.value)
+
+
+def test_vault_round_trip_with_a_python_key_provider(assent, tmp_path):
+    path = str(tmp_path / "vault.json")
+    clock = type("Clock", (assent.Clock,), {"now_unix_seconds": lambda self: 59})()
+    store = assent.Store.open(path, key_provider(assent, bytes(range(32))), None, clock)
+    account_id = store.add_uri(RFC_SHA1)
+    store.add_uri("otpauth://hotp/Bank:carol?secret=JBSWY3DPEHPK3PXP&counter=0")
+    store.rename(account_id, "RFC 6238", None)
+    [first, second] = store.accounts()
+    assert (first.issuer, first.code, first.remaining_seconds) == ("RFC 6238", "94287082", 1)
+    assert second.kind == "hotp" and second.remaining_seconds is None
+    store.move_to(second.id, 0)
+    assert store.use_hotp_code(second.id) == second.code
+    del store
+
+    again = assent.Store.open(path, key_provider(assent, bytes(range(32))), None, clock)
+    [hotp, totp] = again.accounts()
+    assert hotp.counter == 1 and totp.issuer == "RFC 6238"
+    with pytest.raises(assent.AssentError.WrongPassword):
+        assent.Store.open(path, key_provider(assent, bytes(32)), None, clock)
+    with pytest.raises(assent.AssentError.PlatformKey):
+        assent.Store.open(path, key_provider(assent, b"short"), None, clock)
+
+
+def test_google_authenticator_import(assent, tmp_path):
+    store = assent.Store.open(str(tmp_path / "v.json"), key_provider(assent, bytes(32)), None, None)
+    fixture = ROOT / "authenticator-core/tests/fixtures/import/google_migration.txt"
+    expected = json.loads(fixture.with_name(fixture.name + ".expected.json").read_text())
+    report = store.import_data(fixture.read_bytes(), None)
+    assert report.added == len(expected["accounts"]) and report.missing_parts == []
+    again = store.import_data(fixture.read_bytes(), None)
+    assert again.added == 0 and len(again.duplicates) == report.added
+    with pytest.raises(assent.AssentError.InvalidInput):
+        store.import_data(b"\x89PNG not really", None)
+
+
+class Portal:
+    """The Rust portal side, driven over a pipe."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [str(TARGET / "examples" / "test_portal")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+
+    def __call__(self, **command):
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+
+def test_push_enrollment_challenge_and_answer_with_a_python_keystore(assent, tmp_path):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    class Keystore(assent.DeviceKeystore):
+        """Stands in for the Android Keystore: DER signatures, uncompressed public keys."""
+
+        def __init__(self):
+            self.keys = {}
+
+        def create_key(self, alias):
+            key = ec.generate_private_key(ec.SECP256R1())
+            self.keys[alias] = key
+            return key.public_key().public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+
+        def sign(self, alias, message):
+            return self.keys[alias].sign(message, ec.ECDSA(hashes.SHA256()))
+
+    portal = Portal()
+    try:
+        keystore = Keystore()
+        store = assent.Store.open(str(tmp_path / "v.json"), key_provider(assent, bytes(32)), keystore, None)
+        qr = portal(cmd="qr")["qr"]
+        enrollment = store.enroll(qr, assent.DevicePlatform.ANDROID, "Pixel",
+                                  assent.PushAddress.FCM(token="fcm-token-1"), True)
+        assert enrollment.request.url == "https://portal.acme.test/assent/v1/register"
+        assert len(keystore.keys) == 1
+        registered = portal(cmd="register", body=enrollment.request.body)
+        assert "response" in registered, registered
+        activation = store.activate(enrollment.device_id, registered["response"])
+        assert portal(cmd="verify", body=activation.body)["ok"]
+        assert store.push_accounts()[0].active
+
+        sent = portal(cmd="challenge", digits=2)
+        view = store.open_challenge(sent["payload"])
+        assert (view.application, view.number_digits, view.purpose) == ("Acme Mail", 2, "login")
+        answer = store.answer(view.id, assent.UserAnswer.APPROVE(number=sent["number"], user_verified=True))
+        assert portal(cmd="verify", body=answer.body) == {"ok": True, "decision": "Approve"}
+        with pytest.raises(assent.AssentError.RequestClosed):
+            store.open_challenge(sent["payload"])
+
+        sent = portal(cmd="challenge", digits=None)
+        view = store.open_challenge(sent["payload"])
+        answer = store.answer(view.id, assent.UserAnswer.DENY(not_me=True, user_verified=False))
+        assert portal(cmd="verify", body=answer.body)["decision"] == "Deny"
+        with pytest.raises(assent.AssentError.InvalidInput):
+            store.open_challenge("not.a.challenge")
+    finally:
+        portal.close()
