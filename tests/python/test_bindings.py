@@ -88,6 +88,14 @@ def test_google_authenticator_import(assent, tmp_path):
     assert again.added == 0 and len(again.duplicates) == report.added
     with pytest.raises(assent.AssentError.InvalidInput):
         store.import_data(b"\x89PNG not really", None)
+    encrypted = (fixture.parent / "aegis_encrypted.json").read_bytes()
+    with pytest.raises(assent.AssentError.PasswordRequired):
+        store.import_data(encrypted, None)
+    with pytest.raises(assent.AssentError.WrongPassword):
+        store.import_data(encrypted, "nope")
+    assert store.import_data(encrypted, "test").added > 0
+    with pytest.raises(assent.AssentError.Storage):
+        assent.Store.open(str(tmp_path), key_provider(assent, bytes(32)), None, None)
 
 
 class Portal:

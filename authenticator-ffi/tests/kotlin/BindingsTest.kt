@@ -113,6 +113,14 @@ val tests = linkedMapOf<String, () -> Unit>(
         val wrong = assertFailsWith<AssentException.WrongPassword> { Store.open(path, Keychain(ByteArray(32)), null, null) }
         assertTrue(wrong.message!!.contains("wrong passphrase or key"), wrong.message)
         assertFailsWith<AssentException.PlatformKey> { Store.open(path, Keychain(ByteArray(3)), null, null) }
+        val directory = Files.createTempDirectory("not-a-vault").toString()
+        assertFailsWith<AssentException.Storage> { Store.open(directory, Keychain(ByteArray(32)), null, null) }
+        val encrypted = File(root, "authenticator-core/tests/fixtures/import/aegis_encrypted.json").readBytes()
+        val importer = Store.open(tempVault(), Keychain(ByteArray(32)), null, null)
+        val needs = assertFailsWith<AssentException.PasswordRequired> { importer.importData(encrypted, null) }
+        assertTrue(needs.message!!.contains("password"), needs.message)
+        assertFailsWith<AssentException.WrongPassword> { importer.importData(encrypted, "nope") }
+        assertTrue(importer.importData(encrypted, "test").added > 0u)
         val store = Store.open(tempVault(), Keychain(ByteArray(32)), null, null)
         // With no push enrollment, nothing can be for this device: dismiss it.
         val closed = assertFailsWith<AssentException.RequestClosed> { store.openChallenge("not.a.challenge") }
