@@ -14,6 +14,11 @@ use crate::secret::{Base32Error, SecretBytes};
 
 /// Longest URI accepted; real ones are under 300 bytes, and a bound keeps hostile input cheap.
 pub const MAX_URI_LEN: usize = 8 * 1024;
+/// Longest issuer or account name accepted, in bytes. With the secret's bound this keeps every
+/// URI that [`to_uri`] writes under [`MAX_URI_LEN`], however much percent-encoding grows it.
+pub const MAX_LABEL_FIELD_LEN: usize = 512;
+/// Longest secret accepted, in bytes (HMAC keys beyond a hash's block size add nothing).
+pub const MAX_SECRET_BYTES: usize = 1024;
 
 /// Why a string is not a usable otpauth URI. Every variant names the part of the URI at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +47,15 @@ pub enum UriError {
     /// The secret is not base32.
     #[error("secret: {0}")]
     BadSecret(Base32Error),
+    /// The issuer or the account name is longer than [`MAX_LABEL_FIELD_LEN`] bytes.
+    #[error("{field}: longer than {MAX_LABEL_FIELD_LEN} bytes")]
+    FieldTooLong {
+        /// `issuer` or `name`.
+        field: &'static str,
+    },
+    /// The secret is longer than [`MAX_SECRET_BYTES`].
+    #[error("secret: longer than {MAX_SECRET_BYTES} bytes")]
+    SecretTooLong,
     /// The secret is shorter than 80 bits.
     #[error("secret: {bits} bits is too short (at least {} are required)", MIN_SECRET_BYTES * 8)]
     SecretTooShort {
@@ -132,6 +146,9 @@ pub fn parse_full(uri: &str) -> Result<OtpauthUri, UriError> {
         Base32Error::Empty => UriError::MissingSecret,
         other => UriError::BadSecret(other),
     })?;
+    if secret.len() > MAX_SECRET_BYTES {
+        return Err(UriError::SecretTooLong);
+    }
     if secret.len() < MIN_SECRET_BYTES {
         return Err(UriError::SecretTooShort {
             bits: secret.len() * 8,
@@ -179,6 +196,11 @@ pub fn parse_full(uri: &str) -> Result<OtpauthUri, UriError> {
     };
     if name.is_empty() && issuer.is_empty() {
         return Err(UriError::MissingLabel);
+    }
+    for (field, value) in [("issuer", &issuer), ("name", &name)] {
+        if value.len() > MAX_LABEL_FIELD_LEN {
+            return Err(UriError::FieldTooLong { field });
+        }
     }
     Ok(OtpauthUri {
         account: Account {
@@ -424,6 +446,36 @@ mod tests {
             "a".repeat(MAX_URI_LEN)
         );
         assert!(matches!(parse(&long), Err(UriError::TooLong(_))));
+        let issuer = format!(
+            "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&issuer={}",
+            "a".repeat(513)
+        );
+        assert_eq!(
+            parse(&issuer).unwrap_err(),
+            UriError::FieldTooLong { field: "issuer" }
+        );
+        let secret = format!("otpauth://totp/x?secret={}", "A".repeat(1700));
+        assert_eq!(parse(&secret).unwrap_err(), UriError::SecretTooLong);
+    }
+
+    /// Found by fuzzing: a URI far under the limit whose issuer (spaces, stray percent signs)
+    /// grew past it when written back. Whatever parses must be writable and parse again.
+    #[test]
+    fn what_parses_can_be_written_and_read_back() {
+        let field = "%25".repeat(MAX_LABEL_FIELD_LEN);
+        let worst = format!(
+            "otpauth://totp/{field}:{field}?secret={}&issuer={field}",
+            "A".repeat(MAX_SECRET_BYTES / 5 * 8)
+        );
+        let account = parse(&worst).unwrap();
+        let written = to_uri(&account);
+        assert!(written.len() <= MAX_URI_LEN, "{}", written.len());
+        assert_eq!(parse(&written).unwrap(), account);
+        let crash = include_str!("../tests/fixtures/otpauth_long_issuer_crash.txt");
+        assert_eq!(
+            parse(crash).unwrap_err(),
+            UriError::FieldTooLong { field: "issuer" }
+        );
     }
 
     #[test]
