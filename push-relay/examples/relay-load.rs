@@ -1,0 +1,458 @@
+//! Load benchmark: runs the release `push-relay` binary against an in-process mock APNs (HTTP/2
+//! over TLS) on loopback and reports sustained notifications/s, latency, memory and overload
+//! behaviour. Not a test: run it by hand.
+//!
+//! ```text
+//! cargo build --release -p push-relay --bins --examples
+//! target/release/examples/relay-load [--seconds 10] [--concurrency 256] [--connections 8]
+//! ```
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http2::SendRequest;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+
+use support::mock_apns::{self, MockApns};
+
+const KEY: &str = "load-tenant-key-0123456789abcdef";
+const LIMITED_KEY: &str = "limited-tenant-key-0123456789abcd";
+const TOKEN: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+const MAX_IN_FLIGHT: usize = 10_000;
+const LIMITED_RATE: u64 = 2_000;
+
+struct Args {
+    seconds: u64,
+    concurrency: usize,
+    connections: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        seconds: 10,
+        concurrency: 256,
+        connections: 8,
+    };
+    let v: Vec<String> = std::env::args().collect();
+    for w in v.windows(2) {
+        match w[0].as_str() {
+            "--seconds" => a.seconds = w[1].parse().unwrap(),
+            "--concurrency" => a.concurrency = w[1].parse().unwrap(),
+            "--connections" => a.connections = w[1].parse().unwrap(),
+            _ => {}
+        }
+    }
+    a.seconds = a.seconds.clamp(1, 60);
+    a
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the command name; 100 ticks/s.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn body() -> Bytes {
+    let now = support::tls::now_unix();
+    let payload = "A".repeat(400); // a typical HPKE-sealed challenge
+    Bytes::from(
+        serde_json::json!({"platform": "apns", "device_token": TOKEN, "payload": payload, "expires_at": now + 50})
+            .to_string(),
+    )
+}
+
+async fn connect(addr: SocketAddr) -> SendRequest<Full<Bytes>> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+async fn one(sender: &mut SendRequest<Full<Bytes>>, key: &str, body: Bytes) -> (u16, Duration) {
+    let started = Instant::now();
+    let req = hyper::Request::post("http://relay/v1/push")
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Full::new(body))
+        .unwrap();
+    let status = match sender.send_request(req).await {
+        Ok(resp) => {
+            let s = resp.status().as_u16();
+            let _ = resp.into_body().collect().await;
+            s
+        }
+        Err(_) => 0,
+    };
+    (status, started.elapsed())
+}
+
+#[derive(Default)]
+struct Tally {
+    by_status: std::collections::BTreeMap<u16, u64>,
+    latencies_us: Vec<u32>,
+}
+
+impl Tally {
+    fn add(&mut self, status: u16, took: Duration) {
+        *self.by_status.entry(status).or_default() += 1;
+        self.latencies_us
+            .push(took.as_micros().min(u128::from(u32::MAX)) as u32);
+    }
+    fn merge(&mut self, o: Tally) {
+        for (k, v) in o.by_status {
+            *self.by_status.entry(k).or_default() += v;
+        }
+        self.latencies_us.extend(o.latencies_us);
+    }
+    fn count(&self, s: u16) -> u64 {
+        self.by_status.get(&s).copied().unwrap_or(0)
+    }
+    fn pct(&mut self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        self.latencies_us.sort_unstable();
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.latencies_us[i]) / 1000.0
+    }
+}
+
+/// Closed loop: `concurrency` workers each send back to back until `until`.
+async fn closed_loop(
+    senders: &[SendRequest<Full<Bytes>>],
+    concurrency: usize,
+    until: Instant,
+) -> Tally {
+    let mut tasks = Vec::new();
+    for i in 0..concurrency {
+        let mut s = senders[i % senders.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut t = Tally::default();
+            let b = body();
+            while Instant::now() < until {
+                let (st, took) = one(&mut s, KEY, b.clone()).await;
+                t.add(st, took);
+            }
+            t
+        }));
+    }
+    let mut all = Tally::default();
+    for t in tasks {
+        all.merge(t.await.unwrap());
+    }
+    all
+}
+
+/// Open loop: requests started at `rate` per second for `seconds`, whatever the answers.
+async fn open_loop(
+    senders: &[SendRequest<Full<Bytes>>],
+    key: &'static str,
+    rate: u64,
+    seconds: u64,
+) -> Tally {
+    let total = rate * seconds;
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    let b = body();
+    for i in 0..total {
+        let due = start + Duration::from_secs_f64(i as f64 / rate as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let mut s = senders[i as usize % senders.len()].clone();
+        let b = b.clone();
+        tasks.push(tokio::spawn(async move { one(&mut s, key, b).await }));
+    }
+    let mut t = Tally::default();
+    for h in tasks {
+        let (s, d) = h.await.unwrap();
+        t.add(s, d);
+    }
+    t
+}
+
+/// Fires `n` requests at once and samples the relay's RSS and in-flight gauge while they are held.
+async fn burst(
+    senders: &[SendRequest<Full<Bytes>>],
+    n: usize,
+    pid: u32,
+    addr: SocketAddr,
+) -> (Tally, u64, u64) {
+    let b = body();
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut s = senders[i % senders.len()].clone();
+        let b = b.clone();
+        tasks.push(tokio::spawn(async move { one(&mut s, KEY, b).await }));
+    }
+    let peak_rss = Arc::new(AtomicU64::new(0));
+    let peak_in_flight = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak_rss, peak_in_flight, stop) =
+            (peak_rss.clone(), peak_in_flight.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                peak_rss.fetch_max(rss_kb(pid), Ordering::Relaxed);
+                let m = support::client::get(addr, "/metrics").await.text;
+                let g = m
+                    .lines()
+                    .find_map(|l| l.strip_prefix("push_relay_in_flight "))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(0);
+                peak_in_flight.fetch_max(g, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let mut t = Tally::default();
+    for h in tasks {
+        let (s, d) = h.await.unwrap();
+        t.add(s, d);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.await;
+    (
+        t,
+        peak_rss.load(Ordering::Relaxed),
+        peak_in_flight.load(Ordering::Relaxed),
+    )
+}
+
+fn start_relay(apns: &MockApns, dir: &tempfile::TempDir) -> (Child, SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    std::fs::write(dir.path().join("apns.p8"), &apns.key_pem).unwrap();
+    std::fs::write(dir.path().join("ca.pem"), &apns.server.ca_pem).unwrap();
+    let config = format!(
+        r#"
+listen = "{addr}"
+max_in_flight = {MAX_IN_FLIGHT}
+log_level = "warn"
+extra_ca_file = "{dir}/ca.pem"
+
+[[tenants]]
+id = "load"
+api_key_sha256 = "{key}"
+rate_per_second = 1000000000.0
+burst = 1000000000
+apns = "ios"
+
+[[tenants]]
+id = "limited"
+api_key_sha256 = "{limited}"
+rate_per_second = {LIMITED_RATE}.0
+burst = {LIMITED_RATE}
+apns = "ios"
+
+[[apns]]
+name = "ios"
+team_id = "{team}"
+key_id = "{kid}"
+key_file = "{dir}/apns.p8"
+topic = "{topic}"
+host = "{host}"
+connections = 2
+"#,
+        dir = dir.path().display(),
+        key = push_relay::tenant::sha256_hex(KEY.as_bytes()),
+        limited = push_relay::tenant::sha256_hex(LIMITED_KEY.as_bytes()),
+        team = mock_apns::TEAM_ID,
+        kid = mock_apns::KEY_ID,
+        topic = mock_apns::TOPIC,
+        host = apns.server.authority(),
+    );
+    let path = dir.path().join("relay.toml");
+    std::fs::write(&path, config).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("push-relay");
+    let child = Command::new(&bin)
+        .arg("--config")
+        .arg(&path)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e} (build it with --bins)", bin.display()));
+    (child, addr)
+}
+
+fn main() {
+    let args = args();
+    // The load generator and mock APNs share the machine with the relay; keep them on one thread
+    // each so the relay's own runtime gets the rest.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run(args));
+}
+
+async fn run(args: Args) {
+    let apns = MockApns::start().await;
+    apns.state.record.store(false, Ordering::Relaxed);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = start_relay(&apns, &dir);
+    let pid = child.id();
+    let mut ready = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "relay did not start");
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    println!("# push-relay load benchmark ({cores} cores, loopback, mock APNs over HTTP/2 + TLS)");
+
+    let mut senders = Vec::new();
+    for _ in 0..args.connections {
+        senders.push(connect(addr).await);
+    }
+    // Warm up (opens the APNs connections, signs the provider token).
+    let _ = closed_loop(&senders, 16, Instant::now() + Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = rss_kb(pid);
+    println!("idle RSS after warm-up: {:.1} MB", idle as f64 / 1024.0);
+
+    // 1. Sustained throughput, closed loop.
+    let cpu0 = cpu_seconds(pid);
+    let own0 = cpu_seconds(std::process::id());
+    let started = Instant::now();
+    let mut t = closed_loop(
+        &senders,
+        args.concurrency,
+        started + Duration::from_secs(args.seconds),
+    )
+    .await;
+    let secs = started.elapsed().as_secs_f64();
+    let ok = t.count(200);
+    let rate = ok as f64 / secs;
+    println!(
+        "sustained ({} connections, {} concurrent, {:.1} s): {:.0} delivered/s; statuses {:?}; latency p50 {:.2} ms, p99 {:.2} ms",
+        args.connections,
+        args.concurrency,
+        secs,
+        rate,
+        t.by_status.clone(),
+        t.pct(0.5),
+        t.pct(0.99)
+    );
+    let relay_cpu = cpu_seconds(pid) - cpu0;
+    let own_cpu = cpu_seconds(std::process::id()) - own0;
+    println!(
+        "CPU during sustained phase: relay {relay_cpu:.1} s ({:.0}% of one core), load tool + mock APNs {own_cpu:.1} s; \
+         relay cost {:.1} us CPU per push = {:.0} pushes/s per dedicated core",
+        100.0 * relay_cpu / secs,
+        1e6 * relay_cpu / ok as f64,
+        ok as f64 / relay_cpu
+    );
+    println!(
+        "RSS after sustained phase: {:.1} MB",
+        rss_kb(pid) as f64 / 1024.0
+    );
+
+    // 2. Added latency at a steady, sub-saturating rate (open loop).
+    let paced = ((rate * 0.5) as u64).max(100);
+    let mut t = open_loop(&senders, KEY, paced, 5).await;
+    println!(
+        "paced at {paced}/s for 5 s: statuses {:?}; latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
+        t.by_status.clone(),
+        t.pct(0.5),
+        t.pct(0.99),
+        t.pct(0.999)
+    );
+
+    // 3. 10,000 in flight: APNs holds every answer for 3 s.
+    let mut many = Vec::new();
+    for _ in 0..64 {
+        many.push(connect(addr).await);
+    }
+    *apns.state.hold.lock().unwrap() = Duration::from_secs(3);
+    let (t, peak_rss, peak_in_flight) = burst(&many, MAX_IN_FLIGHT, pid, addr).await;
+    println!(
+        "10,000 held in flight: peak in-flight gauge {peak_in_flight}, peak RSS {:.1} MB; statuses {:?}",
+        peak_rss as f64 / 1024.0,
+        t.by_status
+    );
+
+    // 4. 2x overload of in-flight capacity: 20,000 at once against max_in_flight 10,000.
+    *apns.state.hold.lock().unwrap() = Duration::from_secs(1);
+    let (t, peak_rss, _) = burst(&many, 2 * MAX_IN_FLIGHT, pid, addr).await;
+    println!(
+        "2x in-flight overload (20,000 at once, max_in_flight 10,000): 200 = {}, 503 = {}, other {:?}; peak RSS {:.1} MB",
+        t.count(200),
+        t.count(503),
+        t.by_status,
+        peak_rss as f64 / 1024.0
+    );
+    *apns.state.hold.lock().unwrap() = Duration::ZERO;
+
+    // 5. 2x overload of a tenant's rate limit.
+    let t = open_loop(&senders, LIMITED_KEY, 2 * LIMITED_RATE, 3).await;
+    println!(
+        "2x rate overload (tenant limited to {LIMITED_RATE}/s, sent {}/s for 3 s): 200 = {}, 429 = {}, other {:?}",
+        2 * LIMITED_RATE,
+        t.count(200),
+        t.count(429),
+        t.by_status
+    );
+
+    // Still up?
+    let h = support::client::get(addr, "/healthz").await.status;
+    let (s, _) = one(&mut senders[0], KEY, body()).await;
+    println!(
+        "after overload: /healthz {h}, a new push -> {s}; RSS {:.1} MB",
+        rss_kb(pid) as f64 / 1024.0
+    );
+
+    let m = support::client::get(addr, "/metrics").await.text;
+    for l in m.lines().filter(|l| {
+        l.starts_with("push_relay_outcomes_total")
+            || l.starts_with("push_relay_retries_total")
+            || l.starts_with("push_relay_shed_total")
+    }) {
+        println!("  {l}");
+    }
+
+    // Graceful stop.
+    let t0 = Instant::now();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+    let status = child.wait().unwrap();
+    println!(
+        "SIGTERM -> exited {status} in {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
+}

@@ -1,0 +1,373 @@
+//! Apple Push Notification service: token-based auth over HTTP/2.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Request;
+use hyper::header::HeaderValue;
+use serde::Deserialize;
+
+use crate::clock::Clock;
+use crate::jwt::{Es256Signer, KeyError};
+use crate::provider::{BoxFuture, Provider, ProviderError};
+use crate::request::Push;
+use crate::settings::ApnsSettings;
+use crate::upstream::{Upstream, retry_after};
+
+/// The notification category the app registers with Approve/Deny actions.
+pub const CATEGORY: &str = "ASSENT_CHALLENGE";
+/// The custom key carrying the opaque challenge.
+pub const PAYLOAD_KEY: &str = "assent";
+/// Apple's limit on a notification payload.
+pub const MAX_APNS_PAYLOAD: usize = 4096;
+/// Apple refuses provider tokens older than an hour, and "too many updates" under 20 minutes.
+const MIN_TOKEN_AGE: u64 = 20 * 60;
+const MAX_TOKEN_AGE: u64 = 59 * 60;
+
+/// A provider token, signed once and reused until it is `refresh_after` seconds old.
+pub struct ProviderToken {
+    signer: Es256Signer,
+    key_id: String,
+    team_id: String,
+    refresh_after: u64,
+    clock: Arc<dyn Clock>,
+    cached: Mutex<Option<(u64, HeaderValue)>>,
+}
+
+impl std::fmt::Debug for ProviderToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderToken")
+            .field("key_id", &self.key_id)
+            .finish()
+    }
+}
+
+impl ProviderToken {
+    /// A token source for the key `pem`; `refresh_minutes` is clamped to 20..=59.
+    pub fn new(
+        pem: &str,
+        key_id: &str,
+        team_id: &str,
+        refresh_minutes: u64,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, KeyError> {
+        Ok(Self {
+            signer: Es256Signer::from_pem(pem)?,
+            key_id: key_id.to_owned(),
+            team_id: team_id.to_owned(),
+            refresh_after: (refresh_minutes * 60).clamp(MIN_TOKEN_AGE, MAX_TOKEN_AGE),
+            clock,
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// The `authorization` header value: the cached token, or a new one when the cached one is
+    /// due for refresh (or was refused).
+    pub fn bearer(&self) -> Result<HeaderValue, KeyError> {
+        let now = self.clock.unix_seconds();
+        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((iat, value)) = cached.as_ref()
+            && now >= *iat
+            && now - iat < self.refresh_after
+        {
+            return Ok(value.clone());
+        }
+        let jwt = self.signer.sign(
+            &serde_json::json!({"alg": "ES256", "kid": self.key_id}),
+            &serde_json::json!({"iss": self.team_id, "iat": now}),
+        )?;
+        let mut value =
+            HeaderValue::try_from(format!("bearer {jwt}")).map_err(|_| KeyError::Sign)?;
+        value.set_sensitive(true);
+        *cached = Some((now, value.clone()));
+        Ok(value)
+    }
+
+    /// Issue time of the cached token, if any.
+    pub fn issued_at(&self) -> Option<u64> {
+        self.cached
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|(iat, _)| *iat)
+    }
+
+    /// Forgets the cached token (after APNs called it expired or invalid).
+    pub fn invalidate(&self) {
+        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// Pushes to APNs for one key, team, topic and environment.
+#[derive(Debug)]
+pub struct Apns {
+    token: ProviderToken,
+    topic: HeaderValue,
+    upstream: Upstream,
+}
+
+impl Apns {
+    /// Builds the provider; the connections open on [`Provider::warm_up`] or the first push.
+    pub fn new(
+        settings: &ApnsSettings,
+        tls: Arc<rustls::ClientConfig>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
+        let pem = std::fs::read_to_string(&settings.key_file)
+            .map_err(|e| format!("apns {}: cannot read key_file: {e}", settings.name))?;
+        let token = ProviderToken::new(
+            &pem,
+            &settings.key_id,
+            &settings.team_id,
+            settings.token_refresh_minutes,
+            clock,
+        )
+        .map_err(|e| format!("apns {}: {e}", settings.name))?;
+        let authority = settings
+            .host
+            .clone()
+            .unwrap_or_else(|| settings.environment.authority().to_owned());
+        let upstream = Upstream::new(
+            &authority,
+            tls,
+            settings.connections,
+            Duration::from_secs(settings.ping_interval_seconds.max(1)),
+        )?;
+        let topic = HeaderValue::try_from(settings.topic.as_str())
+            .map_err(|_| format!("apns {}: bad topic", settings.name))?;
+        Ok(Self {
+            token,
+            topic,
+            upstream,
+        })
+    }
+
+    /// The provider token source (exposed for tests of its refresh).
+    pub fn provider_token(&self) -> &ProviderToken {
+        &self.token
+    }
+
+    async fn send(&self, push: &Push) -> Result<Option<String>, ProviderError> {
+        let body = payload(push);
+        if body.len() > MAX_APNS_PAYLOAD {
+            return Err(ProviderError::Rejected("PayloadTooLarge".into()));
+        }
+        let bearer = self
+            .token
+            .bearer()
+            .map_err(|e| ProviderError::Failed(format!("ProviderToken: {e}")))?;
+        let apns_id = new_apns_id();
+        let mut req = Request::post(format!(
+            "https://{}/3/device/{}",
+            self.upstream.authority(),
+            push.device_token
+        ))
+        .header("authorization", bearer)
+        .header("apns-topic", self.topic.clone())
+        .header("apns-push-type", "alert")
+        .header("apns-priority", "10")
+        .header("apns-expiration", push.expires_at.to_string())
+        .header("apns-id", apns_id.as_str())
+        .header("content-type", "application/json");
+        if let Some(c) = &push.collapse_id {
+            req = req.header("apns-collapse-id", c.as_str());
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| ProviderError::Failed(format!("request: {e}")))?;
+        let resp = self.upstream.send(req).await.map_err(|e| match e {
+            crate::upstream::UpstreamError::Connect(_) => ProviderError::transient("ConnectFailed"),
+            crate::upstream::UpstreamError::Lost(_) => ProviderError::transient("ConnectionLost"),
+        })?;
+        let status = resp.status().as_u16();
+        if status == 200 {
+            let id = resp
+                .headers()
+                .get("apns-id")
+                .and_then(|v| v.to_str().ok())
+                .map_or(apns_id, str::to_owned);
+            return Ok(Some(id));
+        }
+        let reason = serde_json::from_slice::<ApnsError>(resp.body())
+            .map(|e| e.reason)
+            .unwrap_or_else(|_| format!("HTTP{status}"));
+        Err(map_error(status, reason, retry_after(resp.headers())))
+    }
+}
+
+#[derive(Deserialize)]
+struct ApnsError {
+    reason: String,
+}
+
+/// Maps an APNs error answer to what the relay does, per Apple's documented reasons.
+pub fn map_error(status: u16, reason: String, retry_after: Option<Duration>) -> ProviderError {
+    match (status, reason.as_str()) {
+        (400, "BadDeviceToken") | (410, _) => ProviderError::Unregistered(reason),
+        (403, "ExpiredProviderToken" | "InvalidProviderToken") => ProviderError::Credential(reason),
+        (400 | 413, _) => ProviderError::Rejected(reason),
+        (429 | 500 | 503, _) => ProviderError::Transient {
+            reason,
+            retry_after,
+        },
+        (s, _) if s >= 500 => ProviderError::Transient {
+            reason,
+            retry_after,
+        },
+        _ => ProviderError::Failed(reason),
+    }
+}
+
+/// The notification's JSON: a generic, localised alert (the app's notification service
+/// extension replaces it after decrypting), `mutable-content` so that extension runs, the
+/// category with Approve/Deny actions, and the opaque challenge.
+pub fn payload(push: &Push) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "aps": {
+            "alert": {"title-loc-key": "ASSENT_CHALLENGE_TITLE", "loc-key": "ASSENT_CHALLENGE_BODY"},
+            "mutable-content": 1,
+            "category": CATEGORY,
+            "sound": "default",
+        },
+        PAYLOAD_KEY: push.payload,
+    }))
+    .unwrap_or_default()
+}
+
+fn new_apns_id() -> String {
+    use std::fmt::Write;
+    let mut b = [0u8; 16];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let mut id = String::with_capacity(36);
+    for (i, x) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            id.push('-');
+        }
+        let _ = write!(id, "{x:02X}");
+    }
+    id
+}
+
+impl Provider for Apns {
+    fn name(&self) -> &'static str {
+        "apns"
+    }
+
+    fn attempt<'a>(
+        &'a self,
+        push: &'a Push,
+    ) -> BoxFuture<'a, Result<Option<String>, ProviderError>> {
+        Box::pin(self.send(push))
+    }
+
+    fn refresh_credential(&self) {
+        self.token.invalidate();
+    }
+
+    fn warm_up(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.upstream.warm_up())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn pem() -> String {
+        let rng = ring::rand::SystemRandom::new();
+        let doc = ring::signature::EcdsaKeyPair::generate_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &rng,
+        )
+        .unwrap();
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, doc.as_ref());
+        format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n")
+    }
+
+    #[test]
+    fn provider_token_is_reused_then_refreshed_within_20_to_60_minutes() {
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let t = ProviderToken::new(&pem(), "KEY123", "TEAM456", 40, clock.clone()).unwrap();
+        let first = t.bearer().unwrap();
+        clock.advance_seconds(19 * 60);
+        assert_eq!(t.bearer().unwrap(), first, "reused before 20 minutes");
+        clock.advance_seconds(20 * 60);
+        assert_eq!(t.bearer().unwrap(), first, "reused at 39 minutes");
+        clock.advance_seconds(60);
+        let second = t.bearer().unwrap();
+        assert_ne!(second, first, "refreshed at 40 minutes");
+        assert_eq!(t.issued_at(), Some(1_800_000_000 + 40 * 60));
+        // Out-of-range settings are clamped: never refreshed sooner than 20 or later than 59 minutes.
+        let fast = ProviderToken::new(&pem(), "K", "T", 1, clock.clone()).unwrap();
+        let a = fast.bearer().unwrap();
+        clock.advance_seconds(19 * 60);
+        assert_eq!(fast.bearer().unwrap(), a);
+        let slow = ProviderToken::new(&pem(), "K", "T", 600, clock.clone()).unwrap();
+        let b = slow.bearer().unwrap();
+        clock.advance_seconds(59 * 60);
+        assert_ne!(slow.bearer().unwrap(), b);
+    }
+
+    #[test]
+    fn invalidate_forces_a_new_token() {
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let t = ProviderToken::new(&pem(), "K", "T", 40, clock).unwrap();
+        let a = t.bearer().unwrap();
+        t.invalidate();
+        assert_ne!(t.bearer().unwrap(), a);
+    }
+
+    #[test]
+    fn maps_apples_reasons() {
+        use crate::provider::Outcome::*;
+        let cases = [
+            (400, "BadDeviceToken", Unregistered),
+            (410, "Unregistered", Unregistered),
+            (410, "ExpiredToken", Unregistered),
+            (400, "BadCollapseId", Rejected),
+            (400, "DeviceTokenNotForTopic", Rejected),
+            (413, "PayloadTooLarge", Rejected),
+            (403, "BadCertificate", Failed),
+            (404, "BadPath", Failed),
+        ];
+        for (s, r, o) in cases {
+            assert_eq!(map_error(s, r.into(), None).outcome(), o, "{s} {r}");
+        }
+        assert!(matches!(
+            map_error(403, "ExpiredProviderToken".into(), None),
+            ProviderError::Credential(_)
+        ));
+        assert!(matches!(
+            map_error(403, "InvalidProviderToken".into(), None),
+            ProviderError::Credential(_)
+        ));
+        for s in [429, 500, 503] {
+            assert!(matches!(
+                map_error(s, "x".into(), None),
+                ProviderError::Transient { .. }
+            ));
+        }
+    }
+
+    #[test]
+    fn payload_has_mutable_content_category_and_the_opaque_challenge() {
+        let push = Push {
+            platform: crate::request::Platform::Apns,
+            device_token: "00".repeat(32),
+            payload: "A".repeat(crate::request::MAX_PAYLOAD_CHARS),
+            expires_at: 1,
+            collapse_id: None,
+        };
+        let body = payload(&push);
+        assert!(body.len() <= MAX_APNS_PAYLOAD, "{}", body.len());
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["aps"]["mutable-content"], 1);
+        assert_eq!(v["aps"]["category"], CATEGORY);
+        assert_eq!(v[PAYLOAD_KEY], push.payload);
+    }
+}

@@ -1,0 +1,355 @@
+//! Firebase Cloud Messaging HTTP v1, authenticated with an OAuth2 access token obtained from a
+//! service account's RS256 JWT grant.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Request;
+use hyper::header::HeaderValue;
+use serde::Deserialize;
+
+use crate::clock::Clock;
+use crate::jwt::Rs256Signer;
+use crate::provider::{BoxFuture, Provider, ProviderError};
+use crate::request::Push;
+use crate::settings::FcmSettings;
+use crate::upstream::{Upstream, UpstreamError, retry_after};
+
+/// The OAuth scope FCM sends need.
+pub const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
+/// Access tokens are replaced this many seconds before they expire.
+const EXPIRY_MARGIN: u64 = 300;
+
+/// The fields the relay reads from a service-account JSON file.
+#[derive(Deserialize)]
+pub struct ServiceAccount {
+    /// Firebase project id.
+    pub project_id: String,
+    /// Id of the key (the JWT `kid`).
+    pub private_key_id: String,
+    /// PKCS#8 PEM RSA key.
+    pub private_key: String,
+    /// The account's e-mail (the JWT `iss`).
+    pub client_email: String,
+    /// Where the assertion is exchanged for an access token.
+    pub token_uri: String,
+}
+
+impl std::fmt::Debug for ServiceAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccount")
+            .field("project_id", &self.project_id)
+            .field("client_email", &self.client_email)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+}
+
+/// Splits `https://host[:port]/path` into (`host:port`, `/path`).
+pub fn split_https_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("https://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let authority = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_owned()
+    } else {
+        format!("{authority}:443")
+    };
+    Some((authority, path.to_owned()))
+}
+
+/// Pushes to FCM for one Firebase project.
+pub struct Fcm {
+    project_id: String,
+    client_email: String,
+    key_id: String,
+    signer: Rs256Signer,
+    token_uri: String,
+    token_path: String,
+    token_upstream: Upstream,
+    upstream: Upstream,
+    clock: Arc<dyn Clock>,
+    /// The access token and the Unix time it must be replaced at; refreshed under this lock so
+    /// concurrent pushes wait for one exchange instead of each starting one.
+    token: tokio::sync::Mutex<Option<(HeaderValue, u64)>>,
+}
+
+impl std::fmt::Debug for Fcm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fcm")
+            .field("project_id", &self.project_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fcm {
+    /// Builds the provider from its settings and service-account file.
+    pub fn new(
+        settings: &FcmSettings,
+        tls: Arc<rustls::ClientConfig>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
+        let text = std::fs::read_to_string(&settings.service_account_file).map_err(|e| {
+            format!(
+                "fcm {}: cannot read service_account_file: {e}",
+                settings.name
+            )
+        })?;
+        let account: ServiceAccount = serde_json::from_str(&text)
+            .map_err(|e| format!("fcm {}: service account: {:?}", settings.name, e.classify()))?;
+        Self::from_account(settings, account, tls, clock)
+    }
+
+    fn from_account(
+        settings: &FcmSettings,
+        account: ServiceAccount,
+        tls: Arc<rustls::ClientConfig>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
+        let signer = Rs256Signer::from_pem(&account.private_key)
+            .map_err(|e| format!("fcm {}: {e}", settings.name))?;
+        let token_uri = settings.token_uri.clone().unwrap_or(account.token_uri);
+        let (token_authority, token_path) = split_https_url(&token_uri)
+            .ok_or_else(|| format!("fcm {}: token_uri must be https", settings.name))?;
+        let ping = Duration::from_secs(settings.ping_interval_seconds.max(1));
+        let authority = settings
+            .host
+            .clone()
+            .unwrap_or_else(|| "fcm.googleapis.com:443".to_owned());
+        Ok(Self {
+            project_id: account.project_id,
+            client_email: account.client_email,
+            key_id: account.private_key_id,
+            signer,
+            token_uri,
+            token_path,
+            token_upstream: Upstream::new(&token_authority, tls.clone(), 1, ping)?,
+            upstream: Upstream::new(&authority, tls, settings.connections, ping)?,
+            clock,
+            token: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    async fn access_token(&self) -> Result<HeaderValue, ProviderError> {
+        let mut cached = self.token.lock().await;
+        let now = self.clock.unix_seconds();
+        if let Some((value, refresh_at)) = cached.as_ref()
+            && now < *refresh_at
+        {
+            return Ok(value.clone());
+        }
+        let assertion = self
+            .signer
+            .sign(
+                &serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": self.key_id}),
+                &serde_json::json!({
+                    "iss": self.client_email,
+                    "scope": SCOPE,
+                    "aud": self.token_uri,
+                    "iat": now,
+                    "exp": now + 3600,
+                }),
+            )
+            .map_err(|e| ProviderError::Failed(format!("OAuthAssertion: {e}")))?;
+        let form = format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}"
+        );
+        let req = Request::post(format!(
+            "https://{}{}",
+            self.token_upstream.authority(),
+            self.token_path
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(form)))
+        .map_err(|e| ProviderError::Failed(format!("request: {e}")))?;
+        let resp = self
+            .token_upstream
+            .send(req)
+            .await
+            .map_err(upstream_error)?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let reason = format!("OAuthHTTP{status}");
+            return Err(if status == 429 || status >= 500 {
+                ProviderError::Transient {
+                    reason,
+                    retry_after: retry_after(resp.headers()),
+                }
+            } else {
+                ProviderError::Failed(reason)
+            });
+        }
+        let token: TokenResponse = serde_json::from_slice(resp.body())
+            .map_err(|_| ProviderError::Failed("OAuthBadResponse".into()))?;
+        let mut value = HeaderValue::try_from(format!("Bearer {}", token.access_token))
+            .map_err(|_| ProviderError::Failed("OAuthBadResponse".into()))?;
+        value.set_sensitive(true);
+        let refresh_at = now + token.expires_in.saturating_sub(EXPIRY_MARGIN).max(1);
+        *cached = Some((value.clone(), refresh_at));
+        Ok(value)
+    }
+
+    async fn send(&self, push: &Push) -> Result<Option<String>, ProviderError> {
+        let bearer = self.access_token().await?;
+        let ttl = push
+            .expires_at
+            .saturating_sub(self.clock.unix_seconds())
+            .max(1);
+        let mut android = serde_json::json!({"priority": "HIGH", "ttl": format!("{ttl}s")});
+        if let Some(c) = &push.collapse_id {
+            android["collapse_key"] = serde_json::Value::String(c.clone());
+        }
+        let body = serde_json::json!({"message": {
+            "token": push.device_token,
+            "data": {crate::apns::PAYLOAD_KEY: push.payload},
+            "android": android,
+        }});
+        let req = Request::post(format!(
+            "https://{}/v1/projects/{}/messages:send",
+            self.upstream.authority(),
+            self.project_id
+        ))
+        .header("authorization", bearer)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| ProviderError::Failed(format!("request: {e}")))?;
+        let resp = self.upstream.send(req).await.map_err(upstream_error)?;
+        let status = resp.status().as_u16();
+        if status == 200 {
+            let name = serde_json::from_slice::<serde_json::Value>(resp.body())
+                .ok()
+                .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_owned));
+            return Ok(name);
+        }
+        Err(map_error(status, resp.body(), retry_after(resp.headers())))
+    }
+}
+
+fn upstream_error(e: UpstreamError) -> ProviderError {
+    match e {
+        UpstreamError::Connect(_) => ProviderError::transient("ConnectFailed"),
+        UpstreamError::Lost(_) => ProviderError::transient("ConnectionLost"),
+    }
+}
+
+/// Maps an FCM error answer: the `errorCode` of the `FcmError` detail when present, else the
+/// canonical `status`, else the HTTP status.
+pub fn map_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> ProviderError {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let err = &v["error"];
+    let code = err["details"]
+        .as_array()
+        .and_then(|d| d.iter().find_map(|x| x["errorCode"].as_str()))
+        .or_else(|| err["status"].as_str())
+        .map_or_else(|| format!("HTTP{status}"), str::to_owned);
+    match (status, code.as_str()) {
+        (_, "UNREGISTERED") | (404, _) => ProviderError::Unregistered(code),
+        (401, _) | (_, "UNAUTHENTICATED") => ProviderError::Credential(code),
+        (_, "INVALID_ARGUMENT" | "SENDER_ID_MISMATCH") | (400, _) => ProviderError::Rejected(code),
+        (429 | 500 | 503, _) | (_, "QUOTA_EXCEEDED" | "UNAVAILABLE" | "INTERNAL") => {
+            ProviderError::Transient {
+                reason: code,
+                retry_after,
+            }
+        }
+        (s, _) if s >= 500 => ProviderError::Transient {
+            reason: code,
+            retry_after,
+        },
+        _ => ProviderError::Failed(code),
+    }
+}
+
+impl Provider for Fcm {
+    fn name(&self) -> &'static str {
+        "fcm"
+    }
+
+    fn attempt<'a>(
+        &'a self,
+        push: &'a Push,
+    ) -> BoxFuture<'a, Result<Option<String>, ProviderError>> {
+        Box::pin(self.send(push))
+    }
+
+    fn refresh_credential(&self) {
+        if let Ok(mut t) = self.token.try_lock() {
+            *t = None;
+        }
+    }
+
+    fn warm_up(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {
+            self.upstream.warm_up().await;
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::Outcome;
+
+    fn err(status: u16, code: &str) -> Vec<u8> {
+        serde_json::json!({"error": {"code": status, "status": "X", "message": "m",
+            "details": [{"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": code}]}})
+        .to_string()
+        .into_bytes()
+    }
+
+    #[test]
+    fn maps_googles_errors() {
+        assert_eq!(
+            map_error(404, &err(404, "UNREGISTERED"), None).outcome(),
+            Outcome::Unregistered
+        );
+        assert_eq!(map_error(404, b"", None).outcome(), Outcome::Unregistered);
+        assert_eq!(
+            map_error(400, &err(400, "INVALID_ARGUMENT"), None).outcome(),
+            Outcome::Rejected
+        );
+        assert!(matches!(
+            map_error(401, b"{}", None),
+            ProviderError::Credential(_)
+        ));
+        for s in [429, 500, 503] {
+            let e = map_error(s, b"", Some(Duration::from_secs(3)));
+            assert_eq!(
+                e,
+                ProviderError::Transient {
+                    reason: format!("HTTP{s}"),
+                    retry_after: Some(Duration::from_secs(3))
+                }
+            );
+        }
+        assert_eq!(
+            map_error(403, &err(403, "SENDER_ID_MISMATCH"), None).outcome(),
+            Outcome::Rejected
+        );
+    }
+
+    #[test]
+    fn splits_token_uris() {
+        assert_eq!(
+            split_https_url("https://oauth2.googleapis.com/token"),
+            Some(("oauth2.googleapis.com:443".into(), "/token".into()))
+        );
+        assert_eq!(
+            split_https_url("https://localhost:9/t"),
+            Some(("localhost:9".into(), "/t".into()))
+        );
+        assert_eq!(split_https_url("http://x/"), None);
+    }
+}

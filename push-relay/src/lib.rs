@@ -1,0 +1,199 @@
+//! `push-relay`: the server a relay operator runs for many portals (tenants). It carries opaque,
+//! end-to-end encrypted challenges to APNs, FCM and directly connected devices, and tells the
+//! portal synchronously whether each push was delivered, its token is dead, it was rejected, or
+//! it failed after retries. It never sees what a challenge says and keeps no state beyond open
+//! connections, so operators scale it by running more copies.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod apns;
+pub mod clock;
+pub mod direct;
+pub mod fcm;
+pub mod jwt;
+pub mod metrics;
+pub mod provider;
+pub mod request;
+pub mod settings;
+pub mod tenant;
+pub mod upstream;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use crate::clock::Clock;
+use crate::direct::{Direct, DirectHub};
+use crate::metrics::Metrics;
+use crate::provider::{Provider, RetryPolicy};
+use crate::settings::{DirectSettings, LogFormat, Settings};
+use crate::tenant::Tenants;
+
+/// The running relay's shared state.
+pub struct Relay {
+    tenants: Tenants,
+    apns: HashMap<String, Arc<dyn Provider>>,
+    fcm: HashMap<String, Arc<dyn Provider>>,
+    direct: Arc<dyn Provider>,
+    hub: Arc<DirectHub>,
+    direct_settings: DirectSettings,
+    /// Metrics, rendered at `/metrics`.
+    pub metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+    max_body_bytes: usize,
+    in_flight: Semaphore,
+    shutdown_grace: Duration,
+    drain_tx: watch::Sender<bool>,
+    drain_rx: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay").finish_non_exhaustive()
+    }
+}
+
+/// Why the relay could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A provider's key, account file or host is unusable.
+    #[error("{0}")]
+    Provider(String),
+    /// The listening socket could not be bound.
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
+impl Relay {
+    /// Builds the relay from checked settings. Provider connections open in the background.
+    pub fn new(settings: &Settings, clock: Arc<dyn Clock>) -> Result<Arc<Self>, StartError> {
+        let extra_ca = match &settings.extra_ca_file {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .map_err(|e| StartError::Provider(format!("extra_ca_file: {e}")))?,
+            ),
+            None => None,
+        };
+        let tls = upstream::tls_config(extra_ca.as_deref()).map_err(StartError::Provider)?;
+        let mut apns: HashMap<String, Arc<dyn Provider>> = HashMap::new();
+        for a in &settings.apns {
+            let p = apns::Apns::new(a, tls.clone(), clock.clone()).map_err(StartError::Provider)?;
+            apns.insert(a.name.clone(), Arc::new(p));
+        }
+        let mut fcm: HashMap<String, Arc<dyn Provider>> = HashMap::new();
+        for f in &settings.fcm {
+            let p = fcm::Fcm::new(f, tls.clone(), clock.clone()).map_err(StartError::Provider)?;
+            fcm.insert(f.name.clone(), Arc::new(p));
+        }
+        let hub = Arc::new(DirectHub::default());
+        let (drain_tx, drain_rx) = watch::channel(false);
+        Ok(Arc::new(Self {
+            tenants: Tenants::new(&settings.tenants, clock.clone()),
+            apns,
+            fcm,
+            direct: Arc::new(Direct::new(hub.clone())),
+            hub,
+            direct_settings: settings.direct.clone(),
+            metrics: Metrics::new(),
+            clock,
+            retry: RetryPolicy {
+                max_attempts: settings.max_attempts,
+                base: Duration::from_millis(settings.backoff_base_ms),
+                max: Duration::from_millis(settings.backoff_max_ms),
+                attempt_timeout: Duration::from_millis(settings.attempt_timeout_ms),
+            },
+            max_body_bytes: settings.max_body_bytes,
+            in_flight: Semaphore::new(settings.max_in_flight),
+            shutdown_grace: Duration::from_secs(settings.shutdown_grace_seconds),
+            drain_tx,
+            drain_rx,
+        }))
+    }
+
+    /// Opens the APNs and FCM connections now rather than on the first push.
+    pub async fn warm_up(&self) {
+        for p in self.apns.values().chain(self.fcm.values()) {
+            p.warm_up().await;
+        }
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        *self.drain_rx.borrow()
+    }
+
+    /// Starts shutdown: `/readyz` turns 503, new pushes are refused, direct streams end.
+    pub fn begin_drain(&self) {
+        let _ = self.drain_tx.send(true);
+        self.hub.close_all();
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets in-flight requests finish
+/// for up to the configured grace period.
+pub async fn serve(
+    listener: TcpListener,
+    relay: Arc<Relay>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = api::router(relay.clone());
+    let drained = relay.clone();
+    let mut drain_rx = relay.drain_rx.clone();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        drained.begin_drain();
+    };
+    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    let grace = relay.shutdown_grace;
+    let deadline = async move {
+        let _ = drain_rx.wait_for(|d| *d).await;
+        tokio::time::sleep(grace).await;
+        tracing::warn!("grace period over: exiting with requests still in flight");
+    };
+    tokio::select! {
+        r = server => r,
+        () = deadline => Ok(()),
+    }
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Installs the global tracing subscriber described by the settings.
+pub fn init_tracing(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let _ = match settings.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

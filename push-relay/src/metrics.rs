@@ -1,0 +1,200 @@
+//! Prometheus metrics, encoded in the text exposition format at `/metrics`.
+
+use std::sync::atomic::AtomicI64;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Longest reason label kept (provider reasons come from the network).
+const MAX_REASON: usize = 48;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ])
+}
+
+/// All of the relay's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<Labels, Counter>,
+    outcomes: Family<Labels, Counter>,
+    retries: Family<Labels, Counter>,
+    shed: Family<Labels, Counter>,
+    push_latency: Family<Labels, Histogram, fn() -> Histogram>,
+    attempt_latency: Family<Labels, Histogram, fn() -> Histogram>,
+    in_flight: Gauge<i64, AtomicI64>,
+    direct_streams: Gauge<i64, AtomicI64>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics(..)")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn clean_reason(reason: &str) -> String {
+    reason
+        .chars()
+        .take(MAX_REASON)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("push_relay");
+        let requests = Family::<Labels, Counter>::default();
+        let outcomes = Family::<Labels, Counter>::default();
+        let retries = Family::<Labels, Counter>::default();
+        let shed = Family::<Labels, Counter>::default();
+        let push_latency =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let attempt_latency =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let in_flight = Gauge::<i64, AtomicI64>::default();
+        let direct_streams = Gauge::<i64, AtomicI64>::default();
+        registry.register(
+            "requests",
+            "Push requests received, by tenant and platform",
+            requests.clone(),
+        );
+        registry.register(
+            "outcomes",
+            "Push outcomes, by provider, outcome and reason",
+            outcomes.clone(),
+        );
+        registry.register(
+            "retries",
+            "Provider attempts retried, by provider and reason",
+            retries.clone(),
+        );
+        registry.register(
+            "shed",
+            "Requests refused to protect the relay, by reason",
+            shed.clone(),
+        );
+        registry.register(
+            "push_duration_seconds",
+            "Time from request to outcome, by provider",
+            push_latency.clone(),
+        );
+        registry.register(
+            "provider_attempt_duration_seconds",
+            "Time of one provider attempt, by provider",
+            attempt_latency.clone(),
+        );
+        registry.register(
+            "in_flight",
+            "Push requests being handled",
+            in_flight.clone(),
+        );
+        registry.register(
+            "direct_streams",
+            "Open direct-delivery streams",
+            direct_streams.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            outcomes,
+            retries,
+            shed,
+            push_latency,
+            attempt_latency,
+            in_flight,
+            direct_streams,
+        }
+    }
+
+    /// Counts a request accepted for delivery.
+    pub fn request(&self, tenant: &str, platform: &'static str) {
+        self.requests
+            .get_or_create(&vec![
+                ("tenant", tenant.to_owned()),
+                ("platform", platform.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// Counts an outcome and observes the request's duration.
+    pub fn outcome(
+        &self,
+        provider: &'static str,
+        outcome: &'static str,
+        reason: Option<&str>,
+        took: Duration,
+    ) {
+        self.outcomes
+            .get_or_create(&vec![
+                ("provider", provider.to_owned()),
+                ("outcome", outcome.to_owned()),
+                ("reason", reason.map(clean_reason).unwrap_or_default()),
+            ])
+            .inc();
+        self.push_latency
+            .get_or_create(&vec![("provider", provider.to_owned())])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Observes one provider attempt's duration.
+    pub fn observe_attempt(&self, provider: &'static str, took: Duration) {
+        self.attempt_latency
+            .get_or_create(&vec![("provider", provider.to_owned())])
+            .observe(took.as_secs_f64());
+    }
+
+    /// Counts a retry.
+    pub fn retry(&self, provider: &'static str, reason: &str) {
+        self.retries
+            .get_or_create(&vec![
+                ("provider", provider.to_owned()),
+                ("reason", clean_reason(reason)),
+            ])
+            .inc();
+    }
+
+    /// Counts a shed request (`overloaded`, `rate_limited`, `shutting_down`).
+    pub fn shed(&self, reason: &'static str) {
+        self.shed
+            .get_or_create(&vec![("reason", reason.to_owned())])
+            .inc();
+    }
+
+    /// The in-flight gauge.
+    pub fn in_flight(&self) -> &Gauge<i64, AtomicI64> {
+        &self.in_flight
+    }
+
+    /// The open direct streams gauge.
+    pub fn direct_streams(&self) -> &Gauge<i64, AtomicI64> {
+        &self.direct_streams
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,228 @@
+//! Parsing of a tenant's push request: raw bytes in, a checked [`Push`] out ("parse, don't
+//! validate"); every later stage can trust its fields.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+/// Furthest a push may expire in the future, in seconds: a login challenge lives 60 s.
+pub const MAX_EXPIRY_SECONDS: u64 = 60;
+/// Longest opaque payload, in base64url characters. With the `aps` dictionary around it this
+/// keeps an APNs payload under Apple's 4096 bytes and an FCM data message under its 4 KB.
+pub const MAX_PAYLOAD_CHARS: usize = 3_800;
+/// Longest collapse id (Apple's limit for `apns-collapse-id`).
+pub const MAX_COLLAPSE_ID_BYTES: usize = 64;
+/// Longest device token of any platform (FCM registration tokens are the longest, ~160-200).
+pub const MAX_DEVICE_TOKEN_CHARS: usize = 4_096;
+
+/// Where a push goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    /// Apple Push Notification service.
+    Apns,
+    /// Firebase Cloud Messaging.
+    Fcm,
+    /// A device holding a stream open to this relay.
+    Direct,
+}
+
+impl Platform {
+    /// The lower-case name used in the API, logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Apns => "apns",
+            Self::Fcm => "fcm",
+            Self::Direct => "direct",
+        }
+    }
+}
+
+/// A checked push request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Push {
+    /// Where it goes.
+    pub platform: Platform,
+    /// The device's token on that platform.
+    pub device_token: String,
+    /// The opaque, end-to-end encrypted challenge, as the tenant sent it (base64url).
+    pub payload: String,
+    /// Unix seconds after which the push is worthless.
+    pub expires_at: u64,
+    /// Lets a later push replace an undelivered earlier one.
+    pub collapse_id: Option<String>,
+}
+
+/// Why a request was refused before any delivery was tried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// The body is not a JSON object of the documented shape.
+    #[error("body is not a valid push request: {0}")]
+    InvalidJson(String),
+    /// The device token is empty, too long or has characters the platform never uses.
+    #[error("device_token is not a valid {0} token")]
+    InvalidDeviceToken(&'static str),
+    /// The payload is empty or not base64url without padding.
+    #[error("payload must be non-empty base64url without padding")]
+    InvalidPayload,
+    /// The payload is longer than [`MAX_PAYLOAD_CHARS`].
+    #[error("payload is longer than {MAX_PAYLOAD_CHARS} characters")]
+    PayloadTooLarge,
+    /// `expires_at` is not in the future.
+    #[error("expires_at is not in the future")]
+    Expired,
+    /// `expires_at` is more than [`MAX_EXPIRY_SECONDS`] ahead.
+    #[error("expires_at is more than {MAX_EXPIRY_SECONDS} seconds ahead")]
+    ExpiryTooFar,
+    /// The collapse id is empty, too long or not printable ASCII.
+    #[error("collapse_id must be 1 to {MAX_COLLAPSE_ID_BYTES} printable ASCII characters")]
+    InvalidCollapseId,
+}
+
+impl RequestError {
+    /// The stable machine-readable code returned in the error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidDeviceToken(_) => "invalid_device_token",
+            Self::InvalidPayload => "invalid_payload",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::Expired => "expired",
+            Self::ExpiryTooFar => "expiry_too_far",
+            Self::InvalidCollapseId => "invalid_collapse_id",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    platform: Platform,
+    device_token: String,
+    payload: String,
+    expires_at: u64,
+    #[serde(default)]
+    collapse_id: Option<String>,
+}
+
+impl Push {
+    /// Parses and checks a request body, `now` being the current Unix time in seconds.
+    pub fn parse(body: &[u8], now: u64) -> Result<Self, RequestError> {
+        let wire: Wire = serde_json::from_slice(body).map_err(|e| {
+            // serde's message may quote input; keep only its category and position.
+            RequestError::InvalidJson(format!(
+                "{:?} at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })?;
+        check_device_token(wire.platform, &wire.device_token)?;
+        if wire.payload.len() > MAX_PAYLOAD_CHARS {
+            return Err(RequestError::PayloadTooLarge);
+        }
+        if wire.payload.is_empty() || URL_SAFE_NO_PAD.decode(&wire.payload).is_err() {
+            return Err(RequestError::InvalidPayload);
+        }
+        if wire.expires_at <= now {
+            return Err(RequestError::Expired);
+        }
+        if wire.expires_at - now > MAX_EXPIRY_SECONDS {
+            return Err(RequestError::ExpiryTooFar);
+        }
+        if let Some(c) = &wire.collapse_id
+            && (c.is_empty()
+                || c.len() > MAX_COLLAPSE_ID_BYTES
+                || !c.bytes().all(|b| (0x20..0x7f).contains(&b)))
+        {
+            return Err(RequestError::InvalidCollapseId);
+        }
+        Ok(Self {
+            platform: wire.platform,
+            device_token: wire.device_token,
+            payload: wire.payload,
+            expires_at: wire.expires_at,
+            collapse_id: wire.collapse_id,
+        })
+    }
+}
+
+fn check_device_token(platform: Platform, token: &str) -> Result<(), RequestError> {
+    let ok = match platform {
+        // 32 bytes today; Apple warns the length may grow, so accept any even-length hex.
+        Platform::Apns => {
+            (16..=400).contains(&token.len())
+                && token.len().is_multiple_of(2)
+                && token.bytes().all(|b| b.is_ascii_hexdigit())
+        }
+        Platform::Fcm => {
+            (1..=MAX_DEVICE_TOKEN_CHARS).contains(&token.len())
+                && token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.'))
+        }
+        Platform::Direct => crate::direct::is_valid_token(token),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(RequestError::InvalidDeviceToken(platform.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn body(platform: &str, token: &str, payload: &str, expires: u64) -> Vec<u8> {
+        serde_json::json!({"platform": platform, "device_token": token, "payload": payload, "expires_at": expires})
+            .to_string()
+            .into_bytes()
+    }
+
+    #[test]
+    fn accepts_a_good_request() {
+        let token = "ab".repeat(32);
+        let push = Push::parse(&body("apns", &token, "AAEC", NOW + 60), NOW).unwrap();
+        assert_eq!(push.platform, Platform::Apns);
+        assert_eq!(push.expires_at, NOW + 60);
+    }
+
+    #[test]
+    fn refuses_each_bad_field() {
+        let token = "ab".repeat(32);
+        let cases = [
+            (body("apns", "zz", "AAEC", NOW + 30), "invalid_device_token"),
+            (body("apns", &token, "", NOW + 30), "invalid_payload"),
+            (body("apns", &token, "AA+/", NOW + 30), "invalid_payload"),
+            (
+                body("apns", &token, &"A".repeat(MAX_PAYLOAD_CHARS + 1), NOW + 30),
+                "payload_too_large",
+            ),
+            (body("apns", &token, "AAEC", NOW), "expired"),
+            (body("apns", &token, "AAEC", NOW + 61), "expiry_too_far"),
+            (body("pigeon", &token, "AAEC", NOW + 30), "invalid_json"),
+            (b"{".to_vec(), "invalid_json"),
+        ];
+        for (b, code) in cases {
+            assert_eq!(Push::parse(&b, NOW).unwrap_err().code(), code);
+        }
+        let long = serde_json::json!({"platform": "fcm", "device_token": "t", "payload": "AA", "expires_at": NOW + 5, "collapse_id": "x".repeat(65)});
+        assert_eq!(
+            Push::parse(long.to_string().as_bytes(), NOW)
+                .unwrap_err()
+                .code(),
+            "invalid_collapse_id"
+        );
+    }
+
+    #[test]
+    fn json_errors_do_not_echo_the_input() {
+        let secret = "SECRET-PAYLOAD-123";
+        let b = format!(r#"{{"platform":"apns","device_token":"{secret}","payload":1}}"#);
+        let err = Push::parse(b.as_bytes(), NOW).unwrap_err().to_string();
+        assert!(!err.contains(secret), "{err}");
+    }
+}

@@ -1,0 +1,320 @@
+//! Tenants (portals): API-key authentication and per-tenant rate limits.
+//!
+//! Keys are stored as SHA-256 hashes. A key is random and long, so a fast hash suffices (a
+//! password hash such as argon2 would cost milliseconds per request for no gain); the hash of
+//! the presented key is compared with every tenant's in constant time.
+
+use std::sync::{Arc, Mutex};
+
+use subtle::ConstantTimeEq;
+
+use crate::clock::Clock;
+use crate::settings::TenantSettings;
+
+/// A portal allowed to send pushes.
+#[derive(Debug)]
+pub struct Tenant {
+    /// Its configured id.
+    pub id: String,
+    key_hash: [u8; 32],
+    /// Name of its `[[apns]]` credential.
+    pub apns: Option<String>,
+    /// Name of its `[[fcm]]` credential.
+    pub fcm: Option<String>,
+    /// Whether it may push to direct streams.
+    pub direct: bool,
+    request_key: Option<Vec<u8>>,
+    bucket: Mutex<TokenBucket>,
+}
+
+/// A token bucket: `rate` tokens a second, at most `burst` saved up. Small enough to own (the
+/// `governor` crate would add quanta, dashmap and more to the build for one `Mutex<f64>`), and
+/// driven by an injected clock so tests need no sleeping.
+#[derive(Debug)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last_millis: u64,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(rate: f64, burst: u32, now_millis: u64) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            rate,
+            burst,
+            tokens: burst,
+            last_millis: now_millis,
+        }
+    }
+
+    /// Takes one token, or says how many milliseconds until one is available.
+    pub fn take(&mut self, now_millis: u64) -> Result<(), u64> {
+        let elapsed = now_millis.saturating_sub(self.last_millis) as f64 / 1000.0;
+        self.last_millis = self.last_millis.max(now_millis);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err((((1.0 - self.tokens) / self.rate) * 1000.0).ceil() as u64)
+        }
+    }
+}
+
+/// Header carrying a tenant's optional request signature.
+pub const SIGNATURE_HEADER: &str = "assent-signature";
+/// How far a signed request's time may be from the relay's.
+pub const SIGNATURE_SKEW_SECONDS: u64 = 60;
+
+/// Why a signed request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The tenant signs its requests and this one has no `Assent-Signature`.
+    #[error("this tenant's requests must carry an Assent-Signature header")]
+    Missing,
+    /// The header is malformed or the signature does not verify.
+    #[error("Assent-Signature does not verify")]
+    Invalid,
+    /// The signed time is more than a minute from the relay's.
+    #[error("Assent-Signature time is more than 60 seconds from the relay's clock")]
+    Stale,
+}
+
+impl SignatureError {
+    /// The stable code returned in the error body.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Missing => "signature_required",
+            Self::Invalid => "bad_signature",
+            Self::Stale => "stale_signature",
+        }
+    }
+}
+
+/// Reads a P-256 public key given as PEM `PUBLIC KEY` (SPKI) or as the base64url uncompressed
+/// point; returns the 65-byte point.
+pub fn parse_p256_public_key(text: &str) -> Option<Vec<u8>> {
+    let point = if text.contains("-----BEGIN PUBLIC KEY-----") {
+        let der = crate::jwt::pem_to_der(text, "PUBLIC KEY").ok()?;
+        // SPKI for P-256: a fixed 26-byte prefix, then the 65-byte point.
+        (der.len() == 91).then(|| der[26..].to_vec())?
+    } else {
+        base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            text.trim(),
+        )
+        .ok()?
+    };
+    (point.len() == 65 && point[0] == 4).then_some(point)
+}
+
+impl Tenant {
+    /// Checks the optional request signature: `Assent-Signature: t=<unix seconds>,sig=<base64url
+    /// ES256 (r||s) over "<t>." followed by the body>`. Tenants without a key pass.
+    pub fn verify_signature(
+        &self,
+        header: Option<&str>,
+        body: &[u8],
+        now: u64,
+    ) -> Result<(), SignatureError> {
+        let Some(key) = &self.request_key else {
+            return Ok(());
+        };
+        let header = header.ok_or(SignatureError::Missing)?;
+        let mut t = None;
+        let mut sig = None;
+        for part in header.split(',') {
+            match part.trim().split_once('=') {
+                Some(("t", v)) => t = v.parse::<u64>().ok(),
+                Some(("sig", v)) => sig = Some(v),
+                _ => {}
+            }
+        }
+        let (t, sig) = t.zip(sig).ok_or(SignatureError::Invalid)?;
+        let sig = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig)
+            .map_err(|_| SignatureError::Invalid)?;
+        let mut message = format!("{t}.").into_bytes();
+        message.extend_from_slice(body);
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, key)
+            .verify(&message, &sig)
+            .map_err(|_| SignatureError::Invalid)?;
+        if t.abs_diff(now) > SIGNATURE_SKEW_SECONDS {
+            return Err(SignatureError::Stale);
+        }
+        Ok(())
+    }
+}
+
+/// Hex-decodes a 64-digit SHA-256.
+fn decode_hash(hex: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, chunk) in hex.as_bytes().chunks(2).take(32).enumerate() {
+        let s = std::str::from_utf8(chunk).unwrap_or("00");
+        out[i] = u8::from_str_radix(s, 16).unwrap_or(0);
+    }
+    out
+}
+
+/// Lower-case hex SHA-256 of `data`; also how tokens appear in logs (truncated).
+pub fn sha256_hex(data: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// All tenants.
+pub struct Tenants {
+    tenants: Vec<Arc<Tenant>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Tenants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenants")
+            .field("count", &self.tenants.len())
+            .finish()
+    }
+}
+
+impl Tenants {
+    /// Builds the tenants from settings (already checked).
+    pub fn new(settings: &[TenantSettings], clock: Arc<dyn Clock>) -> Self {
+        let now = clock.unix_millis();
+        let tenants = settings
+            .iter()
+            .map(|t| {
+                Arc::new(Tenant {
+                    id: t.id.clone(),
+                    key_hash: decode_hash(&t.api_key_sha256),
+                    apns: t.apns.clone(),
+                    fcm: t.fcm.clone(),
+                    direct: t.direct,
+                    request_key: t
+                        .request_public_key
+                        .as_deref()
+                        .and_then(parse_p256_public_key),
+                    bucket: Mutex::new(TokenBucket::new(t.rate_per_second, t.burst, now)),
+                })
+            })
+            .collect();
+        Self { tenants, clock }
+    }
+
+    /// The tenant whose key is `api_key`. Every tenant's hash is compared, in constant time.
+    pub fn authenticate(&self, api_key: &[u8]) -> Option<Arc<Tenant>> {
+        let digest = ring::digest::digest(&ring::digest::SHA256, api_key);
+        let mut found = None;
+        for t in &self.tenants {
+            if bool::from(t.key_hash.ct_eq(digest.as_ref())) {
+                found = Some(t.clone());
+            }
+        }
+        found
+    }
+
+    /// Takes one token from `tenant`'s bucket, or returns milliseconds to wait.
+    pub fn admit(&self, tenant: &Tenant) -> Result<(), u64> {
+        let now = self.clock.unix_millis();
+        tenant
+            .bucket
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+
+    #[test]
+    fn signed_requests_verify_and_refuse_tampering_staleness_and_absence() {
+        let rng = ring::rand::SystemRandom::new();
+        let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref(), &rng).unwrap();
+        let point = crate::jwt::b64url(pair.public_key().as_ref());
+        let settings = vec![TenantSettings {
+            id: "signed".into(),
+            api_key_sha256: sha256_hex(b"k"),
+            rate_per_second: 1.0,
+            burst: 1,
+            apns: None,
+            fcm: None,
+            direct: true,
+            request_public_key: Some(point),
+        }];
+        let tenants = Tenants::new(&settings, Arc::new(ManualClock::new(0)));
+        let t = tenants.authenticate(b"k").unwrap();
+        let body = br#"{"platform":"direct"}"#;
+        let sign = |time: u64, body: &[u8]| {
+            let mut m = format!("{time}.").into_bytes();
+            m.extend_from_slice(body);
+            let sig = pair.sign(&rng, &m).unwrap();
+            format!("t={time}, sig={}", crate::jwt::b64url(sig.as_ref()))
+        };
+        let now = 1_800_000_000;
+        assert_eq!(
+            t.verify_signature(Some(&sign(now - 5, body)), body, now),
+            Ok(())
+        );
+        assert_eq!(
+            t.verify_signature(None, body, now),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            t.verify_signature(Some(&sign(now, body)), b"{}", now),
+            Err(SignatureError::Invalid)
+        );
+        assert_eq!(
+            t.verify_signature(Some(&sign(now - 120, body)), body, now),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            t.verify_signature(Some("t=1"), body, now),
+            Err(SignatureError::Invalid)
+        );
+    }
+
+    #[test]
+    fn bucket_allows_burst_then_the_rate() {
+        let mut b = TokenBucket::new(10.0, 3, 0);
+        assert!(b.take(0).is_ok());
+        assert!(b.take(0).is_ok());
+        assert!(b.take(0).is_ok());
+        assert_eq!(b.take(0), Err(100));
+        assert!(b.take(100).is_ok());
+        assert!(b.take(100).is_err());
+        assert!(b.take(10_000).is_ok());
+    }
+
+    #[test]
+    fn authenticates_by_hash_and_rate_limits() {
+        let clock = Arc::new(ManualClock::new(0));
+        let settings = vec![TenantSettings {
+            id: "acme".into(),
+            api_key_sha256: sha256_hex(b"k1"),
+            rate_per_second: 1.0,
+            burst: 1,
+            apns: None,
+            fcm: None,
+            direct: true,
+            request_public_key: None,
+        }];
+        let tenants = Tenants::new(&settings, clock.clone());
+        assert!(tenants.authenticate(b"k2").is_none());
+        let t = tenants.authenticate(b"k1").unwrap();
+        assert_eq!(t.id, "acme");
+        assert!(tenants.admit(&t).is_ok());
+        assert_eq!(tenants.admit(&t), Err(1000));
+        clock.advance_seconds(1);
+        assert!(tenants.admit(&t).is_ok());
+    }
+}

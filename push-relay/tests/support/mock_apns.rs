@@ -1,0 +1,269 @@
+//! A mock APNs: HTTP/2 over TLS, checking the provider token's ES256 signature against the team's
+//! public key and its age, the required headers and the payload size, then answering as scripted.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, Response};
+use ring::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair,
+    UnparsedPublicKey,
+};
+
+use super::tls::{self, Handler, TlsServer, b64url_decode, json_reply, now_unix};
+
+pub const TEAM_ID: &str = "TEAM123456";
+pub const KEY_ID: &str = "KEY7654321";
+pub const TOPIC: &str = "org.assent.app";
+
+/// What the mock answers to the next accepted request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// 200 with an `apns-id`.
+    Ok,
+    /// An error status and Apple `reason`, with an optional `Retry-After` in seconds.
+    Error(u16, &'static str, Option<u64>),
+    /// Never answers within `Duration` (then 200).
+    Hang(Duration),
+    /// Drops the TCP connection.
+    Drop,
+}
+
+/// A request the mock accepted, for assertions.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub device_token: String,
+    pub headers: HeaderMap,
+    pub jwt: String,
+    pub iat: u64,
+    pub body: Bytes,
+}
+
+pub struct State {
+    public_key: Vec<u8>,
+    script: Mutex<VecDeque<Reply>>,
+    pub seen: Mutex<Vec<Seen>>,
+    pub accepted: AtomicUsize,
+    pub refused: AtomicUsize,
+    /// Delay before every successful answer (for the load tool's in-flight test).
+    pub hold: Mutex<Duration>,
+    /// Whether to keep `seen` (off under load).
+    pub record: std::sync::atomic::AtomicBool,
+}
+
+pub struct MockApns {
+    pub server: TlsServer,
+    /// The team's .p8 key (PKCS#8 PEM) the relay signs with.
+    pub key_pem: String,
+    pub state: Arc<State>,
+}
+
+impl MockApns {
+    pub async fn start() -> Self {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let b64 =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pkcs8.as_ref());
+        let key_pem = format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n");
+        let state = Arc::new(State {
+            public_key: pair.public_key().as_ref().to_vec(),
+            script: Mutex::new(VecDeque::new()),
+            seen: Mutex::new(Vec::new()),
+            accepted: AtomicUsize::new(0),
+            refused: AtomicUsize::new(0),
+            hold: Mutex::new(Duration::ZERO),
+            record: std::sync::atomic::AtomicBool::new(true),
+        });
+        let s = state.clone();
+        let handler: Handler = Arc::new(move |req, kill| {
+            let s = s.clone();
+            Box::pin(async move { s.handle(req, kill).await })
+        });
+        let server = tls::serve(handler).await;
+        Self {
+            server,
+            key_pem,
+            state,
+        }
+    }
+
+    /// Queues answers for the next requests that pass the checks (then 200 again).
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.state.script.lock().unwrap().extend(replies);
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().unwrap().clone()
+    }
+}
+
+fn apns_error(status: u16, reason: &str) -> tls::Reply {
+    json_reply(status, serde_json::json!({"reason": reason}))
+}
+
+impl State {
+    /// Checks the provider token as APNs does; returns (jwt, iat) or the refusal.
+    fn check_jwt(&self, headers: &HeaderMap) -> Result<(String, u64), tls::Reply> {
+        let auth = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| apns_error(403, "MissingProviderToken"))?;
+        let jwt = auth
+            .strip_prefix("bearer ")
+            .ok_or_else(|| apns_error(403, "InvalidProviderToken"))?;
+        let parts: Vec<&str> = jwt.split('.').collect();
+        let bad = || apns_error(403, "InvalidProviderToken");
+        if parts.len() != 3 {
+            return Err(bad());
+        }
+        let header: serde_json::Value =
+            serde_json::from_slice(&b64url_decode(parts[0]).ok_or_else(bad)?).map_err(|_| bad())?;
+        let claims: serde_json::Value =
+            serde_json::from_slice(&b64url_decode(parts[1]).ok_or_else(bad)?).map_err(|_| bad())?;
+        let sig = b64url_decode(parts[2]).ok_or_else(bad)?;
+        if header["alg"] != "ES256" || header["kid"] != KEY_ID || claims["iss"] != TEAM_ID {
+            return Err(bad());
+        }
+        let input = format!("{}.{}", parts[0], parts[1]);
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &self.public_key)
+            .verify(input.as_bytes(), &sig)
+            .map_err(|_| bad())?;
+        let iat = claims["iat"].as_u64().ok_or_else(bad)?;
+        let now = now_unix();
+        if iat > now + 5 {
+            return Err(bad()); // issued in the future
+        }
+        if now - iat > 3600 {
+            return Err(apns_error(403, "ExpiredProviderToken"));
+        }
+        Ok((jwt.to_owned(), iat))
+    }
+
+    fn check_request(
+        &self,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<String, tls::Reply> {
+        let token = path
+            .strip_prefix("/3/device/")
+            .ok_or_else(|| apns_error(404, "BadPath"))?;
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(apns_error(400, "BadDeviceToken"));
+        }
+        let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        match h("apns-topic") {
+            None => return Err(apns_error(400, "MissingTopic")),
+            Some(t) if t != TOPIC => return Err(apns_error(400, "TopicDisallowed")),
+            _ => {}
+        }
+        if h("apns-push-type") != Some("alert") {
+            return Err(apns_error(400, "InvalidPushType"));
+        }
+        if !matches!(h("apns-priority"), Some("10" | "5")) {
+            return Err(apns_error(400, "BadPriority"));
+        }
+        if h("apns-expiration")
+            .and_then(|e| e.parse::<u64>().ok())
+            .is_none()
+        {
+            return Err(apns_error(400, "BadExpirationDate"));
+        }
+        if h("apns-collapse-id").is_some_and(|c| c.len() > 64) {
+            return Err(apns_error(400, "BadCollapseId"));
+        }
+        let id_ok = h("apns-id").is_some_and(|id| {
+            let groups: Vec<usize> = id.split('-').map(str::len).collect();
+            groups == [8, 4, 4, 4, 12] && id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit())
+        });
+        if !id_ok {
+            return Err(apns_error(400, "BadMessageId"));
+        }
+        if body.len() > 4096 {
+            return Err(apns_error(413, "PayloadTooLarge"));
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(body).map_err(|_| apns_error(400, "PayloadEmpty"))?;
+        if v["aps"]["mutable-content"] != 1
+            || v["aps"]["category"].as_str().is_none()
+            || v["aps"]["alert"].is_null()
+        {
+            return Err(apns_error(400, "BadPayload"));
+        }
+        Ok(token.to_owned())
+    }
+
+    async fn handle(
+        self: Arc<Self>,
+        req: hyper::Request<hyper::body::Incoming>,
+        kill: Arc<tokio::sync::Notify>,
+    ) -> tls::Reply {
+        let (parts, body) = req.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        if parts.method != hyper::Method::POST {
+            return apns_error(405, "MethodNotAllowed");
+        }
+        let (jwt, iat) = match self.check_jwt(&parts.headers) {
+            Ok(x) => x,
+            Err(r) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return r;
+            }
+        };
+        let token = match self.check_request(parts.uri.path(), &parts.headers, &body) {
+            Ok(t) => t,
+            Err(r) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return r;
+            }
+        };
+        if self.record.load(Ordering::Relaxed) {
+            self.seen.lock().unwrap().push(Seen {
+                device_token: token,
+                headers: parts.headers.clone(),
+                jwt,
+                iat,
+                body,
+            });
+        }
+        let next = self.script.lock().unwrap().pop_front();
+        match next {
+            None | Some(Reply::Ok) => {}
+            Some(Reply::Error(status, reason, retry_after)) => {
+                let mut r = apns_error(status, reason);
+                if let Some(s) = retry_after {
+                    r.headers_mut().insert("retry-after", s.into());
+                }
+                return r;
+            }
+            Some(Reply::Hang(d)) => tokio::time::sleep(d).await,
+            Some(Reply::Drop) => {
+                kill.notify_one();
+                std::future::pending::<()>().await;
+            }
+        }
+        let hold = *self.hold.lock().unwrap();
+        if !hold.is_zero() {
+            tokio::time::sleep(hold).await;
+        }
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        let id = parts.headers.get("apns-id").cloned().unwrap_or_else(|| {
+            hyper::header::HeaderValue::from_static("00000000-0000-0000-0000-000000000000")
+        });
+        Response::builder()
+            .status(200)
+            .header("apns-id", id)
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    }
+}
