@@ -27,7 +27,7 @@ use assent_protocol::{
     ApnsEnvironment, Challenge, DenyReason, Platform, PublicJwk, Purpose, PushConfig, Response,
     Transport, UserVerification,
 };
-use authenticator_core::push::{DeviceInfo, KeyChoice, PlatformSigner};
+use authenticator_core::push::{DeviceInfo, KeyChoice, PlatformSigner, PushError};
 use authenticator_core::seal::{KdfParams, Unlock, VaultKey};
 use authenticator_core::vault::{AccountId, Vault};
 use authenticator_core::{Account, OtpKind, backup, import, uri};
@@ -586,7 +586,10 @@ impl Store {
             .to_owned(),
             expires_at: challenge.exp,
         };
-        lock(&self.opened)?.insert(challenge.id.clone(), challenge);
+        let mut opened = lock(&self.opened)?;
+        // Forget challenges nobody answered before they expired.
+        opened.retain(|_, c| c.exp.saturating_add(assent_protocol::CLOCK_SKEW) >= now);
+        opened.insert(challenge.id.clone(), challenge);
         Ok(view)
     }
 
@@ -627,7 +630,11 @@ impl Store {
         let signer = keystore.as_ref().map(|k| k as &dyn PlatformSigner);
         let now = self.clock.now_unix_seconds();
         let mut vault = lock(&self.vault)?;
-        let request = vault.answer(&challenge, &response, now, signer)?;
+        let answered = vault.answer(&challenge, &response, now, signer);
+        if let Err(PushError::AlreadyAnswered | PushError::Expired) = &answered {
+            lock(&self.opened)?.remove(&challenge_id);
+        }
+        let request = answered?;
         vault.save()?;
         lock(&self.opened)?.remove(&challenge_id);
         Ok(request.into())
