@@ -1,14 +1,13 @@
 //! Parsing of a tenant's push request: raw bytes in, a checked [`Push`] out ("parse, don't
 //! validate"); every later stage can trust its fields.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
 /// Furthest a push may expire in the future, in seconds: a login challenge lives 60 s.
 pub const MAX_EXPIRY_SECONDS: u64 = 60;
-/// Longest opaque payload, in base64url characters. With the `aps` dictionary around it this
-/// keeps an APNs payload under Apple's 4096 bytes and an FCM data message under its 4 KB.
+/// Longest opaque payload, in characters (base64url, or a compact JWS). With the `aps`
+/// dictionary around it this keeps an APNs payload under Apple's 4096 bytes and an FCM data
+/// message under its 4 KB.
 pub const MAX_PAYLOAD_CHARS: usize = 3_800;
 /// Longest collapse id (Apple's limit for `apns-collapse-id`).
 pub const MAX_COLLAPSE_ID_BYTES: usize = 64;
@@ -45,7 +44,8 @@ pub struct Push {
     pub platform: Platform,
     /// The device's token on that platform.
     pub device_token: String,
-    /// The opaque, end-to-end encrypted challenge, as the tenant sent it (base64url).
+    /// The opaque, end-to-end encrypted challenge, as the tenant sent it (base64url, or a compact
+    /// JWS: base64url segments joined by `.`).
     pub payload: String,
     /// Unix seconds after which the push is worthless.
     pub expires_at: u64,
@@ -62,8 +62,8 @@ pub enum RequestError {
     /// The device token is empty, too long or has characters the platform never uses.
     #[error("device_token is not a valid {0} token")]
     InvalidDeviceToken(&'static str),
-    /// The payload is empty or not base64url without padding.
-    #[error("payload must be non-empty base64url without padding")]
+    /// The payload is empty or has a character outside base64url and `.`.
+    #[error("payload must be non-empty and only A-Z a-z 0-9 - _ . (base64url or compact JWS)")]
     InvalidPayload,
     /// The payload is longer than [`MAX_PAYLOAD_CHARS`].
     #[error("payload is longer than {MAX_PAYLOAD_CHARS} characters")]
@@ -121,7 +121,14 @@ impl Push {
         if wire.payload.len() > MAX_PAYLOAD_CHARS {
             return Err(RequestError::PayloadTooLarge);
         }
-        if wire.payload.is_empty() || URL_SAFE_NO_PAD.decode(&wire.payload).is_err() {
+        // The relay never reads the payload, so it checks only the alphabet: base64url, and `.`
+        // because the portal sends its challenge as a compact JWS (docs/protocol.md §5).
+        if wire.payload.is_empty()
+            || !wire
+                .payload
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        {
             return Err(RequestError::InvalidPayload);
         }
         if wire.expires_at <= now {
@@ -188,6 +195,24 @@ mod tests {
         let push = Push::parse(&body("apns", &token, "AAEC", NOW + 60), NOW).unwrap();
         assert_eq!(push.platform, Platform::Apns);
         assert_eq!(push.expires_at, NOW + 60);
+    }
+
+    #[test]
+    fn accepts_a_compact_jws_payload_unchanged() {
+        let token = "ab".repeat(32);
+        let jws = "eyJhbGciOiJFUzI1NiJ9.eyJjIjoiQUFFQyJ9.MEUCIQDx-_0";
+        let push = Push::parse(&body("fcm", &token, jws, NOW + 60), NOW).unwrap();
+        assert_eq!(push.payload, jws);
+        // Padding and the standard alphabet are still refused: they are neither base64url nor JWS.
+        for bad in ["AA+/", "AA==", "a b", "a.b\n"] {
+            assert_eq!(
+                Push::parse(&body("fcm", &token, bad, NOW + 60), NOW)
+                    .unwrap_err()
+                    .code(),
+                "invalid_payload",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -269,3 +269,22 @@ async fn a_signing_tenant_must_sign_its_requests() {
     tampered.push(b' ');
     assert_eq!(signed(format!("t={t},sig={sig}"), tampered).await, 401);
 }
+
+#[tokio::test]
+async fn a_compact_jws_payload_reaches_apns_and_fcm_unchanged() {
+    let apns = MockApns::start().await;
+    let fcm = crate::support::mock_fcm::MockFcm::start().await;
+    let relay = TestRelay::with(Some(&apns), Some(&fcm)).await;
+    // The shape the portal sends (docs/protocol.md §5): header.claims.signature.
+    let jws = "eyJhbGciOiJFUzI1NiIsImtpZCI6InBvcnRhbCJ9.eyJpZCI6ImMtMSJ9.c2lnbmF0dXJlLWJ5dGVz-_";
+    for (platform, token) in [("apns", APNS_TOKEN), ("fcm", FCM_TOKEN)] {
+        let a = relay
+            .push_body(push_body(platform, token, jws, now() + 30, None))
+            .await;
+        assert_eq!(a.json()["outcome"], "delivered", "{platform}: {}", a.text);
+    }
+    let apns_body: serde_json::Value = serde_json::from_slice(&apns.seen()[0].body).unwrap();
+    assert_eq!(apns_body["assent"], jws);
+    let fcm_seen = fcm.state.seen.lock().unwrap().clone();
+    assert_eq!(fcm_seen[0]["message"]["data"]["assent"], jws);
+}

@@ -1,5 +1,6 @@
-//! Property tests of the request parser: it never panics, accepts every well-formed request,
-//! and never echoes input in its errors.
+//! Property tests of the request parser: it never panics, accepts every well-formed request
+//! (base64url or compact JWS payloads), refuses payloads outside that alphabet, and never echoes
+//! input in its errors.
 
 use proptest::prelude::*;
 use push_relay::request::{MAX_PAYLOAD_CHARS, Platform, Push};
@@ -53,5 +54,34 @@ proptest! {
         prop_assert_eq!(push.expires_at, NOW + ahead);
         prop_assert_eq!(push.collapse_id, collapse);
         prop_assert!(matches!(push.platform, Platform::Apns | Platform::Fcm | Platform::Direct));
+    }
+
+    #[test]
+    fn compact_jws_payloads_are_carried_unchanged(
+        segments in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..600), 3..=5),
+    ) {
+        let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
+        let jws = segments.iter().map(|s| b64(s)).collect::<Vec<_>>().join(".");
+        let body = serde_json::json!({"platform": "direct", "device_token": push_relay::direct::new_token(),
+            "payload": jws, "expires_at": NOW + 30}).to_string();
+        match Push::parse(body.as_bytes(), NOW) {
+            Ok(push) => prop_assert_eq!(push.payload, jws),
+            Err(e) => {
+                prop_assert!(jws.len() > MAX_PAYLOAD_CHARS);
+                prop_assert_eq!(e.code(), "payload_too_large");
+            }
+        }
+    }
+
+    #[test]
+    fn payloads_outside_the_alphabet_are_refused(
+        prefix in "[A-Za-z0-9_.-]{0,40}",
+        bad in "[^A-Za-z0-9_.-]",
+        suffix in "[A-Za-z0-9_.-]{0,40}",
+    ) {
+        let payload = format!("{prefix}{bad}{suffix}");
+        let body = serde_json::json!({"platform": "direct", "device_token": push_relay::direct::new_token(),
+            "payload": payload, "expires_at": NOW + 30}).to_string();
+        prop_assert_eq!(Push::parse(body.as_bytes(), NOW).unwrap_err().code(), "invalid_payload");
     }
 }
