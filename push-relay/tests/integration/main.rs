@@ -8,4 +8,5 @@ mod api;
 mod apns;
 mod direct;
 mod fcm;
+mod mocks;
 mod request_props;

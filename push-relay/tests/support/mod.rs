@@ -1,7 +1,9 @@
-//! Test doubles shared by the integration tests and the `relay-load` example: mock APNs and FCM
-//! servers that check what Apple and Google check, and helpers to run the relay in-process.
+//! Test doubles shared by the integration tests and the `relay-load` example: the mock APNs and
+//! FCM servers of the `push-mocks` crate (under their former module names) and helpers to run the
+//! relay in-process.
 #![allow(
     dead_code,
+    unused_imports,
     missing_docs,
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,7 +12,6 @@
 )]
 
 pub mod client;
-pub mod mock_apns;
-pub mod mock_fcm;
 pub mod relay;
-pub mod tls;
+
+pub use push_mocks::{apns as mock_apns, fcm as mock_fcm, tls};

@@ -1,5 +1,8 @@
 //! A mock FCM: an OAuth token endpoint that verifies the RS256 assertion with the service
-//! account's public key, and the HTTP v1 send endpoint that checks the bearer token and message.
+//! account's public key, and the HTTP v1 send endpoint that checks the bearer token and message,
+//! then answers as scripted: one-shot replies with [`MockFcm::script`], dead tokens with
+//! [`MockFcm::unregister`]. Each accepted message is also handed to [`MockFcm::deliveries`]
+//! receivers.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,44 +13,63 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RsaKeyPair, UnparsedPublicKey};
 
-use super::tls::{self, Handler, TlsServer, b64url_decode, json_reply, now_unix};
+use crate::PAYLOAD_KEY;
+use crate::feed::{Delivered, Feed};
+use crate::tls::{self, Handler, TlsServer, b64url_decode, json_reply, now_unix};
 
-/// The committed, test-only service account.
+/// The committed, test-only service account (its key is public: it signs nothing real). The
+/// relay's `service_account_file` must hold this JSON.
 pub const SERVICE_ACCOUNT: &str = include_str!("../fixtures/fcm-service-account.json");
 
+/// What the mock answers to the next accepted send.
 #[derive(Debug, Clone)]
 pub enum Reply {
+    /// 200 with a message name.
     Ok,
     /// HTTP status, FCM `errorCode` (or canonical status) and optional `Retry-After` seconds.
     Error(u16, &'static str, Option<u64>),
+    /// Never answers within `Duration` (then 200).
     Hang(Duration),
+    /// Drops the TCP connection.
     Drop,
 }
 
+/// The mock's state, shared with its connection tasks.
 pub struct State {
     public_key: Vec<u8>,
     client_email: String,
     project_id: String,
     token_uri: Mutex<String>,
+    /// Access tokens issued and not revoked.
     pub valid_tokens: Mutex<HashSet<String>>,
+    /// Requests to the token endpoint, valid or not.
     pub token_requests: AtomicUsize,
+    /// Sends answered 200.
     pub sends: AtomicUsize,
+    /// `expires_in` of the next access tokens, in seconds.
     pub expires_in: Mutex<u64>,
     script: Mutex<VecDeque<Reply>>,
+    /// Registration tokens answered 404 `UNREGISTERED`.
+    unregistered: Mutex<HashSet<String>>,
+    feed: Feed,
+    /// Messages that passed the checks, in arrival order.
     pub seen: Mutex<Vec<serde_json::Value>>,
 }
 
+/// A running mock FCM (token endpoint and send endpoint on one server); stops when dropped.
 pub struct MockFcm {
+    /// The TLS server: point the relay's `host` at `server.authority()`, its `token_uri` at
+    /// [`MockFcm::token_uri`], and trust `server.ca_pem`.
     pub server: TlsServer,
+    /// What it saw and its knobs.
     pub state: Arc<State>,
 }
 
 impl MockFcm {
+    /// Starts the mock on a loopback port, trusting [`SERVICE_ACCOUNT`]'s key.
     pub async fn start() -> Self {
         let account: serde_json::Value = serde_json::from_str(SERVICE_ACCOUNT).unwrap();
-        let der =
-            push_relay::jwt::pem_to_der(account["private_key"].as_str().unwrap(), "PRIVATE KEY")
-                .unwrap();
+        let der = pem_body(account["private_key"].as_str().unwrap());
         let pair = RsaKeyPair::from_pkcs8(&der).unwrap();
         let state = Arc::new(State {
             public_key: pair.public().as_ref().to_vec(),
@@ -59,6 +81,8 @@ impl MockFcm {
             sends: AtomicUsize::new(0),
             expires_in: Mutex::new(3599),
             script: Mutex::new(VecDeque::new()),
+            unregistered: Mutex::new(HashSet::new()),
+            feed: Feed::default(),
             seen: Mutex::new(Vec::new()),
         });
         let s = state.clone();
@@ -71,10 +95,12 @@ impl MockFcm {
         Self { server, state }
     }
 
+    /// The OAuth token endpoint (`https://localhost:PORT/token`): the relay's `token_uri`.
     pub fn token_uri(&self) -> String {
         self.state.token_uri.lock().unwrap().clone()
     }
 
+    /// Queues answers for the next sends that pass the checks (then 200 again).
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
         self.state.script.lock().unwrap().extend(replies);
     }
@@ -83,6 +109,37 @@ impl MockFcm {
     pub fn revoke_tokens(&self) {
         self.state.valid_tokens.lock().unwrap().clear();
     }
+
+    /// Every message that passed the checks so far (the whole `{"message": ...}` body).
+    pub fn seen(&self) -> Vec<serde_json::Value> {
+        self.state.seen.lock().unwrap().clone()
+    }
+
+    /// From now on, answers every valid send to `token` as FCM answers for an app that is gone:
+    /// 404 `NOT_FOUND` with `errorCode` `UNREGISTERED`. Scripted replies are kept for others.
+    pub fn unregister(&self, token: &str) {
+        self.state
+            .unregistered
+            .lock()
+            .unwrap()
+            .insert(token.to_owned());
+    }
+
+    /// A receiver of every message accepted (answered 200) from now on, as it arrives: the
+    /// registration token and the opaque challenge in `message.data` under [`PAYLOAD_KEY`]. Each
+    /// call is a new receiver.
+    pub fn deliveries(&self) -> tokio::sync::mpsc::UnboundedReceiver<Delivered> {
+        self.state.feed.subscribe()
+    }
+}
+
+/// The DER inside a PEM block.
+fn pem_body(pem: &str) -> Vec<u8> {
+    let b64: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<String>();
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.trim()).unwrap()
 }
 
 fn fcm_error(status: u16, code: &str) -> tls::Reply {
@@ -198,14 +255,21 @@ impl State {
             t.strip_suffix('s')
                 .is_some_and(|n| n.parse::<u64>().is_ok())
         });
-        if m["token"].as_str().is_none()
-            || m["data"]["assent"].as_str().is_none()
-            || m["android"]["priority"] != "HIGH"
-            || !ttl_ok
-        {
+        let (Some(token), Some(payload)) = (m["token"].as_str(), m["data"][PAYLOAD_KEY].as_str())
+        else {
+            return fcm_error(400, "INVALID_ARGUMENT");
+        };
+        if m["android"]["priority"] != "HIGH" || !ttl_ok {
             return fcm_error(400, "INVALID_ARGUMENT");
         }
+        let delivered = Delivered {
+            token: token.to_owned(),
+            payload: payload.to_owned(),
+        };
         self.seen.lock().unwrap().push(msg.clone());
+        if self.unregistered.lock().unwrap().contains(token) {
+            return fcm_error(404, "UNREGISTERED");
+        }
         let next = self.script.lock().unwrap().pop_front();
         match next {
             None | Some(Reply::Ok) => {}
@@ -223,6 +287,7 @@ impl State {
             }
         }
         let n = self.sends.fetch_add(1, Ordering::Relaxed);
+        self.feed.publish(&delivered);
         json_reply(
             200,
             serde_json::json!({"name": format!("projects/{}/messages/{n}", self.project_id)}),

@@ -1,7 +1,9 @@
 //! A mock APNs: HTTP/2 over TLS, checking the provider token's ES256 signature against the team's
-//! public key and its age, the required headers and the payload size, then answering as scripted.
+//! public key and its age, the required headers and the payload size, then answering as scripted:
+//! one-shot replies with [`MockApns::script`], dead tokens with [`MockApns::unregister`]. Each
+//! accepted notification is also handed to [`MockApns::deliveries`] receivers.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,10 +16,15 @@ use ring::signature::{
     UnparsedPublicKey,
 };
 
-use super::tls::{self, Handler, TlsServer, b64url_decode, json_reply, now_unix};
+use crate::PAYLOAD_KEY;
+use crate::feed::{Delivered, Feed};
+use crate::tls::{self, Handler, TlsServer, b64url_decode, json_reply, now_unix};
 
+/// The team id the provider token must name (`iss`).
 pub const TEAM_ID: &str = "TEAM123456";
+/// The key id the provider token must name (`kid`).
 pub const KEY_ID: &str = "KEY7654321";
+/// The only topic (bundle id) the mock accepts.
 pub const TOPIC: &str = "org.assent.app";
 
 /// What the mock answers to the next accepted request.
@@ -36,18 +43,30 @@ pub enum Reply {
 /// A request the mock accepted, for assertions.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// The token in the request path.
     pub device_token: String,
+    /// The request headers.
     pub headers: HeaderMap,
+    /// The provider token (without `bearer `).
     pub jwt: String,
+    /// The provider token's `iat`.
     pub iat: u64,
+    /// The JSON payload.
     pub body: Bytes,
 }
 
+/// The mock's state, shared with its connection tasks.
 pub struct State {
     public_key: Vec<u8>,
     script: Mutex<VecDeque<Reply>>,
+    /// Tokens answered 410 `Unregistered`, with the Unix milliseconds Apple reports.
+    unregistered: Mutex<HashMap<String, u64>>,
+    feed: Feed,
+    /// Requests that passed the checks, in arrival order (while `record` is on).
     pub seen: Mutex<Vec<Seen>>,
+    /// Requests answered 200.
     pub accepted: AtomicUsize,
+    /// Requests refused by the checks (bad token, headers or payload).
     pub refused: AtomicUsize,
     /// Delay before every successful answer (for the load tool's in-flight test).
     pub hold: Mutex<Duration>,
@@ -55,14 +74,18 @@ pub struct State {
     pub record: std::sync::atomic::AtomicBool,
 }
 
+/// A running mock APNs; stops when dropped.
 pub struct MockApns {
+    /// The TLS server: point the relay's `host` at `server.authority()`, trust `server.ca_pem`.
     pub server: TlsServer,
     /// The team's .p8 key (PKCS#8 PEM) the relay signs with.
     pub key_pem: String,
+    /// What it saw and its knobs.
     pub state: Arc<State>,
 }
 
 impl MockApns {
+    /// Starts the mock on a loopback port with a fresh team key.
     pub async fn start() -> Self {
         let rng = ring::rand::SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
@@ -74,6 +97,8 @@ impl MockApns {
         let state = Arc::new(State {
             public_key: pair.public_key().as_ref().to_vec(),
             script: Mutex::new(VecDeque::new()),
+            unregistered: Mutex::new(HashMap::new()),
+            feed: Feed::default(),
             seen: Mutex::new(Vec::new()),
             accepted: AtomicUsize::new(0),
             refused: AtomicUsize::new(0),
@@ -98,8 +123,29 @@ impl MockApns {
         self.state.script.lock().unwrap().extend(replies);
     }
 
+    /// Every request that passed the checks so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.state.seen.lock().unwrap().clone()
+    }
+
+    /// From now on, answers every valid push to `token` as Apple answers for an uninstalled app:
+    /// 410 `{"reason":"Unregistered","timestamp":<ms>}`. Scripted replies are kept for others.
+    pub fn unregister(&self, token: &str) {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        self.state
+            .unregistered
+            .lock()
+            .unwrap()
+            .insert(token.to_owned(), u64::try_from(ms).unwrap());
+    }
+
+    /// A receiver of every notification accepted (answered 200) from now on, as it arrives: the
+    /// device token and the opaque challenge under [`PAYLOAD_KEY`]. Each call is a new receiver.
+    pub fn deliveries(&self) -> tokio::sync::mpsc::UnboundedReceiver<Delivered> {
+        self.state.feed.subscribe()
     }
 }
 
@@ -150,7 +196,7 @@ impl State {
         path: &str,
         headers: &HeaderMap,
         body: &[u8],
-    ) -> Result<String, tls::Reply> {
+    ) -> Result<Delivered, tls::Reply> {
         let token = path
             .strip_prefix("/3/device/")
             .ok_or_else(|| apns_error(404, "BadPath"))?;
@@ -196,7 +242,15 @@ impl State {
         {
             return Err(apns_error(400, "BadPayload"));
         }
-        Ok(token.to_owned())
+        // Not one of Apple's checks: the relay must always carry a challenge, so its absence is
+        // a relay bug worth failing on.
+        let payload = v[PAYLOAD_KEY]
+            .as_str()
+            .ok_or_else(|| apns_error(400, "BadPayload"))?;
+        Ok(Delivered {
+            token: token.to_owned(),
+            payload: payload.to_owned(),
+        })
     }
 
     async fn handle(
@@ -220,8 +274,8 @@ impl State {
                 return r;
             }
         };
-        let token = match self.check_request(parts.uri.path(), &parts.headers, &body) {
-            Ok(t) => t,
+        let delivered = match self.check_request(parts.uri.path(), &parts.headers, &body) {
+            Ok(d) => d,
             Err(r) => {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 return r;
@@ -229,12 +283,24 @@ impl State {
         };
         if self.record.load(Ordering::Relaxed) {
             self.seen.lock().unwrap().push(Seen {
-                device_token: token,
+                device_token: delivered.token.clone(),
                 headers: parts.headers.clone(),
                 jwt,
                 iat,
                 body,
             });
+        }
+        let dead_since = self
+            .unregistered
+            .lock()
+            .unwrap()
+            .get(&delivered.token)
+            .copied();
+        if let Some(ms) = dead_since {
+            return json_reply(
+                410,
+                serde_json::json!({"reason": "Unregistered", "timestamp": ms}),
+            );
         }
         let next = self.script.lock().unwrap().pop_front();
         match next {
@@ -257,6 +323,7 @@ impl State {
             tokio::time::sleep(hold).await;
         }
         self.accepted.fetch_add(1, Ordering::Relaxed);
+        self.feed.publish(&delivered);
         let id = parts.headers.get("apns-id").cloned().unwrap_or_else(|| {
             hyper::header::HeaderValue::from_static("00000000-0000-0000-0000-000000000000")
         });

@@ -15,7 +15,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+/// A mock's HTTP answer.
 pub type Reply = Response<Full<Bytes>>;
+/// A mock's request handler; the `Notify` drops the connection when notified.
 pub type Handler = Arc<
     dyn Fn(Request<Incoming>, Arc<Notify>) -> Pin<Box<dyn Future<Output = Reply> + Send>>
         + Send
@@ -24,8 +26,11 @@ pub type Handler = Arc<
 
 /// A started server: its address and the PEM of the certificate the relay must trust.
 pub struct TlsServer {
+    /// Loopback address it listens on.
     pub addr: SocketAddr,
+    /// PEM of its self-signed certificate: the root a client must trust to reach it.
     pub ca_pem: String,
+    /// The accept loop; aborted when the server is dropped.
     pub task: tokio::task::JoinHandle<()>,
 }
 
@@ -96,6 +101,7 @@ pub async fn serve(handler: Handler) -> TlsServer {
     TlsServer { addr, ca_pem, task }
 }
 
+/// A JSON answer with the given status.
 pub fn json_reply(status: u16, body: serde_json::Value) -> Reply {
     Response::builder()
         .status(status)
@@ -104,6 +110,7 @@ pub fn json_reply(status: u16, body: serde_json::Value) -> Reply {
         .unwrap()
 }
 
+/// Decodes base64url without padding, as JOSE encodes.
 pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -111,6 +118,7 @@ pub fn b64url_decode(s: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
+/// The system clock in Unix seconds.
 pub fn now_unix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
