@@ -1,0 +1,307 @@
+//! The HTTP surface: the router for pages, the device endpoints (docs/protocol.md §11), the
+//! help-desk JSON API, and (tests only) the clock control.
+
+use std::sync::Arc;
+
+use assent_protocol::{ErrorCode, ErrorResponse};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::admin::Action;
+use crate::app::{Portal, PortalError};
+use crate::devices::{self, Refusal};
+use crate::web;
+
+/// Largest request body (docs/protocol.md §8).
+pub const MAX_BODY: usize = 8192;
+
+/// The whole portal.
+pub fn router(portal: Arc<Portal>) -> Router {
+    let mut router = Router::new()
+        .route("/", get(web::home))
+        .route("/login", get(web::login_form).post(web::login))
+        .route("/logout", post(web::logout))
+        .route("/login/push", get(web::push_wait))
+        .route("/login/push/status", get(web::push_status))
+        .route("/login/push/send", post(web::push_send))
+        .route("/login/totp", get(web::totp_form).post(web::totp))
+        .route("/enroll", get(web::enroll_page))
+        .route("/enroll/status", get(web::enroll_status))
+        .route("/enroll/totp", post(web::enroll_totp))
+        .route("/enroll/{file}", get(web::enroll_qr))
+        .route("/protected", get(web::protected))
+        .route("/reset", get(web::reset_form).post(web::reset_start))
+        .route("/reset/new", get(web::reset_new_form).post(web::reset_new))
+        .route("/assent/v1/register", post(register))
+        .route("/assent/v1/answers", post(answer))
+        .route("/assent/v1/pending", post(pending))
+        .route("/assent/v1/push-token", post(push_token))
+        .route("/admin/api/users", get(admin_users).post(admin_create))
+        .route("/admin/api/users/{name}/events", get(admin_events))
+        .route("/admin/api/users/{name}/{action}", post(admin_action))
+        .route("/healthz", get(|| async { "ok" }));
+    if portal.settings.test_clock {
+        router = router.route("/test/clock", post(test_clock));
+    }
+    router
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(portal)
+}
+
+fn refusal(r: Refusal) -> Response {
+    let status = StatusCode::from_u16(r.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    tracing::info!(code = ?r.code, message = %r.message, "device request refused");
+    let mut response = (status, axum::Json(ErrorResponse::new(r.code, r.message))).into_response();
+    if r.code == ErrorCode::RateLimited {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// Reads a device request body: `application/jose`, at most [`MAX_BODY`] bytes, ASCII.
+fn jose_body(headers: &HeaderMap, body: &Bytes) -> Result<String, Refusal> {
+    if body.len() > MAX_BODY {
+        return Err(Refusal {
+            code: ErrorCode::TooLarge,
+            message: "body over 8192 bytes".into(),
+        });
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with(assent_protocol_content_type()) {
+        return Err(Refusal {
+            code: ErrorCode::Malformed,
+            message: "Content-Type must be application/jose".into(),
+        });
+    }
+    String::from_utf8(body.to_vec())
+        .ok()
+        .filter(|s| s.is_ascii())
+        .map(|s| s.trim().to_owned())
+        .ok_or(Refusal {
+            code: ErrorCode::Malformed,
+            message: "the body is not a compact JWS".into(),
+        })
+}
+
+fn assent_protocol_content_type() -> &'static str {
+    "application/jose"
+}
+
+/// Runs a device endpoint on a blocking thread (SQLite and signature checks), mapping the
+/// body-size limit's rejection to `too_large`.
+async fn device_call<T: Send + 'static>(
+    portal: Arc<Portal>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    f: fn(&Arc<Portal>, &str) -> Result<T, Refusal>,
+) -> Result<T, Response> {
+    let body = body.map_err(|e| {
+        refusal(Refusal {
+            code: if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ErrorCode::TooLarge
+            } else {
+                ErrorCode::Malformed
+            },
+            message: e.body_text(),
+        })
+    })?;
+    let jws = jose_body(&headers, &body).map_err(refusal)?;
+    tokio::task::spawn_blocking(move || f(&portal, &jws))
+        .await
+        .map_err(|_| {
+            refusal(Refusal {
+                code: ErrorCode::Internal,
+                message: "worker failed".into(),
+            })
+        })?
+        .map_err(refusal)
+}
+
+async fn register(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    match device_call(portal, headers, body, devices::register).await {
+        Ok(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn answer(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    match device_call(portal, headers, body, devices::answer).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn pending(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    match device_call(portal, headers, body, devices::pending).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn push_token(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    match device_call(portal, headers, body, devices::push_token).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(r) => r,
+    }
+}
+
+// ---- help-desk API
+
+fn admin_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        axum::Json(serde_json::json!({ "error": code, "message": message })),
+    )
+        .into_response()
+}
+
+fn authorize(portal: &Portal, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(expected) = &portal.settings.admin_token else {
+        return Err(admin_error(
+            StatusCode::NOT_FOUND,
+            "disabled",
+            "the admin API is off",
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let a = ring::digest::digest(&ring::digest::SHA256, given.as_bytes());
+    let b = ring::digest::digest(&ring::digest::SHA256, expected.as_bytes());
+    if a.as_ref() == b.as_ref() && !expected.is_empty() {
+        Ok(())
+    } else {
+        Err(admin_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong admin token",
+        ))
+    }
+}
+
+fn admin_result<T: serde::Serialize>(result: Result<T, PortalError>) -> Response {
+    match result {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(PortalError::NoSuchUser) => {
+            admin_error(StatusCode::NOT_FOUND, "no_such_user", "no such user")
+        }
+        Err(PortalError::UserExists) => admin_error(
+            StatusCode::CONFLICT,
+            "user_exists",
+            "a user with that name exists",
+        ),
+        Err(PortalError::BadPassword(why)) => admin_error(StatusCode::BAD_REQUEST, "invalid", why),
+        Err(e) => {
+            tracing::error!(error = %e, "admin API failed");
+            admin_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )
+        }
+    }
+}
+
+async fn admin_users(State(portal): State<Arc<Portal>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&portal, &headers) {
+        return r;
+    }
+    admin_result(portal.list_users())
+}
+
+#[derive(serde::Deserialize)]
+struct NewUser {
+    username: String,
+    password: String,
+}
+
+async fn admin_create(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    axum::Json(user): axum::Json<NewUser>,
+) -> Response {
+    if let Err(r) = authorize(&portal, &headers) {
+        return r;
+    }
+    let result = tokio::task::spawn_blocking(move || {
+        portal
+            .create_user(&user.username, &user.password)
+            .map(|u| serde_json::json!({ "username": u.username }))
+    })
+    .await
+    .unwrap_or(Err(PortalError::Hashing));
+    match result {
+        Ok(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
+        Err(e) => admin_result::<()>(Err(e)),
+    }
+}
+
+async fn admin_events(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    if let Err(r) = authorize(&portal, &headers) {
+        return r;
+    }
+    admin_result(portal.user_events(&name))
+}
+
+async fn admin_action(
+    State(portal): State<Arc<Portal>>,
+    headers: HeaderMap,
+    Path((name, action)): Path<(String, String)>,
+) -> Response {
+    if let Err(r) = authorize(&portal, &headers) {
+        return r;
+    }
+    let Some(action) = Action::parse(&action) else {
+        return admin_error(StatusCode::NOT_FOUND, "unknown_action", "unknown action");
+    };
+    admin_result(portal.admin_action(&name, action, "admin-api"))
+}
+
+#[derive(serde::Deserialize)]
+struct Advance {
+    advance: u64,
+}
+
+/// Tests only (`--test-clock`): moves the portal's clock forward.
+async fn test_clock(
+    State(portal): State<Arc<Portal>>,
+    axum::Json(advance): axum::Json<Advance>,
+) -> Response {
+    if let Some(clock) = &portal.test_clock {
+        clock.advance(advance.advance);
+        axum::Json(serde_json::json!({ "now": portal.now() })).into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}

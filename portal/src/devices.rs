@@ -1,0 +1,348 @@
+//! The device endpoints of docs/protocol.md §11: register, answer, poll, push-token update. Each
+//! returns the success body or a protocol error code; the HTTP layer adds status and JSON.
+
+use std::sync::Arc;
+
+use assent_protocol::answer::{peek_answer, verify_answer};
+use assent_protocol::poll::{peek_device, verify_poll, verify_push_token_update};
+use assent_protocol::registration::verify_registration;
+use assent_protocol::{
+    AnswerError, ChallengeContent, Decision, DenyReason, ErrorCode, LoginContext, PendingChallenge,
+    Platform, Purpose, TokenState, UserVerification,
+};
+
+use crate::app::{Portal, PortalError};
+use crate::db::{ChallengeStatus, Device, DeviceState};
+
+/// A refusal: the code (which fixes the HTTP status) and a message for logs.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The protocol's error code.
+    pub code: ErrorCode,
+    /// Why, for logs (never secrets).
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<PortalError> for Refusal {
+    fn from(e: PortalError) -> Self {
+        tracing::error!(error = %e, "device endpoint failed");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+}
+
+impl From<crate::db::DbError> for Refusal {
+    fn from(e: crate::db::DbError) -> Self {
+        PortalError::from(e).into()
+    }
+}
+
+/// How long a poll nonce is remembered: every `iat` the portal would still accept.
+const NONCE_SECONDS: u64 = 2 * assent_protocol::CLOCK_SKEW;
+/// Challenges per poll response.
+const MAX_PENDING: usize = assent_protocol::poll::MAX_PENDING;
+
+fn platform_name(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Ios => "ios",
+        Platform::Android => "android",
+        Platform::Desktop => "desktop",
+    }
+}
+
+/// `POST /assent/v1/register`: stores the device as pending and returns
+/// `{"device_id", "challenge"}` with its activation challenge.
+pub fn register(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Refusal> {
+    let now = portal.now();
+    let mut enrollment = None;
+    let registration = verify_registration(jws, portal.key_id(), now, |token| {
+        match portal.db.enrollment(token) {
+            Ok(Some(e)) => {
+                let state = if e.used {
+                    TokenState::Used
+                } else {
+                    TokenState::Valid {
+                        expires_at: e.expires_at,
+                    }
+                };
+                enrollment = Some(e);
+                state
+            }
+            _ => TokenState::Unknown,
+        }
+    })
+    .map_err(|e| Refusal::new(ErrorCode::from(&e), e.to_string()))?;
+    let enrollment =
+        enrollment.ok_or_else(|| Refusal::new(ErrorCode::EnrollmentUnknown, "unknown"))?;
+    let device = Device {
+        id: registration.device_id.clone(),
+        user_id: enrollment.user_id,
+        enrollment: enrollment.token.clone(),
+        signing_key: registration.signing_key.clone(),
+        encryption_key: registration.encryption_key.clone(),
+        platform: platform_name(registration.platform).to_owned(),
+        name: registration.name.clone(),
+        push: Some(registration.push.clone()),
+        state: DeviceState::Pending,
+    };
+    if !portal.db.register_device(&device, now)? {
+        return Err(Refusal::new(
+            ErrorCode::EnrollmentUsed,
+            "the enrollment token was used",
+        ));
+    }
+    let user = portal
+        .db
+        .user(enrollment.user_id)?
+        .ok_or_else(|| Refusal::new(ErrorCode::EnrollmentUnknown, "the user is gone"))?;
+    let content = ChallengeContent {
+        purpose: Purpose::Activate,
+        context: LoginContext {
+            user: user.username.clone(),
+            application: portal.settings.application.clone(),
+            ip: None,
+            location: None,
+            browser: None,
+            os: None,
+        },
+        number_matching: None,
+        user_verification: UserVerification::Discouraged,
+    };
+    let challenge =
+        portal.store_challenge(user.id, &device.id, &device.encryption_key, &content, None)?;
+    portal.db.log(
+        user.id,
+        now,
+        "",
+        "device_registered",
+        "pending",
+        &format!(
+            "{} ({}), waiting for activation",
+            device.name, device.platform
+        ),
+    )?;
+    Ok(serde_json::json!({ "device_id": device.id, "challenge": challenge.jws }))
+}
+
+/// `POST /assent/v1/answers`: verifies the answer against the pending challenge and settles it.
+pub fn answer(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Refusal> {
+    let now = portal.now();
+    let (kid, challenge_id) =
+        peek_answer(jws).map_err(|e| Refusal::new(ErrorCode::from(&e), e.to_string()))?;
+    let row = portal
+        .db
+        .challenge(&challenge_id)?
+        .filter(|c| c.device_id == kid)
+        .ok_or_else(|| {
+            Refusal::new(
+                ErrorCode::UnknownChallenge,
+                "no such challenge for this device",
+            )
+        })?;
+    let device = portal
+        .db
+        .device(&kid)?
+        .ok_or_else(|| Refusal::new(ErrorCode::UnknownDevice, "unknown device"))?;
+    let user = portal
+        .db
+        .user(row.user_id)?
+        .ok_or_else(|| Refusal::new(ErrorCode::UnknownDevice, "the user is gone"))?;
+    let activation = row.purpose == "activate";
+    let current = if activation {
+        device.state == DeviceState::Pending
+    } else {
+        device.state == DeviceState::Active && user.device_id.as_deref() == Some(kid.as_str())
+    };
+    if !current {
+        return Err(Refusal::new(
+            ErrorCode::UnknownDevice,
+            "this device is no longer the user's device",
+        ));
+    }
+    if row.status == ChallengeStatus::Cancelled {
+        return Err(Refusal::new(
+            ErrorCode::UnknownChallenge,
+            "the portal withdrew this challenge",
+        ));
+    }
+    let pending = PendingChallenge {
+        id: row.id.clone(),
+        device_id: row.device_id.clone(),
+        device_signing_key: device.signing_key.clone(),
+        challenge_hash: row.hash.clone(),
+        exp: row.exp,
+        expected_number: row.number.clone(),
+        user_verification: match row.user_verification.as_str() {
+            "required" => UserVerification::Required,
+            "discouraged" => UserVerification::Discouraged,
+            _ => UserVerification::Preferred,
+        },
+        answered: matches!(
+            row.status,
+            ChallengeStatus::Approved | ChallengeStatus::Denied | ChallengeStatus::Failed
+        ),
+    };
+    let kind = format!("push_{}", row.purpose);
+    let answer = match verify_answer(jws, &pending, now) {
+        Ok(answer) => answer,
+        Err(e) => {
+            match &e {
+                AnswerError::WrongNumber => {
+                    if portal.db.settle_challenge(
+                        &row.id,
+                        ChallengeStatus::Failed,
+                        Some("wrong_number"),
+                    )? {
+                        portal.db.log(
+                            user.id,
+                            now,
+                            "",
+                            &kind,
+                            "failed",
+                            "wrong number typed on the device",
+                        )?;
+                    }
+                }
+                AnswerError::Expired { .. } => {
+                    if portal
+                        .db
+                        .settle_challenge(&row.id, ChallengeStatus::Expired, None)?
+                    {
+                        portal
+                            .db
+                            .log(user.id, now, "", &kind, "expired", "answered too late")?;
+                    }
+                }
+                _ => {}
+            }
+            return Err(Refusal::new(ErrorCode::from(&e), e.to_string()));
+        }
+    };
+    let (status, reason) = match (answer.decision, answer.reason) {
+        (Decision::Approve, _) => (ChallengeStatus::Approved, None),
+        (Decision::Deny, Some(DenyReason::NotMe)) => (ChallengeStatus::Denied, Some("not_me")),
+        (Decision::Deny, Some(DenyReason::Cancelled)) => {
+            (ChallengeStatus::Denied, Some("cancelled"))
+        }
+        (Decision::Deny, None) => (ChallengeStatus::Denied, None),
+    };
+    if !portal.db.settle_challenge(&row.id, status, reason)? {
+        return Err(Refusal::new(ErrorCode::AlreadyAnswered, "already answered"));
+    }
+    if activation {
+        let replaced = portal.db.activate_device(&kid)?;
+        portal.db.log(
+            user.id,
+            now,
+            "",
+            "enrolled",
+            "ok",
+            &format!("push and TOTP on {} ({})", device.name, device.platform),
+        )?;
+        if let Some(old) = replaced {
+            portal.db.log(
+                user.id,
+                now,
+                "",
+                "device_replaced",
+                "ok",
+                &format!("previous device {old} retired"),
+            )?;
+        }
+    } else {
+        let outcome = match (status, reason) {
+            (ChallengeStatus::Approved, _) => "approved",
+            (_, Some("not_me")) => "suspicious",
+            _ => "denied",
+        };
+        let detail = match reason {
+            Some("not_me") => "denied: the user says this was not them",
+            Some(_) => "denied by the user",
+            None if status == ChallengeStatus::Approved => {
+                if answer.user_verified {
+                    "approved with user verification"
+                } else {
+                    "approved"
+                }
+            }
+            None => "denied",
+        };
+        portal.db.log(user.id, now, "", &kind, outcome, detail)?;
+        if row.purpose == "step_up"
+            && status == ChallengeStatus::Denied
+            && let Some(session) = &row.session
+        {
+            portal.db.delete_session(session)?;
+            portal.db.log(
+                user.id,
+                now,
+                "",
+                "session",
+                "ended",
+                "step-up denied on the device",
+            )?;
+        }
+    }
+    Ok(serde_json::json!({
+        "status": if status == ChallengeStatus::Approved { "approved" } else { "denied" }
+    }))
+}
+
+fn current_device(portal: &Portal, jws: &str) -> Result<Device, Refusal> {
+    let kid = peek_device(jws).map_err(|e| Refusal::new(ErrorCode::from(&e), e.to_string()))?;
+    let device = portal
+        .db
+        .device(&kid)?
+        .filter(|d| d.state == DeviceState::Active)
+        .ok_or_else(|| Refusal::new(ErrorCode::UnknownDevice, "not a current device"))?;
+    Ok(device)
+}
+
+/// `POST /assent/v1/pending`: the device's unanswered, unexpired challenges.
+pub fn pending(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Refusal> {
+    let now = portal.now();
+    let device = current_device(portal, jws)?;
+    let poll = verify_poll(jws, &device.id, &device.signing_key, now)
+        .map_err(|e| Refusal::new(ErrorCode::from(&e), e.to_string()))?;
+    if !portal
+        .db
+        .remember_nonce(&device.id, &poll.nonce, now, now + NONCE_SECONDS)?
+    {
+        return Err(Refusal::new(ErrorCode::Replay, "nonce seen before"));
+    }
+    portal.expire_due()?;
+    let challenges = portal.db.pending_for_device(&device.id, now, MAX_PENDING)?;
+    Ok(serde_json::json!({ "challenges": challenges }))
+}
+
+/// `POST /assent/v1/push-token`: the device's new push address.
+pub fn push_token(portal: &Arc<Portal>, jws: &str) -> Result<(), Refusal> {
+    let now = portal.now();
+    let device = current_device(portal, jws)?;
+    let update = verify_push_token_update(jws, &device.id, &device.signing_key, now)
+        .map_err(|e| Refusal::new(ErrorCode::from(&e), e.to_string()))?;
+    if !portal
+        .db
+        .remember_nonce(&device.id, &update.poll.nonce, now, now + NONCE_SECONDS)?
+    {
+        return Err(Refusal::new(ErrorCode::Replay, "nonce seen before"));
+    }
+    portal.db.set_push(&device.id, Some(&update.push))?;
+    portal.db.log(
+        device.user_id,
+        now,
+        "",
+        "push_token",
+        "updated",
+        &device.name,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! The reference Assent portal: an identity provider with users and passwords, one-QR
+//! enrollment of push and TOTP, push login with number matching (valid 60 s), TOTP with
+//! lockout, step-up and password reset by push, and help-desk actions with a per-user event log.
+//! It speaks docs/protocol.md to devices and push-relay/openapi.json to the relay.
+//!
+//! - [`app`]: the behaviour ([`app::Portal`]), independent of HTTP;
+//! - [`devices`]: the device endpoints' checks;
+//! - [`web`], [`html`], [`qr`]: the browser pages;
+//! - [`admin`]: help-desk actions (API and CLI);
+//! - [`api`]: the router;
+//! - [`db`]: SQLite; [`relay`]: the relay client; [`clock`], [`settings`].
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod admin;
+pub mod api;
+pub mod app;
+pub mod clock;
+pub mod db;
+pub mod demo;
+pub mod devices;
+pub mod html;
+pub mod qr;
+pub mod relay;
+pub mod settings;
+pub mod web;
+
+use std::sync::Arc;
+
+pub use app::Portal;
+
+/// Opens the database and the portal for `settings`, with the relay client they name.
+pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
+    let db = db::Db::open(&settings.db).map_err(|e| format!("{}: {e}", settings.db.display()))?;
+    let relay: Arc<dyn relay::PushSender> = match &settings.relay_url {
+        Some(url) => Arc::new(
+            relay::RelayClient::new(url, &settings.relay_api_key)
+                .map_err(|e| format!("relay client: {e}"))?,
+        ),
+        None => Arc::new(relay::NoRelay),
+    };
+    let clock = Arc::new(clock::SystemClock::default());
+    if settings.test_clock && !settings.listen.ip().is_loopback() {
+        return Err("--test-clock is only allowed on a loopback address".into());
+    }
+    let test_clock = settings.test_clock.then(|| clock.clone());
+    let mut portal = Portal::new(settings, db, clock, relay).map_err(|e| e.to_string())?;
+    portal.test_clock = test_clock;
+    Ok(Arc::new(portal))
+}
+
+/// Serves the portal on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    portal: Arc<Portal>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = api::router(portal);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Installs the process-wide TLS provider (ring) for the relay client. Call once at start.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,251 @@
+//! The `portal` binary: serve, run the demo, manage users, and the help desk's actions.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use portal::admin::Action;
+use portal::settings::Settings;
+
+#[derive(Parser)]
+#[command(
+    name = "portal",
+    version,
+    about = "The reference Assent identity provider"
+)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the portal (the default).
+    Serve,
+    /// Run the whole stack locally: portal, relay with direct delivery, and a demo user.
+    Demo(portal::demo::DemoOptions),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Help-desk actions on the database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from PORTAL_NEW_PASSWORD or the first line of stdin.
+    Add {
+        /// The login name.
+        username: String,
+    },
+    /// Set a user's password (read like `add`).
+    Passwd {
+        /// The login name.
+        username: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// List users with their MFA, lockout and suspension state.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Clear a user's failed-attempt counter and any lockout timer.
+    Unlock {
+        /// The user.
+        username: String,
+    },
+    /// Remove a user's push device and TOTP; they enroll again at the next sign-in.
+    ResetMfa {
+        /// The user.
+        username: String,
+    },
+    /// Let a user sign in with the password alone, until `require-mfa`.
+    RemoveMfa {
+        /// The user.
+        username: String,
+    },
+    /// Require MFA again.
+    RequireMfa {
+        /// The user.
+        username: String,
+    },
+    /// Block a user's sign-in and end their sessions.
+    Suspend {
+        /// The user.
+        username: String,
+    },
+    /// Lift a suspension.
+    Restore {
+        /// The user.
+        username: String,
+    },
+    /// Show a user's event log.
+    Events {
+        /// The user.
+        username: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
+    if let Ok(p) = std::env::var("PORTAL_NEW_PASSWORD") {
+        return Ok(zeroize::Zeroizing::new(p));
+    }
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the password: {e}"))?;
+    Ok(zeroize::Zeroizing::new(
+        line.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    portal::install_crypto();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PORTAL_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("portal=info,push_relay=info,warn")
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("portal: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => runtime()?.block_on(async move {
+            let mut settings = cli.settings;
+            let listener = tokio::net::TcpListener::bind(settings.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            settings.listen = addr;
+            let portal = portal::open(settings)?;
+            // Tests read this line to learn the port when listening on port 0.
+            println!("portal listening on http://{addr}");
+            tracing::info!(%addr, url = %portal.settings.public_url(), "portal started");
+            portal::serve(listener, portal, push_relay::shutdown_signal())
+                .await
+                .map_err(|e| e.to_string())
+        }),
+        Command::Demo(options) => runtime()?.block_on(portal::demo::run(options)),
+        Command::User(UserCommand::Add { username }) => {
+            let portal = portal::open(cli.settings)?;
+            let password = read_password()?;
+            portal
+                .create_user(&username, &password)
+                .map_err(|e| e.to_string())?;
+            println!("created user {username}");
+            Ok(())
+        }
+        Command::User(UserCommand::Passwd { username }) => {
+            let portal = portal::open(cli.settings)?;
+            let user = portal.user(&username).map_err(|e| e.to_string())?;
+            let password = read_password()?;
+            portal
+                .set_password(&user, &password)
+                .map_err(|e| e.to_string())?;
+            println!("password changed for {username}");
+            Ok(())
+        }
+        Command::Admin(command) => {
+            let portal = portal::open(cli.settings)?;
+            admin(&portal, command).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn admin(portal: &portal::Portal, command: AdminCommand) -> Result<(), portal::app::PortalError> {
+    match command {
+        AdminCommand::List { json } => {
+            let users = portal.list_users()?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&users).unwrap_or_default()
+                );
+            } else {
+                println!(
+                    "{:<24} {:<8} {:<6} {:<6} {:<9} DEVICE",
+                    "USER", "MFA", "LOCKED", "FAILED", "SUSPENDED"
+                );
+                for u in users {
+                    let mfa = match (u.mfa_required, u.push_enrolled, u.totp_enrolled) {
+                        (false, _, _) => "off",
+                        (true, true, _) => "push",
+                        (true, false, true) => "totp",
+                        (true, false, false) => "pending",
+                    };
+                    println!(
+                        "{:<24} {:<8} {:<6} {:<6} {:<9} {}",
+                        u.username,
+                        mfa,
+                        if u.locked { "yes" } else { "no" },
+                        u.failed_totp,
+                        if u.suspended { "yes" } else { "no" },
+                        u.device.unwrap_or_default()
+                    );
+                }
+            }
+        }
+        AdminCommand::Unlock { username } => act(portal, &username, Action::Unlock)?,
+        AdminCommand::ResetMfa { username } => act(portal, &username, Action::ResetMfa)?,
+        AdminCommand::RemoveMfa { username } => act(portal, &username, Action::RemoveMfa)?,
+        AdminCommand::RequireMfa { username } => act(portal, &username, Action::RequireMfa)?,
+        AdminCommand::Suspend { username } => act(portal, &username, Action::Suspend)?,
+        AdminCommand::Restore { username } => act(portal, &username, Action::Restore)?,
+        AdminCommand::Events { username, json } => {
+            let events = portal.user_events(&username)?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&events).unwrap_or_default()
+                );
+            } else {
+                for e in events {
+                    println!(
+                        "{:>10}  {:<15} {:<20} {:<11} {}",
+                        e.at, e.ip, e.kind, e.outcome, e.detail
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn act(
+    portal: &portal::Portal,
+    username: &str,
+    action: Action,
+) -> Result<(), portal::app::PortalError> {
+    portal.admin_action(username, action, "cli")?;
+    println!("{username}: {} done", action.name());
+    Ok(())
+}

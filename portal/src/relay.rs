@@ -1,0 +1,148 @@
+//! Sending a challenge through the push relay (`POST /v1/push`, push-relay/openapi.json). The
+//! relay answers synchronously with the outcome; `unregistered` tells the portal to forget the
+//! device's push token, after which the device is reached only by its polls.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use assent_protocol::{PushConfig, Transport};
+
+/// What the relay said about one push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Handed to APNs/FCM or written to the device's stream.
+    Delivered,
+    /// The token is dead: forget it.
+    Unregistered(String),
+    /// The provider refused this push (its reason).
+    Rejected(String),
+    /// Not delivered after the relay's retries, or the relay could not be reached.
+    Failed(String),
+}
+
+impl Delivery {
+    /// A short form for the database and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Delivered => "delivered".into(),
+            Self::Unregistered(r) => format!("unregistered: {r}"),
+            Self::Rejected(r) => format!("rejected: {r}"),
+            Self::Failed(r) => format!("failed: {r}"),
+        }
+    }
+}
+
+/// A boxed future, for the object-safe trait below.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Sends pushes; the HTTP client below, or a test double.
+pub trait PushSender: Send + Sync {
+    /// Sends `payload` (the challenge JWS) to `push`, valid until `expires_at`.
+    fn send<'a>(
+        &'a self,
+        push: &'a PushConfig,
+        payload: &'a str,
+        expires_at: u64,
+        collapse_id: &'a str,
+    ) -> BoxFuture<'a, Delivery>;
+}
+
+/// The relay's HTTP API.
+#[derive(Debug, Clone)]
+pub struct RelayClient {
+    http: reqwest::Client,
+    url: String,
+    api_key: String,
+}
+
+impl RelayClient {
+    /// A client for the relay at `url` (no trailing slash needed) with the tenant's API key.
+    pub fn new(url: &str, api_key: &str) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(70))
+            .connect_timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(64)
+            .build()?;
+        Ok(Self {
+            http,
+            url: format!("{}/v1/push", url.trim_end_matches('/')),
+            api_key: api_key.to_owned(),
+        })
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Reply {
+    outcome: Option<String>,
+    reason: Option<String>,
+    error: Option<String>,
+}
+
+impl PushSender for RelayClient {
+    fn send<'a>(
+        &'a self,
+        push: &'a PushConfig,
+        payload: &'a str,
+        expires_at: u64,
+        collapse_id: &'a str,
+    ) -> BoxFuture<'a, Delivery> {
+        Box::pin(async move {
+            let platform = match push.transport {
+                Transport::Apns => "apns",
+                Transport::Fcm => "fcm",
+                Transport::Direct => "direct",
+            };
+            let body = serde_json::json!({
+                "platform": platform,
+                "device_token": push.token,
+                "payload": payload,
+                "expires_at": expires_at,
+                "collapse_id": collapse_id,
+            });
+            let response = match self
+                .http
+                .post(&self.url)
+                .bearer_auth(&self.api_key)
+                .json(&body)
+                .send()
+                .await
+            {
+                Ok(r) => r,
+                Err(e) => return Delivery::Failed(format!("relay unreachable: {e}")),
+            };
+            let status = response.status().as_u16();
+            let reply: Reply = match response.json().await {
+                Ok(r) => r,
+                Err(_) => return Delivery::Failed(format!("relay answered {status}")),
+            };
+            let reason = reply.reason.unwrap_or_default();
+            match reply.outcome.as_deref() {
+                Some("delivered") => Delivery::Delivered,
+                Some("unregistered") => Delivery::Unregistered(reason),
+                Some("rejected") => Delivery::Rejected(reason),
+                Some(_) => Delivery::Failed(reason),
+                None => Delivery::Failed(format!(
+                    "relay {status}: {}",
+                    reply.error.unwrap_or_default()
+                )),
+            }
+        })
+    }
+}
+
+/// No relay configured: every device is reached by polling only.
+#[derive(Debug, Clone, Copy)]
+pub struct NoRelay;
+
+impl PushSender for NoRelay {
+    fn send<'a>(
+        &'a self,
+        _push: &'a PushConfig,
+        _payload: &'a str,
+        _expires_at: u64,
+        _collapse_id: &'a str,
+    ) -> BoxFuture<'a, Delivery> {
+        Box::pin(async { Delivery::Failed("no relay configured".into()) })
+    }
+}

@@ -1,0 +1,116 @@
+//! The portal's settings: command-line flags, each also readable from a `PORTAL_*` environment
+//! variable (see `portal serve --help`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything the portal needs to run.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "PORTAL_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    /// The SQLite database file (created if missing).
+    #[arg(long, env = "PORTAL_DB", default_value = "portal.db")]
+    pub db: PathBuf,
+    /// The URL devices and browsers reach the portal at (goes into the enrollment QR).
+    /// Defaults to `http://<listen>`.
+    #[arg(long, env = "PORTAL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The organisation name shown in authenticator apps (the TOTP issuer).
+    #[arg(long, env = "PORTAL_ISSUER", default_value = "Assent Demo")]
+    pub issuer: String,
+    /// The application name shown in push prompts.
+    #[arg(long, env = "PORTAL_APPLICATION", default_value = "Assent Demo Portal")]
+    pub application: String,
+    /// The push relay's base URL; without it devices are reached by polling only.
+    #[arg(long, env = "PORTAL_RELAY_URL")]
+    pub relay_url: Option<String>,
+    /// This portal's API key at the relay (a tenant key).
+    #[arg(
+        long,
+        env = "PORTAL_RELAY_API_KEY",
+        default_value = "",
+        hide_env_values = true
+    )]
+    pub relay_api_key: String,
+    /// Bearer token for the help-desk JSON API under /admin/api; the API is off without it.
+    #[arg(long, env = "PORTAL_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Wrong TOTP codes before the account is locked.
+    #[arg(long, env = "PORTAL_TOTP_MAX_ATTEMPTS", default_value_t = 5)]
+    pub totp_max_attempts: u32,
+    /// How long a TOTP lockout lasts, in minutes (an admin can unlock sooner).
+    #[arg(long, env = "PORTAL_LOCKOUT_MINUTES", default_value_t = 15)]
+    pub lockout_minutes: u64,
+    /// Pushes per user allowed within `push-window-seconds` (against MFA bombing).
+    #[arg(long, env = "PORTAL_PUSH_LIMIT", default_value_t = 5)]
+    pub push_limit: u32,
+    /// The push rate limit's window.
+    #[arg(long, env = "PORTAL_PUSH_WINDOW_SECONDS", default_value_t = 300)]
+    pub push_window_seconds: u64,
+    /// Digits of the number the user types in the app (2 or 3; 0 turns number matching off).
+    #[arg(long, env = "PORTAL_NUMBER_DIGITS", default_value_t = 2)]
+    pub number_digits: u8,
+    /// Whether approving requires the device to verify the user (Face ID, fingerprint,
+    /// passcode): `required`, `preferred` or `discouraged`.
+    #[arg(long, env = "PORTAL_USER_VERIFICATION", default_value = "preferred")]
+    pub user_verification: String,
+    /// How long an enrollment QR stays valid, in seconds.
+    #[arg(long, env = "PORTAL_ENROLLMENT_SECONDS", default_value_t = 600)]
+    pub enrollment_seconds: u64,
+    /// Session lifetime in seconds.
+    #[arg(long, env = "PORTAL_SESSION_SECONDS", default_value_t = 8 * 3600)]
+    pub session_seconds: u64,
+    /// How long an approved step-up lasts, in seconds.
+    #[arg(long, env = "PORTAL_STEP_UP_SECONDS", default_value_t = 300)]
+    pub step_up_seconds: u64,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
+    #[arg(long, env = "PORTAL_TRUST_PROXY")]
+    pub trust_proxy: bool,
+    /// Tests only: serve `POST /test/clock` to move the portal's clock forward. Refused unless
+    /// the portal listens on a loopback address.
+    #[arg(long, env = "PORTAL_TEST_CLOCK", hide = true)]
+    pub test_clock: bool,
+}
+
+impl Settings {
+    /// The URL in the QR and links.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Whether cookies get `Secure`.
+    pub fn https(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            db: PathBuf::from("portal.db"),
+            public_url: None,
+            issuer: "Assent Demo".into(),
+            application: "Assent Demo Portal".into(),
+            relay_url: None,
+            relay_api_key: String::new(),
+            admin_token: None,
+            totp_max_attempts: 5,
+            lockout_minutes: 15,
+            push_limit: 5,
+            push_window_seconds: 300,
+            number_digits: 2,
+            user_verification: "preferred".into(),
+            enrollment_seconds: 600,
+            session_seconds: 8 * 3600,
+            step_up_seconds: 300,
+            trust_proxy: false,
+            test_clock: false,
+        }
+    }
+}
