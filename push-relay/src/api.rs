@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use crate::Relay;
 use crate::provider::{Delivery, deliver};
 use crate::request::{Platform, Push};
-use crate::tenant::sha256_hex;
+use crate::tenant::{SignatureError, sha256_hex};
 
 /// The OpenAPI document, kept in the repository beside the code.
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -183,9 +183,17 @@ async fn push(
             )
         })?;
     let now_ms = relay.clock.unix_millis();
-    tenant
-        .verify_signature(signature.as_deref(), &bytes, now_ms / 1000)
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
+    relay
+        .tenants
+        .check_signature(&tenant, signature.as_deref(), &bytes, now_ms / 1000)
+        .map_err(|e| match e {
+            SignatureError::TooManySigned => {
+                relay.metrics.shed("replay_set_full");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string())
+                    .retry_after(1)
+            }
+            _ => ApiError::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()),
+        })?;
     let push = Push::parse(&bytes, now_ms / 1000)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
     drop(bytes);

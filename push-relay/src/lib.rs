@@ -2,7 +2,8 @@
 //! end-to-end encrypted challenges to APNs, FCM and directly connected devices, and tells the
 //! portal synchronously whether each push was delivered, its token is dead, it was rejected, or
 //! it failed after retries. It never sees what a challenge says and keeps no state beyond open
-//! connections, so operators scale it by running more copies.
+//! connections and the signatures it accepted in the last minute, so operators scale it by
+//! running more copies.
 
 #![forbid(unsafe_code)]
 
@@ -14,6 +15,7 @@ pub mod fcm;
 pub mod jwt;
 pub mod metrics;
 pub mod provider;
+pub mod replay;
 pub mod request;
 pub mod settings;
 pub mod tenant;

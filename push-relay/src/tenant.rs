@@ -1,4 +1,5 @@
-//! Tenants (portals): API-key authentication and per-tenant rate limits.
+//! Tenants (portals): API-key authentication, request signatures (refused when replayed to the
+//! same copy) and per-tenant rate limits.
 //!
 //! Keys are stored as SHA-256 hashes. A key is random and long, so a fast hash suffices (a
 //! password hash such as argon2 would cost milliseconds per request for no gain); the hash of
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 
 use crate::clock::Clock;
+use crate::replay::{ReplayError, SeenSignatures};
 use crate::settings::TenantSettings;
 
 /// A portal allowed to send pushes.
@@ -81,6 +83,13 @@ pub enum SignatureError {
     /// The signed time is more than a minute from the relay's.
     #[error("Assent-Signature time is more than 60 seconds from the relay's clock")]
     Stale,
+    /// This copy of the relay already accepted this signature (within its 60 s).
+    #[error("this signed request was already received; sign every request anew")]
+    Replayed,
+    /// So many signed requests arrived within two minutes that this copy cannot remember
+    /// another; refusing keeps replays out (only beyond the tenants' own rate limits).
+    #[error("too many recent signed requests to remember another; retry in a second")]
+    TooManySigned,
 }
 
 impl SignatureError {
@@ -90,8 +99,19 @@ impl SignatureError {
             Self::Missing => "signature_required",
             Self::Invalid => "bad_signature",
             Self::Stale => "stale_signature",
+            Self::Replayed => "replayed_signature",
+            Self::TooManySigned => "overloaded",
         }
     }
+}
+
+/// A request signature that verified and is within the skew: its time and raw `r || s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedSignature {
+    /// The signed Unix time.
+    pub t: u64,
+    /// The ES256 signature, `r || s`.
+    pub signature: [u8; 64],
 }
 
 /// Reads a P-256 public key given as PEM `PUBLIC KEY` (SPKI) or as the base64url uncompressed
@@ -113,15 +133,16 @@ pub fn parse_p256_public_key(text: &str) -> Option<Vec<u8>> {
 
 impl Tenant {
     /// Checks the optional request signature: `Assent-Signature: t=<unix seconds>,sig=<base64url
-    /// ES256 (r||s) over "<t>." followed by the body>`. Tenants without a key pass.
+    /// ES256 (r||s) over "<t>." followed by the body>`. Tenants without a key pass (`None`).
+    /// Whether the signature was seen before is [`Tenants::check_signature`]'s business.
     pub fn verify_signature(
         &self,
         header: Option<&str>,
         body: &[u8],
         now: u64,
-    ) -> Result<(), SignatureError> {
+    ) -> Result<Option<VerifiedSignature>, SignatureError> {
         let Some(key) = &self.request_key else {
-            return Ok(());
+            return Ok(None);
         };
         let header = header.ok_or(SignatureError::Missing)?;
         let mut t = None;
@@ -144,7 +165,8 @@ impl Tenant {
         if t.abs_diff(now) > SIGNATURE_SKEW_SECONDS {
             return Err(SignatureError::Stale);
         }
-        Ok(())
+        let signature = sig.try_into().map_err(|_| SignatureError::Invalid)?;
+        Ok(Some(VerifiedSignature { t, signature }))
     }
 }
 
@@ -170,6 +192,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// All tenants.
 pub struct Tenants {
     tenants: Vec<Arc<Tenant>>,
+    seen: SeenSignatures,
     clock: Arc<dyn Clock>,
 }
 
@@ -202,7 +225,31 @@ impl Tenants {
                 })
             })
             .collect();
-        Self { tenants, clock }
+        Self {
+            tenants,
+            seen: SeenSignatures::for_tenants(settings),
+            clock,
+        }
+    }
+
+    /// Checks `tenant`'s optional request signature ([`Tenant::verify_signature`]) and refuses
+    /// one this copy already accepted within its 60 s.
+    pub fn check_signature(
+        &self,
+        tenant: &Tenant,
+        header: Option<&str>,
+        body: &[u8],
+        now: u64,
+    ) -> Result<(), SignatureError> {
+        let Some(v) = tenant.verify_signature(header, body, now)? else {
+            return Ok(());
+        };
+        self.seen
+            .remember(&tenant.id, v.t, &v.signature, now)
+            .map_err(|e| match e {
+                ReplayError::Replayed => SignatureError::Replayed,
+                ReplayError::Full => SignatureError::TooManySigned,
+            })
     }
 
     /// The tenant whose key is `api_key`. Every tenant's hash is compared, in constant time.
@@ -261,10 +308,20 @@ mod tests {
             format!("t={time}, sig={}", crate::jwt::b64url(sig.as_ref()))
         };
         let now = 1_800_000_000;
+        let good = sign(now - 5, body);
+        assert!(matches!(
+            t.verify_signature(Some(&good), body, now),
+            Ok(Some(VerifiedSignature { t: signed_at, .. })) if signed_at == now - 5
+        ));
+        // Verifying does not remember; checking does, and refuses the same signature again.
+        assert!(t.verify_signature(Some(&good), body, now).is_ok());
+        assert_eq!(tenants.check_signature(&t, Some(&good), body, now), Ok(()));
         assert_eq!(
-            t.verify_signature(Some(&sign(now - 5, body)), body, now),
-            Ok(())
+            tenants.check_signature(&t, Some(&good), body, now + 30),
+            Err(SignatureError::Replayed)
         );
+        let fresh = sign(now - 5, body);
+        assert_eq!(tenants.check_signature(&t, Some(&fresh), body, now), Ok(()));
         assert_eq!(
             t.verify_signature(None, body, now),
             Err(SignatureError::Missing)

@@ -270,6 +270,74 @@ async fn a_signing_tenant_must_sign_its_requests() {
     assert_eq!(signed(format!("t={t},sig={sig}"), tampered).await, 401);
 }
 
+/// POSTs `body` to `/v1/push` with an `Assent-Signature`; returns the status and error code.
+async fn signed_push(addr: std::net::SocketAddr, signature: &str, body: Vec<u8>) -> (u16, String) {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::post("/v1/push")
+        .header("host", "relay")
+        .header("authorization", format!("Bearer {API_KEY}"))
+        .header("assent-signature", signature)
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    let resp = sender.send_request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    (status, json["error"].as_str().unwrap_or("").to_owned())
+}
+
+#[tokio::test]
+async fn a_signed_request_is_refused_when_replayed_to_the_same_copy() {
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    let rng = ring::rand::SystemRandom::new();
+    let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref(), &rng).unwrap();
+    let start = || async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = TestRelay::settings(None, None, &dir);
+        s.tenants[0].request_public_key = Some(push_relay::jwt::b64url(pair.public_key().as_ref()));
+        TestRelay::start(s, dir, Arc::new(SystemClock)).await
+    };
+    let (relay, other_copy) = (start().await, start().await);
+    let body = push_body(
+        "direct",
+        &push_relay::direct::new_token(),
+        PAYLOAD,
+        now() + 30,
+        None,
+    );
+    let sign = || {
+        let t = now();
+        let mut m = format!("{t}.").into_bytes();
+        m.extend_from_slice(&body);
+        let sig = push_relay::jwt::b64url(pair.sign(&rng, &m).unwrap().as_ref());
+        format!("t={t},sig={sig}")
+    };
+    let header = sign();
+    // 410: verified, then no stream is open for the token.
+    assert_eq!(
+        signed_push(relay.addr, &header, body.clone()).await,
+        (410, String::new())
+    );
+    assert_eq!(
+        signed_push(relay.addr, &header, body.clone()).await,
+        (401, "replayed_signature".into())
+    );
+    // The tenant itself can send the same body again: a new signature is a new request.
+    assert_eq!(signed_push(relay.addr, &sign(), body.clone()).await.0, 410);
+    // The residual risk: another copy has not seen it and accepts it within the 60 s.
+    assert_eq!(signed_push(other_copy.addr, &header, body).await.0, 410);
+}
+
 #[tokio::test]
 async fn a_compact_jws_payload_reaches_apns_and_fcm_unchanged() {
     let apns = MockApns::start().await;
