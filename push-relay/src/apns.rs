@@ -26,14 +26,39 @@ pub const MAX_APNS_PAYLOAD: usize = 4096;
 const MIN_TOKEN_AGE: u64 = 20 * 60;
 const MAX_TOKEN_AGE: u64 = 59 * 60;
 
-/// A provider token, signed once and reused until it is `refresh_after` seconds old.
+/// A provider token, signed once and reused until it is `refresh_after` seconds old or APNs
+/// refuses it.
 pub struct ProviderToken {
     signer: Es256Signer,
     key_id: String,
     team_id: String,
     refresh_after: u64,
     clock: Arc<dyn Clock>,
-    cached: Mutex<Option<(u64, HeaderValue)>>,
+    state: Mutex<TokenState>,
+}
+
+/// The cached token and how many have been signed: a refusal drops the token only if it is still
+/// the one that was refused, so a burst of refusals of one token re-signs once (Apple also
+/// throttles tokens updated more often than every 20 minutes).
+#[derive(Default)]
+struct TokenState {
+    cached: Option<Cached>,
+    signed: u64,
+}
+
+struct Cached {
+    generation: u64,
+    iat: u64,
+    header: HeaderValue,
+}
+
+/// A provider token as sent: the `authorization` header value and which signing it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bearer {
+    /// `bearer <jwt>`, marked sensitive.
+    pub header: HeaderValue,
+    /// Counts signings; pass it back to [`ProviderToken::invalidate`] when APNs refuses it.
+    pub generation: u64,
 }
 
 impl std::fmt::Debug for ProviderToken {
@@ -59,20 +84,23 @@ impl ProviderToken {
             team_id: team_id.to_owned(),
             refresh_after: (refresh_minutes * 60).clamp(MIN_TOKEN_AGE, MAX_TOKEN_AGE),
             clock,
-            cached: Mutex::new(None),
+            state: Mutex::new(TokenState::default()),
         })
     }
 
-    /// The `authorization` header value: the cached token, or a new one when the cached one is
-    /// due for refresh (or was refused).
-    pub fn bearer(&self) -> Result<HeaderValue, KeyError> {
+    /// The token to send: the cached one, or a new one when the cached one is due for refresh
+    /// (or was refused).
+    pub fn bearer(&self) -> Result<Bearer, KeyError> {
         let now = self.clock.unix_seconds();
-        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((iat, value)) = cached.as_ref()
-            && now >= *iat
-            && now - iat < self.refresh_after
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = state.cached.as_ref()
+            && now >= c.iat
+            && now - c.iat < self.refresh_after
         {
-            return Ok(value.clone());
+            return Ok(Bearer {
+                header: c.header.clone(),
+                generation: c.generation,
+            });
         }
         let jwt = self.signer.sign(
             &serde_json::json!({"alg": "ES256", "kid": self.key_id}),
@@ -81,22 +109,43 @@ impl ProviderToken {
         let mut value =
             HeaderValue::try_from(format!("bearer {jwt}")).map_err(|_| KeyError::Sign)?;
         value.set_sensitive(true);
-        *cached = Some((now, value.clone()));
-        Ok(value)
+        state.signed += 1;
+        let generation = state.signed;
+        state.cached = Some(Cached {
+            generation,
+            iat: now,
+            header: value.clone(),
+        });
+        Ok(Bearer {
+            header: value,
+            generation,
+        })
     }
 
     /// Issue time of the cached token, if any.
     pub fn issued_at(&self) -> Option<u64> {
-        self.cached
+        self.state
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .cached
             .as_ref()
-            .map(|(iat, _)| *iat)
+            .map(|c| c.iat)
     }
 
-    /// Forgets the cached token (after APNs called it expired or invalid).
-    pub fn invalidate(&self) {
-        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    /// Forgets the cached token after APNs called token `generation` expired or invalid, unless
+    /// a newer one has replaced it already; returns whether it was forgotten.
+    pub fn invalidate(&self, generation: u64) -> bool {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state
+            .cached
+            .as_ref()
+            .is_some_and(|c| c.generation == generation)
+        {
+            state.cached = None;
+            true
+        } else {
+            false
+        }
     }
 }
 
@@ -164,7 +213,7 @@ impl Apns {
             self.upstream.authority(),
             push.device_token
         ))
-        .header("authorization", bearer)
+        .header("authorization", bearer.header.clone())
         .header("apns-topic", self.topic.clone())
         .header("apns-push-type", "alert")
         .header("apns-priority", "10")
@@ -193,7 +242,12 @@ impl Apns {
         let reason = serde_json::from_slice::<ApnsError>(resp.body())
             .map(|e| e.reason)
             .unwrap_or_else(|_| format!("HTTP{status}"));
-        Err(map_error(status, reason, retry_after(resp.headers())))
+        let err = map_error(status, reason, retry_after(resp.headers()));
+        if let ProviderError::Credential(_) = err {
+            // Dropped here, where the refused token is known; `deliver` then retries once.
+            self.token.invalidate(bearer.generation);
+        }
+        Err(err)
     }
 }
 
@@ -264,10 +318,6 @@ impl Provider for Apns {
         Box::pin(self.send(push))
     }
 
-    fn refresh_credential(&self) {
-        self.token.invalidate();
-    }
-
     fn warm_up(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.upstream.warm_up())
     }
@@ -318,8 +368,24 @@ mod tests {
         let clock = Arc::new(ManualClock::new(1_800_000_000_000));
         let t = ProviderToken::new(&pem(), "K", "T", 40, clock).unwrap();
         let a = t.bearer().unwrap();
-        t.invalidate();
-        assert_ne!(t.bearer().unwrap(), a);
+        assert!(t.invalidate(a.generation));
+        let b = t.bearer().unwrap();
+        assert_ne!(b.header, a.header);
+        assert_eq!(b.generation, a.generation + 1);
+    }
+
+    #[test]
+    fn a_late_refusal_of_a_replaced_token_keeps_the_new_one() {
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let t = ProviderToken::new(&pem(), "K", "T", 40, clock).unwrap();
+        let old = t.bearer().unwrap();
+        assert!(t.invalidate(old.generation), "the first refusal drops it");
+        let new = t.bearer().unwrap();
+        // Other pushes that carried the old token are refused too, a moment later.
+        for _ in 0..5 {
+            assert!(!t.invalidate(old.generation));
+        }
+        assert_eq!(t.bearer().unwrap(), new, "re-signed once");
     }
 
     #[test]

@@ -135,7 +135,9 @@ pub trait Provider: Send + Sync + 'static {
         push: &'a Push,
     ) -> BoxFuture<'a, Result<Option<String>, ProviderError>>;
 
-    /// Drops the cached credential so the next attempt signs or fetches a new one.
+    /// Drops the cached credential so the next attempt signs or fetches a new one. Called after
+    /// a [`ProviderError::Credential`]; a provider that already dropped the refused credential
+    /// inside [`Provider::attempt`] (APNs, which knows which token was refused) keeps the default.
     fn refresh_credential(&self) {}
 
     /// Opens connections ahead of the first push.

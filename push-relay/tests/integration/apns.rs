@@ -120,6 +120,32 @@ async fn expired_provider_token_is_refreshed_and_retried_once() {
     assert_eq!(apns.seen().len(), 2, "only one retry");
 }
 
+#[tokio::test]
+async fn a_burst_of_expired_provider_token_answers_re_signs_once() {
+    let apns = MockApns::start().await;
+    let relay = Arc::new(TestRelay::with(Some(&apns), None).await);
+    assert_eq!(
+        relay.push("apns", APNS_TOKEN).await.json()["outcome"],
+        "delivered"
+    );
+    // Apple calls the token in use expired while many pushes carry it at once.
+    apns.expire_seen_provider_tokens();
+    let pushes: Vec<_> = (0..16)
+        .map(|_| {
+            let relay = relay.clone();
+            tokio::spawn(async move { relay.push("apns", APNS_TOKEN).await })
+        })
+        .collect();
+    for p in pushes {
+        let a = p.await.unwrap();
+        assert_eq!(a.json()["outcome"], "delivered", "{}", a.text);
+    }
+    let seen = apns.seen();
+    let jwts: std::collections::HashSet<&str> = seen.iter().map(|s| s.jwt.as_str()).collect();
+    assert_eq!(jwts.len(), 2, "the expired token and one re-signed token");
+    assert!(seen.len() > 16, "the first push and all sixteen reached the mock");
+}
+
 async fn relay_with_clock(apns: &MockApns, clock: Arc<ManualClock>) -> TestRelay {
     let dir = tempfile::tempdir().unwrap();
     let s = TestRelay::settings(Some(apns), None, &dir);

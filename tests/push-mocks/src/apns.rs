@@ -61,6 +61,8 @@ pub struct State {
     script: Mutex<VecDeque<Reply>>,
     /// Tokens answered 410 `Unregistered`, with the Unix milliseconds Apple reports.
     unregistered: Mutex<HashMap<String, u64>>,
+    /// Provider tokens answered 403 `ExpiredProviderToken` whatever their age.
+    expired_jwts: Mutex<std::collections::HashSet<String>>,
     feed: Feed,
     /// Requests that passed the checks, in arrival order (while `record` is on).
     pub seen: Mutex<Vec<Seen>>,
@@ -98,6 +100,7 @@ impl MockApns {
             public_key: pair.public_key().as_ref().to_vec(),
             script: Mutex::new(VecDeque::new()),
             unregistered: Mutex::new(HashMap::new()),
+            expired_jwts: Mutex::new(std::collections::HashSet::new()),
             feed: Feed::default(),
             seen: Mutex::new(Vec::new()),
             accepted: AtomicUsize::new(0),
@@ -140,6 +143,14 @@ impl MockApns {
             .lock()
             .unwrap()
             .insert(token.to_owned(), u64::try_from(ms).unwrap());
+    }
+
+    /// From now on, answers every push bearing a provider token seen so far with 403
+    /// `ExpiredProviderToken`, as Apple does when it declares the token in use expired; a newly
+    /// signed token is accepted.
+    pub fn expire_seen_provider_tokens(&self) {
+        let seen: Vec<String> = self.seen().into_iter().map(|s| s.jwt).collect();
+        self.state.expired_jwts.lock().unwrap().extend(seen);
     }
 
     /// A receiver of every notification accepted (answered 200) from now on, as it arrives: the
@@ -281,6 +292,7 @@ impl State {
                 return r;
             }
         };
+        let expired = self.expired_jwts.lock().unwrap().contains(&jwt);
         if self.record.load(Ordering::Relaxed) {
             self.seen.lock().unwrap().push(Seen {
                 device_token: delivered.token.clone(),
@@ -289,6 +301,9 @@ impl State {
                 iat,
                 body,
             });
+        }
+        if expired {
+            return apns_error(403, "ExpiredProviderToken");
         }
         let dead_since = self
             .unregistered
