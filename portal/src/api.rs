@@ -180,13 +180,13 @@ fn admin_error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-fn authorize(portal: &Portal, headers: &HeaderMap) -> Result<(), Response> {
+fn authorize(portal: &Portal, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let Some(expected) = &portal.settings.admin_token else {
-        return Err(admin_error(
+        return Err(Box::new(admin_error(
             StatusCode::NOT_FOUND,
             "disabled",
             "the admin API is off",
-        ));
+        )));
     };
     let given = headers
         .get(header::AUTHORIZATION)
@@ -198,11 +198,11 @@ fn authorize(portal: &Portal, headers: &HeaderMap) -> Result<(), Response> {
     if a.as_ref() == b.as_ref() && !expected.is_empty() {
         Ok(())
     } else {
-        Err(admin_error(
+        Err(Box::new(admin_error(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "missing or wrong admin token",
-        ))
+        )))
     }
 }
 
@@ -231,7 +231,7 @@ fn admin_result<T: serde::Serialize>(result: Result<T, PortalError>) -> Response
 
 async fn admin_users(State(portal): State<Arc<Portal>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&portal, &headers) {
-        return r;
+        return *r;
     }
     admin_result(portal.list_users())
 }
@@ -248,7 +248,7 @@ async fn admin_create(
     axum::Json(user): axum::Json<NewUser>,
 ) -> Response {
     if let Err(r) = authorize(&portal, &headers) {
-        return r;
+        return *r;
     }
     let result = tokio::task::spawn_blocking(move || {
         portal
@@ -269,7 +269,7 @@ async fn admin_events(
     Path(name): Path<String>,
 ) -> Response {
     if let Err(r) = authorize(&portal, &headers) {
-        return r;
+        return *r;
     }
     admin_result(portal.user_events(&name))
 }
@@ -280,7 +280,7 @@ async fn admin_action(
     Path((name, action)): Path<(String, String)>,
 ) -> Response {
     if let Err(r) = authorize(&portal, &headers) {
-        return r;
+        return *r;
     }
     let Some(action) = Action::parse(&action) else {
         return admin_error(StatusCode::NOT_FOUND, "unknown_action", "unknown action");

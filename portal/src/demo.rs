@@ -30,9 +30,11 @@ pub struct DemoOptions {
 pub async fn run(options: DemoOptions) -> Result<(), String> {
     std::fs::create_dir_all(&options.dir).map_err(|e| format!("{}: {e}", options.dir.display()))?;
     let api_key = crate::app::random_token::<32>();
-    let mut relay_settings = push_relay::settings::Settings::default();
-    relay_settings.listen = options.relay_listen;
-    relay_settings.shutdown_grace_seconds = 1;
+    let mut relay_settings = push_relay::settings::Settings {
+        listen: options.relay_listen,
+        shutdown_grace_seconds: 1,
+        ..Default::default()
+    };
     relay_settings
         .tenants
         .push(push_relay::settings::TenantSettings {

@@ -194,34 +194,25 @@ pub fn answer(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Refu
     let answer = match verify_answer(jws, &pending, now) {
         Ok(answer) => answer,
         Err(e) => {
-            match &e {
-                AnswerError::WrongNumber => {
-                    if portal.db.settle_challenge(
-                        &row.id,
-                        ChallengeStatus::Failed,
-                        Some("wrong_number"),
-                    )? {
-                        portal.db.log(
-                            user.id,
-                            now,
-                            "",
-                            &kind,
-                            "failed",
-                            "wrong number typed on the device",
-                        )?;
-                    }
-                }
-                AnswerError::Expired { .. } => {
-                    if portal
-                        .db
-                        .settle_challenge(&row.id, ChallengeStatus::Expired, None)?
-                    {
-                        portal
-                            .db
-                            .log(user.id, now, "", &kind, "expired", "answered too late")?;
-                    }
-                }
-                _ => {}
+            let settled = match &e {
+                AnswerError::WrongNumber => Some((
+                    ChallengeStatus::Failed,
+                    Some("wrong_number"),
+                    "failed",
+                    "wrong number typed on the device",
+                )),
+                AnswerError::Expired { .. } => Some((
+                    ChallengeStatus::Expired,
+                    None,
+                    "expired",
+                    "answered too late",
+                )),
+                _ => None,
+            };
+            if let Some((status, reason, outcome, detail)) = settled
+                && portal.db.settle_challenge(&row.id, status, reason)?
+            {
+                portal.db.log(user.id, now, "", &kind, outcome, detail)?;
             }
             return Err(Refusal::new(ErrorCode::from(&e), e.to_string()));
         }
