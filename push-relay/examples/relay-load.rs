@@ -256,6 +256,7 @@ fn start_relay(apns: &MockApns, dir: &tempfile::TempDir) -> (Child, SocketAddr) 
         r#"
 listen = "{addr}"
 max_in_flight = {MAX_IN_FLIGHT}
+max_in_flight_per_tenant = {MAX_IN_FLIGHT}
 log_level = "warn"
 extra_ca_file = "{dir}/ca.pem"
 

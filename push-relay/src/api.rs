@@ -105,10 +105,12 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Decrements the in-flight gauge however the request ends (including a client hanging up).
+/// Decrements the in-flight gauge and frees the relay's and the tenant's places however the
+/// request ends (including a client hanging up).
 struct InFlight<'a> {
     relay: &'a Relay,
     _permit: tokio::sync::SemaphorePermit<'a>,
+    _tenant_permit: tokio::sync::SemaphorePermit<'a>,
 }
 
 impl Drop for InFlight<'_> {
@@ -168,10 +170,21 @@ async fn push(
         )
         .retry_after(1));
     };
+    // After the relay's own limit, so a full relay says so (503) whoever asks.
+    let Some(tenant_permit) = tenant.start_push() else {
+        relay.metrics.shed("tenant_overloaded");
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "tenant_overloaded",
+            "this tenant has its share of the relay's pushes in flight",
+        )
+        .retry_after(1));
+    };
     relay.metrics.in_flight().inc();
     let _in_flight = InFlight {
         relay: &relay,
         _permit: permit,
+        _tenant_permit: tenant_permit,
     };
     let bytes: Bytes = axum::body::to_bytes(body, relay.max_body_bytes)
         .await

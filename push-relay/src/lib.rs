@@ -96,7 +96,11 @@ impl Relay {
         let hub = Arc::new(DirectHub::default());
         let (drain_tx, drain_rx) = watch::channel(false);
         Ok(Arc::new(Self {
-            tenants: Tenants::new(&settings.tenants, clock.clone()),
+            tenants: Tenants::new(
+                &settings.tenants,
+                settings.tenant_in_flight_limit(),
+                clock.clone(),
+            ),
             apns,
             fcm,
             direct: Arc::new(Direct::new(hub.clone())),

@@ -22,6 +22,10 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Push requests handled at once; beyond it requests are shed with 503.
     pub max_in_flight: usize,
+    /// Push requests one tenant may have in flight at once, so one portal cannot take the whole
+    /// relay; beyond it that tenant gets 429. Unset: half of `max_in_flight` (see
+    /// [`Settings::tenant_in_flight_limit`]).
+    pub max_in_flight_per_tenant: Option<usize>,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
     /// Attempts per push, the first included, for retryable provider answers.
@@ -55,6 +59,7 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_in_flight: 10_000,
+            max_in_flight_per_tenant: None,
             max_body_bytes: 8 * 1024,
             max_attempts: 5,
             backoff_base_ms: 100,
@@ -289,10 +294,21 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Pushes one tenant may have in flight: `max_in_flight_per_tenant`, by default half of
+    /// `max_in_flight` (at least 1), never more than `max_in_flight`.
+    pub fn tenant_in_flight_limit(&self) -> usize {
+        self.max_in_flight_per_tenant
+            .unwrap_or(self.max_in_flight / 2)
+            .clamp(1, self.max_in_flight.max(1))
+    }
+
     fn check(&self) -> Result<(), SettingsError> {
         let bad = |m: String| Err(SettingsError::Invalid(m));
         if self.max_in_flight == 0 || self.max_attempts == 0 {
             return bad("max_in_flight and max_attempts must be positive".into());
+        }
+        if self.max_in_flight_per_tenant == Some(0) {
+            return bad("max_in_flight_per_tenant must be positive".into());
         }
         for t in &self.tenants {
             if t.api_key_sha256.len() != 64
@@ -404,6 +420,27 @@ mod tests {
         assert_eq!(s.tenants[0].rate_per_second, 7.5);
         assert!(!s.direct.enabled);
         assert_eq!(s.max_body_bytes, 8 * 1024);
+    }
+
+    #[test]
+    fn a_tenant_gets_half_the_in_flight_capacity_unless_told() {
+        let s = Settings::from_toml_and_env("max_in_flight = 101", []).unwrap();
+        assert_eq!(s.tenant_in_flight_limit(), 50);
+        let s = Settings::from_toml_and_env("max_in_flight = 1", []).unwrap();
+        assert_eq!(s.tenant_in_flight_limit(), 1);
+        let s =
+            Settings::from_toml_and_env("max_in_flight = 100\nmax_in_flight_per_tenant = 80", [])
+                .unwrap();
+        assert_eq!(s.tenant_in_flight_limit(), 80);
+        let s =
+            Settings::from_toml_and_env("max_in_flight = 100\nmax_in_flight_per_tenant = 500", [])
+                .unwrap();
+        assert_eq!(
+            s.tenant_in_flight_limit(),
+            100,
+            "never more than the relay's"
+        );
+        assert!(Settings::from_toml_and_env("max_in_flight_per_tenant = 0", []).is_err());
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! Tenants (portals): API-key authentication, request signatures (refused when replayed to the
-//! same copy) and per-tenant rate limits.
+//! same copy), per-tenant rate limits and per-tenant shares of the pushes in flight.
 //!
 //! Keys are stored as SHA-256 hashes. A key is random and long, so a fast hash suffices (a
 //! password hash such as argon2 would cost milliseconds per request for no gain); the hash of
 //! the presented key is compared with every tenant's in constant time.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use subtle::ConstantTimeEq;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::clock::Clock;
 use crate::replay::{ReplayError, SeenSignatures};
@@ -27,6 +29,9 @@ pub struct Tenant {
     pub direct: bool,
     request_key: Option<Vec<u8>>,
     bucket: Mutex<TokenBucket>,
+    /// Its share of the relay's pushes in flight, shared by entries with the same id (a key
+    /// being rotated).
+    in_flight: Arc<Semaphore>,
 }
 
 /// A token bucket: `rate` tokens a second, at most `burst` saved up. Small enough to own (the
@@ -132,6 +137,12 @@ pub fn parse_p256_public_key(text: &str) -> Option<Vec<u8>> {
 }
 
 impl Tenant {
+    /// Takes one of this tenant's in-flight places for as long as the permit lives, or `None`
+    /// when it already has its share of the relay in flight.
+    pub fn start_push(&self) -> Option<SemaphorePermit<'_>> {
+        self.in_flight.try_acquire().ok()
+    }
+
     /// Checks the optional request signature: `Assent-Signature: t=<unix seconds>,sig=<base64url
     /// ES256 (r||s) over "<t>." followed by the body>`. Tenants without a key pass (`None`).
     /// Whether the signature was seen before is [`Tenants::check_signature`]'s business.
@@ -205,12 +216,22 @@ impl std::fmt::Debug for Tenants {
 }
 
 impl Tenants {
-    /// Builds the tenants from settings (already checked).
-    pub fn new(settings: &[TenantSettings], clock: Arc<dyn Clock>) -> Self {
+    /// Builds the tenants from settings (already checked); each tenant id may have
+    /// `in_flight_per_tenant` pushes in flight.
+    pub fn new(
+        settings: &[TenantSettings],
+        in_flight_per_tenant: usize,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let now = clock.unix_millis();
+        let mut shares: HashMap<&str, Arc<Semaphore>> = HashMap::new();
         let tenants = settings
             .iter()
             .map(|t| {
+                let in_flight = shares
+                    .entry(t.id.as_str())
+                    .or_insert_with(|| Arc::new(Semaphore::new(in_flight_per_tenant)))
+                    .clone();
                 Arc::new(Tenant {
                     id: t.id.clone(),
                     key_hash: decode_hash(&t.api_key_sha256),
@@ -222,6 +243,7 @@ impl Tenants {
                         .as_deref()
                         .and_then(parse_p256_public_key),
                     bucket: Mutex::new(TokenBucket::new(t.rate_per_second, t.burst, now)),
+                    in_flight,
                 })
             })
             .collect();
@@ -298,7 +320,7 @@ mod tests {
             direct: true,
             request_public_key: Some(point),
         }];
-        let tenants = Tenants::new(&settings, Arc::new(ManualClock::new(0)));
+        let tenants = Tenants::new(&settings, 10, Arc::new(ManualClock::new(0)));
         let t = tenants.authenticate(b"k").unwrap();
         let body = br#"{"platform":"direct"}"#;
         let sign = |time: u64, body: &[u8]| {
@@ -341,6 +363,40 @@ mod tests {
     }
 
     #[test]
+    fn entries_of_one_tenant_share_its_in_flight_places() {
+        let entry = |id: &str, key: &[u8]| TenantSettings {
+            id: id.into(),
+            api_key_sha256: sha256_hex(key),
+            rate_per_second: 1.0,
+            burst: 1,
+            apns: None,
+            fcm: None,
+            direct: true,
+            request_public_key: None,
+        };
+        let settings = vec![
+            entry("acme", b"old"),
+            entry("acme", b"new"),
+            entry("other", b"o"),
+        ];
+        let tenants = Tenants::new(&settings, 2, Arc::new(ManualClock::new(0)));
+        let (old, new) = (
+            tenants.authenticate(b"old").unwrap(),
+            tenants.authenticate(b"new").unwrap(),
+        );
+        let other = tenants.authenticate(b"o").unwrap();
+        let a = old.start_push().unwrap();
+        let _b = new.start_push().unwrap();
+        assert!(old.start_push().is_none() && new.start_push().is_none());
+        assert!(other.start_push().is_some(), "another tenant is unaffected");
+        drop(a);
+        assert!(
+            new.start_push().is_some(),
+            "a finished push frees its place"
+        );
+    }
+
+    #[test]
     fn bucket_allows_burst_then_the_rate() {
         let mut b = TokenBucket::new(10.0, 3, 0);
         assert!(b.take(0).is_ok());
@@ -365,7 +421,7 @@ mod tests {
             direct: true,
             request_public_key: None,
         }];
-        let tenants = Tenants::new(&settings, clock.clone());
+        let tenants = Tenants::new(&settings, 10, clock.clone());
         assert!(tenants.authenticate(b"k2").is_none());
         let t = tenants.authenticate(b"k1").unwrap();
         assert_eq!(t.id, "acme");

@@ -122,6 +122,7 @@ async fn sheds_beyond_max_in_flight_with_503() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = TestRelay::settings(Some(&apns), None, &dir);
     s.max_in_flight = 2;
+    s.max_in_flight_per_tenant = Some(2); // this one tenant may fill the relay
     s.attempt_timeout_ms = 5_000;
     let relay = Arc::new(TestRelay::start(s, dir, Arc::new(SystemClock)).await);
     let mut held = Vec::new();
@@ -138,6 +139,51 @@ async fn sheds_beyond_max_in_flight_with_503() {
     assert_eq!(a.status, 503);
     assert_eq!(a.json()["error"], "overloaded");
     assert!(a.headers.contains_key("retry-after"));
+    for h in held {
+        assert_eq!(h.await.unwrap(), 200);
+    }
+    assert_eq!(relay.push("apns", APNS_TOKEN).await.status, 200, "recovers");
+}
+
+#[tokio::test]
+async fn one_tenant_cannot_take_more_than_its_share_of_the_pushes_in_flight() {
+    const OTHER_KEY: &str = "tenant-key-other-0123456789abcdef";
+    let apns = MockApns::start().await;
+    apns.script(vec![Reply::Hang(Duration::from_millis(2000)); 2]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = TestRelay::settings(Some(&apns), None, &dir);
+    s.max_in_flight = 4; // each tenant may have 2 in flight by default
+    s.attempt_timeout_ms = 5_000;
+    let mut other = s.tenants[0].clone();
+    other.id = "other".into();
+    other.api_key_sha256 = push_relay::tenant::sha256_hex(OTHER_KEY.as_bytes());
+    s.tenants.push(other);
+    let relay = Arc::new(TestRelay::start(s, dir, Arc::new(SystemClock)).await);
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let r = relay.clone();
+        held.push(tokio::spawn(async move {
+            r.push("apns", APNS_TOKEN).await.status
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let a = relay.push("apns", APNS_TOKEN).await;
+    assert_eq!(
+        (a.status, a.json()["error"].as_str()),
+        (429, Some("tenant_overloaded")),
+        "{}",
+        a.text
+    );
+    assert_eq!(a.headers["retry-after"], "1");
+    // The relay still has room, and another tenant gets it.
+    let body = push_body("apns", APNS_TOKEN, PAYLOAD, now() + 30, None);
+    let b = request(relay.addr, "POST", "/v1/push", Some(OTHER_KEY), body).await;
+    assert_eq!(b.json()["outcome"], "delivered", "{}", b.text);
+    let m = client::get(relay.addr, "/metrics").await.text;
+    assert!(
+        m.contains(r#"push_relay_shed_total{reason="tenant_overloaded"} 1"#),
+        "{m}"
+    );
     for h in held {
         assert_eq!(h.await.unwrap(), 200);
     }
