@@ -143,7 +143,10 @@ async fn a_burst_of_expired_provider_token_answers_re_signs_once() {
     let seen = apns.seen();
     let jwts: std::collections::HashSet<&str> = seen.iter().map(|s| s.jwt.as_str()).collect();
     assert_eq!(jwts.len(), 2, "the expired token and one re-signed token");
-    assert!(seen.len() > 16, "the first push and all sixteen reached the mock");
+    assert!(
+        seen.len() > 16,
+        "the first push and all sixteen reached the mock"
+    );
 }
 
 async fn relay_with_clock(apns: &MockApns, clock: Arc<ManualClock>) -> TestRelay {
