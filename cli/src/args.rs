@@ -113,6 +113,54 @@ pub enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Enroll this terminal as the push device of a portal account (from its one QR), with codes
+    Enroll {
+        /// The enrollment otpauth URI (or the path of a QR image)
+        #[arg(
+            required_unless_present = "qr",
+            conflicts_with = "qr",
+            value_name = "URI"
+        )]
+        uri: Option<String>,
+        /// A PNG or JPEG with the enrollment QR code
+        #[arg(long, value_name = "IMAGE")]
+        qr: Option<PathBuf>,
+        /// The device name the portal shows [default: "assent on <hostname>"]
+        #[arg(long)]
+        name: Option<String>,
+        /// The push relay that delivers requests to `assent watch` at once; without one, this
+        /// device is reached by polling only
+        #[arg(long, env = "ASSENT_RELAY_URL", value_name = "URL")]
+        relay: Option<String>,
+    },
+    /// List the sign-in requests waiting for an answer
+    Pending {
+        /// Print JSON for scripts
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pending request
+    Approve {
+        /// The request's id, or its first characters (see `assent pending`)
+        id: String,
+        /// The number shown on the sign-in page, when the request asks for one
+        #[arg(long)]
+        number: Option<String>,
+    },
+    /// Deny a pending request
+    Deny {
+        /// The request's id, or its first characters (see `assent pending`)
+        id: String,
+        /// Report it: you did not try to sign in
+        #[arg(long)]
+        not_me: bool,
+    },
+    /// Wait for requests and answer each on the terminal (Ctrl-C stops)
+    Watch {
+        /// Exit after one request was handled
+        #[arg(long)]
+        once: bool,
+    },
     /// Unlock the vault once and print a session for ASSENT_SESSION
     Unlock {
         /// Print only the session token

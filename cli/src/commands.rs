@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::args::{Args, Command, ExportFormat};
 use crate::failure::{Context, Failure};
-use crate::{clipboard, interactive, os_keyring, passphrase, session, store};
+use crate::{clipboard, interactive, os_keyring, passphrase, push, session, store, watch};
 
 /// Runs the parsed command line.
 pub fn run(args: Args) -> Result<(), Failure> {
@@ -84,6 +84,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
             ))
         }),
         Command::Export { format, output } => export(&path, format, output.as_deref()),
+        Command::Enroll {
+            uri,
+            qr,
+            name,
+            relay,
+        } => push::enroll(&path, uri, qr, name, relay),
+        Command::Pending { json } => push::pending(&path, json),
+        Command::Approve { id, number } => {
+            push::respond(&path, &id, push::Decision::Approve { number })
+        }
+        Command::Deny { id, not_me } => push::respond(&path, &id, push::Decision::Deny { not_me }),
+        Command::Watch { once } => watch::watch(&path, once),
         Command::Unlock { raw } => unlock(&path, raw),
         Command::Lock => {
             let ended = session::end(&path)?;
@@ -111,7 +123,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
 }
 
-fn now() -> u64 {
+/// The current Unix time in seconds.
+pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -191,7 +204,8 @@ fn report_skipped(imported: &Imported) {
     }
 }
 
-fn save_new(path: &Path, accounts: Vec<Account>) -> Result<(), Failure> {
+/// Adds `accounts` to the vault at `path` (created if missing) and reports what was added.
+pub fn save_new(path: &Path, accounts: Vec<Account>) -> Result<(), Failure> {
     if accounts.is_empty() {
         return Err(Failure::new("nothing to add: no account was found"));
     }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use authenticator_core::import::ImportError;
+use authenticator_core::push::PushError;
 use authenticator_core::seal::SealError;
 use authenticator_core::uri::UriError;
 use authenticator_core::vault::VaultError;
@@ -55,6 +56,12 @@ impl From<UriError> for Failure {
 impl From<ImportError> for Failure {
     fn from(e: ImportError) -> Self {
         Self::new(format!("import failed: {e}"))
+    }
+}
+
+impl From<PushError> for Failure {
+    fn from(e: PushError) -> Self {
+        Self::new(e.to_string())
     }
 }
 

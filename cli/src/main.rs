@@ -7,12 +7,18 @@
 mod args;
 mod clipboard;
 mod commands;
+mod direct;
 mod failure;
 mod interactive;
 mod os_keyring;
 mod passphrase;
+mod portal_client;
+mod push;
+mod qr_image;
+mod relays;
 mod session;
 mod store;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -20,6 +26,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = args::Args::parse();
+    // HTTPS to portals and relays goes through rustls with ring; a second install (none
+    // happens here) would only say one is already in place.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match commands::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

@@ -1,0 +1,102 @@
+//! Which relay each push enrollment streams from: `<vault>.relays.json`, a small map from device
+//! id to relay URL next to the vault. Nothing in it is secret (the stream token stays in the
+//! encrypted vault), and the core's vault format does not need to know about relays.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::failure::{Context, Failure};
+
+/// The relay URLs of a vault's push enrollments, by device id.
+#[derive(Debug, Default)]
+pub struct Relays {
+    path: PathBuf,
+    by_device: BTreeMap<String, String>,
+}
+
+impl Relays {
+    /// Reads the file beside the vault at `vault_path` (empty when there is none).
+    pub fn load(vault_path: &Path) -> Result<Self, Failure> {
+        let mut name = vault_path.as_os_str().to_owned();
+        name.push(".relays.json");
+        let path = PathBuf::from(name);
+        let by_device = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).context(|| {
+                format!("{} is damaged (delete it and enroll again)", path.display())
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(Failure::new(format!("reading {}: {e}", path.display()))),
+        };
+        Ok(Self { path, by_device })
+    }
+
+    /// The relay of the enrollment `device_id`, if it has one.
+    pub fn get(&self, device_id: &str) -> Option<&str> {
+        self.by_device.get(device_id).map(String::as_str)
+    }
+
+    /// Records (or with `None` forgets) the relay of `device_id`, keeping only the devices in
+    /// `live` (the vault's current enrollments), and writes the file.
+    pub fn set(
+        &mut self,
+        device_id: &str,
+        relay: Option<&str>,
+        live: &[&str],
+    ) -> Result<(), Failure> {
+        match relay {
+            Some(url) => {
+                self.by_device.insert(device_id.to_owned(), url.to_owned());
+            }
+            None => {
+                self.by_device.remove(device_id);
+            }
+        }
+        self.by_device
+            .retain(|device, _| device == device_id || live.contains(&device.as_str()));
+        self.save()
+    }
+
+    /// Writes the file atomically: a temporary file in the same directory, then a rename.
+    fn save(&self) -> Result<(), Failure> {
+        let bytes =
+            serde_json::to_vec_pretty(&self.by_device).map_err(|e| Failure::new(e.to_string()))?;
+        let mut temporary = self.path.as_os_str().to_owned();
+        temporary.push(format!(".tmp{}", std::process::id()));
+        let temporary = PathBuf::from(temporary);
+        let written = std::fs::File::create(&temporary)
+            .and_then(|mut file| {
+                file.write_all(&bytes)?;
+                file.write_all(b"\n")?;
+                file.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&temporary, &self.path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        written.context(|| format!("writing {}", self.path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_and_forgets() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = dir.path().join("vault.json");
+        let mut relays = Relays::load(&vault).unwrap();
+        relays.set("dev1", Some("http://relay"), &[]).unwrap();
+        relays.set("dev2", Some("http://other"), &["dev1"]).unwrap();
+        let again = Relays::load(&vault).unwrap();
+        assert_eq!(again.get("dev1"), Some("http://relay"));
+        assert_eq!(again.get("dev2"), Some("http://other"));
+        let mut relays = again;
+        relays.set("dev2", None, &["dev1"]).unwrap();
+        assert_eq!(Relays::load(&vault).unwrap().get("dev2"), None);
+        // Devices no longer in the vault are dropped.
+        relays.set("dev3", Some("http://x"), &[]).unwrap();
+        assert_eq!(Relays::load(&vault).unwrap().get("dev1"), None);
+    }
+}

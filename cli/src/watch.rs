@@ -1,0 +1,472 @@
+//! `assent watch`: waits for requests and asks approve or deny on the terminal.
+//!
+//! Requests come from two places: the relay's direct stream (one thread per enrollment that has
+//! a relay, reconnecting with backoff) and polls of the portal (at start, every 5 s while no
+//! stream is up, every 30 s anyway for pushes missed). Both may deliver the same request; it
+//! is shown once. Answers are read from standard input line by line, so the command works on a
+//! terminal and with piped input alike.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use assent_protocol::{DenyReason, PushConfig, Response, Transport};
+use authenticator_core::Unlock;
+use authenticator_core::vault::Vault;
+
+use crate::commands::now;
+use crate::direct::{self, StreamEvent};
+use crate::failure::Failure;
+use crate::portal_client::{Exchange, PortalClient};
+use crate::push::{self, Found};
+use crate::relays::Relays;
+use crate::store;
+
+/// Poll interval while an enrollment has no stream up.
+const POLL_WITHOUT_STREAM: Duration = Duration::from_secs(5);
+/// Poll interval with the stream up, for pushes the relay could not deliver.
+const POLL_WITH_STREAM: Duration = Duration::from_secs(30);
+/// How long the start waits for the streams to open before saying what it watches.
+const STREAM_START: Duration = Duration::from_secs(5);
+/// How often the loop looks at Ctrl-C and the clock.
+const TICK: Duration = Duration::from_millis(200);
+
+const DECISION_PROMPT: &str = "Approve? [y]es / [n]o / [r]eport not me: ";
+
+/// What the loop waits for.
+enum Event {
+    /// Something happened on the stream of enrollment `usize`.
+    Stream(usize, StreamEvent),
+    /// A line of standard input.
+    Line(String),
+    /// Standard input ended.
+    StdinClosed,
+}
+
+/// How a request arrived, shown with it.
+#[derive(Clone, Copy)]
+enum Source {
+    Stream,
+    Poll,
+}
+
+/// One watched enrollment.
+struct Watched {
+    device_id: String,
+    portal: String,
+    relay: Option<String>,
+    push: PushConfig,
+    stream_up: bool,
+    next_poll: Instant,
+    last_error: Option<String>,
+}
+
+/// The question being asked.
+enum Stage {
+    Decision,
+    Number(u8),
+}
+
+struct Prompt {
+    found: Found,
+    stage: Stage,
+}
+
+struct Watch {
+    path: PathBuf,
+    vault: Vault,
+    client: PortalClient,
+    accounts: Vec<Watched>,
+    seen: HashMap<String, u64>,
+    queue: VecDeque<(Found, Source)>,
+    prompt: Option<Prompt>,
+    lines: VecDeque<String>,
+    stdin_closed: bool,
+    terminal: bool,
+    once: bool,
+}
+
+/// `assent watch`: runs until Ctrl-C (or, with `once`, until one request was handled).
+pub fn watch(path: &Path, once: bool) -> Result<(), Failure> {
+    let vault = store::open(path)?;
+    let relays = Relays::load(path)?;
+    let client = PortalClient::new()?;
+    let accounts: Vec<Watched> = push::active(&vault)
+        .into_iter()
+        .map(|p| Watched {
+            device_id: p.device_id.clone(),
+            portal: p.portal_url.clone(),
+            relay: relays
+                .get(&p.device_id)
+                .filter(|_| p.device.push.transport == Transport::Direct)
+                .map(str::to_owned),
+            push: p.device.push.clone(),
+            stream_up: false,
+            next_poll: Instant::now(),
+            last_error: None,
+        })
+        .collect();
+    if accounts.is_empty() {
+        return Err(Failure::new(
+            "no push enrollment in this vault: enroll with `assent enroll <uri>` or `--qr IMAGE`",
+        ));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| Failure::new(format!("cannot handle Ctrl-C: {e}")))?;
+    }
+    let (tx, rx) = mpsc::channel();
+    for (index, account) in accounts.iter().enumerate() {
+        if let Some(relay) = account.relay.clone() {
+            let token = account.push.token.clone();
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                direct::run_stream(&relay, &token, &|event| {
+                    tx.send(Event::Stream(index, event)).is_ok()
+                });
+            });
+        }
+    }
+    spawn_stdin_reader(tx);
+    let mut watch = Watch {
+        path: path.to_path_buf(),
+        vault,
+        client,
+        accounts,
+        seen: HashMap::new(),
+        queue: VecDeque::new(),
+        prompt: None,
+        lines: VecDeque::new(),
+        stdin_closed: false,
+        terminal: std::io::stdin().is_terminal(),
+        once,
+    };
+    watch.start(&rx);
+    watch.run(&rx, &stop)
+}
+
+fn spawn_stdin_reader(tx: Sender<Event>) {
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(Event::Line(line)).is_err() {
+                return;
+            }
+        }
+        let _ = tx.send(Event::StdinClosed);
+    });
+}
+
+impl Watch {
+    /// Waits (briefly) for the streams to open, then says what is watched.
+    fn start(&mut self, rx: &Receiver<Event>) {
+        let deadline = Instant::now() + STREAM_START;
+        let mut waiting: Vec<usize> = (0..self.accounts.len())
+            .filter(|&i| self.accounts[i].relay.is_some())
+            .collect();
+        while !waiting.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Event::Stream(i, event)) => {
+                    if matches!(event, StreamEvent::Up | StreamEvent::Down(_)) {
+                        waiting.retain(|&w| w != i);
+                    }
+                    self.on_stream(i, event);
+                }
+                Ok(other) => self.on_event(other),
+                Err(_) => break,
+            }
+        }
+        let parts: Vec<String> = self
+            .accounts
+            .iter()
+            .map(|a| match (&a.relay, a.stream_up) {
+                (Some(relay), true) => format!("stream {relay}"),
+                _ => format!("polling {}", a.portal),
+            })
+            .collect();
+        say(&format!(
+            "watching {} account(s): {}",
+            self.accounts.len(),
+            parts.join(", ")
+        ));
+    }
+
+    fn run(&mut self, rx: &Receiver<Event>, stop: &AtomicBool) -> Result<(), Failure> {
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                say("\nStopped watching.");
+                return Ok(());
+            }
+            self.poll_due();
+            if let Some(outcome) = self.step() {
+                if self.once {
+                    return outcome;
+                }
+                if let Err(why) = outcome {
+                    eprintln!("assent: {why}");
+                }
+                continue;
+            }
+            if self.prompt.is_some() && self.lines.is_empty() && self.stdin_closed {
+                return Err(Failure::new(
+                    "standard input closed before the request was answered",
+                ));
+            }
+            match rx.recv_timeout(TICK) {
+                Ok(event) => self.on_event(event),
+                Err(RecvTimeoutError::Timeout) => {}
+                // No stream and standard input closed: the polls go on.
+                Err(RecvTimeoutError::Disconnected) => std::thread::sleep(TICK),
+            }
+        }
+    }
+
+    /// Advances the prompt by one step: shows the next request, expires the current one, or
+    /// takes a line of input. `Some` when a request was handled, with its outcome.
+    fn step(&mut self) -> Option<Result<(), Failure>> {
+        let now = now();
+        self.seen
+            .retain(|_, exp| exp.saturating_add(assent_protocol::CLOCK_SKEW) >= now);
+        if let Some(prompt) = &self.prompt
+            && now > prompt.found.challenge.exp
+        {
+            let id = push::short(&prompt.found.challenge.id).to_owned();
+            self.prompt = None;
+            say(&format!("\nRequest {id} expired before it was answered."));
+            return Some(Err(Failure::new(format!("request {id} expired"))));
+        }
+        if self.prompt.is_none() {
+            while let Some((found, source)) = self.queue.pop_front() {
+                if now > found.challenge.exp {
+                    continue;
+                }
+                show(&found, source);
+                self.prompt = Some(Prompt {
+                    found,
+                    stage: Stage::Decision,
+                });
+                break;
+            }
+        }
+        let prompt = self.prompt.as_mut()?;
+        let line = self.lines.pop_front()?;
+        let answer = line.trim().to_ascii_lowercase();
+        let response = match (&prompt.stage, answer.as_str()) {
+            (Stage::Decision, "y" | "yes") => {
+                match prompt.found.challenge.content.number_matching {
+                    Some(n) => {
+                        prompt.stage = Stage::Number(n.digits);
+                        ask(&format!(
+                            "Number shown on the sign-in page ({} digits): ",
+                            n.digits
+                        ));
+                        return None;
+                    }
+                    None => push::approval(&prompt.found.challenge, None),
+                }
+            }
+            (Stage::Decision, "n" | "no") => Ok(Response::Deny {
+                reason: Some(DenyReason::Cancelled),
+                user_verified: false,
+            }),
+            (Stage::Decision, "r" | "report") => Ok(Response::Deny {
+                reason: Some(DenyReason::NotMe),
+                user_verified: false,
+            }),
+            (Stage::Decision, _) => {
+                ask("Please answer y, n or r: ");
+                return None;
+            }
+            (Stage::Number(digits), typed) => {
+                if !push::is_number(typed, *digits) {
+                    ask(&format!(
+                        "Type the {digits} digits shown on the sign-in page: "
+                    ));
+                    return None;
+                }
+                push::approval(&prompt.found.challenge, Some(typed.to_owned()))
+            }
+        };
+        let found = self.prompt.take()?.found;
+        let outcome = response.and_then(|response| self.answer(&found, &response));
+        Some(match outcome {
+            Ok(status) => {
+                say(&status);
+                Ok(())
+            }
+            Err(why) => Err(why),
+        })
+    }
+
+    /// Signs, saves and sends the answer; the portal's verdict.
+    fn answer(&mut self, found: &Found, response: &Response) -> Result<String, Failure> {
+        // Another `assent` may have changed the vault since it was opened: answer on a fresh
+        // copy under the write lock, then keep that copy.
+        let lock = store::lock(&self.path)?;
+        let mut fresh = Vault::open(&self.path, Unlock::Key(self.vault.key()))?;
+        let request = fresh.answer(&found.challenge, response, now(), None)?;
+        fresh.save()?;
+        drop(lock);
+        self.vault = fresh;
+        push::send_answer(&self.client, &request)
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Stream(i, event) => self.on_stream(i, event),
+            Event::Line(line) => {
+                // On a terminal, what was typed while nothing was asked is not an answer to
+                // the next request; piped input is taken in order.
+                if self.prompt.is_some() || !self.terminal {
+                    self.lines.push_back(line);
+                }
+            }
+            Event::StdinClosed => self.stdin_closed = true,
+        }
+    }
+
+    fn on_stream(&mut self, i: usize, event: StreamEvent) {
+        let Some(account) = self.accounts.get_mut(i) else {
+            return;
+        };
+        match event {
+            StreamEvent::Up => {
+                account.stream_up = true;
+                // Pushes missed while the stream was down are fetched now.
+                account.next_poll = Instant::now();
+                self.announce(i);
+            }
+            StreamEvent::Down(why) => {
+                let relay = account.relay.clone().unwrap_or_default();
+                if account.stream_up || account.last_error.as_deref() != Some(why.as_str()) {
+                    eprintln!(
+                        "assent: the stream from {relay} is down ({why}); polling every {} s until it is back",
+                        POLL_WITHOUT_STREAM.as_secs()
+                    );
+                }
+                account.last_error = Some(why);
+                account.stream_up = false;
+                account.next_poll = account.next_poll.min(Instant::now() + POLL_WITHOUT_STREAM);
+            }
+            StreamEvent::Pushed(jws) => self.receive(&jws, Source::Stream),
+        }
+    }
+
+    /// Tells the portal the stream's token again: a push the relay could not deliver while the
+    /// stream was down makes the portal forget it, and the stream would then stay silent.
+    fn announce(&mut self, i: usize) {
+        let Some(account) = self.accounts.get(i) else {
+            return;
+        };
+        let mut rng = assent_protocol::system_rng();
+        let sent = self
+            .vault
+            .push_token_update(
+                &account.device_id,
+                account.push.clone(),
+                now(),
+                None,
+                &mut rng,
+            )
+            .map_err(Failure::from)
+            .and_then(|request| self.client.send(&request, Exchange::PushToken));
+        if let Err(why) = sent {
+            eprintln!("assent: {why}");
+        }
+    }
+
+    /// Polls every enrollment whose time has come.
+    fn poll_due(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.accounts.len() {
+            let account = &self.accounts[i];
+            if account.next_poll > now {
+                continue;
+            }
+            let result = push::active(&self.vault)
+                .into_iter()
+                .find(|p| p.device_id == account.device_id)
+                .ok_or_else(|| Failure::new("the enrollment was removed from the vault"))
+                .and_then(|p| push::poll(&self.vault, p, &self.client));
+            let account = &mut self.accounts[i];
+            account.next_poll = Instant::now()
+                + if account.stream_up {
+                    POLL_WITH_STREAM
+                } else {
+                    POLL_WITHOUT_STREAM
+                };
+            match result {
+                Ok(challenges) => {
+                    account.last_error = None;
+                    for jws in challenges {
+                        self.receive(&jws, Source::Poll);
+                    }
+                }
+                Err(why) => {
+                    let why = why.to_string();
+                    if account.last_error.as_deref() != Some(why.as_str()) {
+                        eprintln!("assent: {why}");
+                    }
+                    account.last_error = Some(why);
+                }
+            }
+        }
+    }
+
+    /// A challenge from either source: opened, and queued unless it was seen before.
+    fn receive(&mut self, jws: &str, source: Source) {
+        match push::open(&self.vault, jws) {
+            Ok(Some(found)) => {
+                if self.seen.contains_key(&found.challenge.id) {
+                    return;
+                }
+                self.seen
+                    .insert(found.challenge.id.clone(), found.challenge.exp);
+                self.queue.push_back((found, source));
+            }
+            Ok(None) => {}
+            Err(why) => eprintln!("assent: {why}"),
+        }
+    }
+}
+
+fn show(found: &Found, source: Source) {
+    let purpose = push::purpose_text(found.challenge.content.purpose);
+    let mut purpose = purpose.to_owned();
+    if let Some(first) = purpose.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    let via = match source {
+        Source::Stream => "pushed by the relay",
+        Source::Poll => "found by polling the portal",
+    };
+    say(&format!(
+        "\n{purpose} request {} for {} ({via}):",
+        push::short(&found.challenge.id),
+        found.label
+    ));
+    for line in push::describe(found) {
+        say(&line);
+    }
+    ask(DECISION_PROMPT);
+}
+
+/// A line on standard output, flushed at once so scripts and tests see it.
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+/// A question, without a newline, flushed.
+fn ask(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{text}");
+    let _ = out.flush();
+}

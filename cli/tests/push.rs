@@ -1,0 +1,625 @@
+//! The push commands end to end: the real `portal` and `push-relay` binaries as child
+//! processes, a browser played with HTTP requests, and `assent` as scripts and people use it.
+//!
+//! The portal and relay binaries are taken from the directory of the `assent` binary under
+//! test (`target/debug`): build them first, `cargo build -p portal -p push-relay`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test fails by panicking"
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::Client;
+use reqwest::redirect::Policy;
+
+const USER: &str = "alice";
+const PASSWORD: &str = "a long enough password";
+const RELAY_API_KEY: &str = "relay-api-key-for-the-cli-tests";
+/// How long anything a test waits for may take.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn binary(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_BIN_EXE_assent"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p portal -p push-relay` first",
+        path.display()
+    );
+    path
+}
+
+/// A child process killed (and reaped) when the test lets go of it.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The lines a child prints on standard output, read on a thread.
+struct Lines {
+    rx: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Lines {
+    fn of(stdout: impl std::io::Read + Send + 'static) -> Self {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line containing `text`; returns it.
+    fn wait_for(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no line with {text:?}; saw: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Everything printed until the stream ends.
+    fn rest(&mut self) -> String {
+        while let Ok(line) = self.rx.recv_timeout(PATIENCE) {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+}
+
+struct Relay {
+    url: String,
+    _process: Process,
+}
+
+impl Relay {
+    fn start(dir: &Path) -> Self {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap();
+        let digest = ring::digest::digest(&ring::digest::SHA256, RELAY_API_KEY.as_bytes());
+        let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let config = dir.join("relay.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"{addr}\"\nlog_level = \"warn\"\nshutdown_grace_seconds = 1\n\
+                 [direct]\nenabled = true\n\
+                 [[tenants]]\nid = \"cli-tests\"\napi_key_sha256 = \"{hex}\"\n\
+                 rate_per_second = 1000.0\nburst = 1000\ndirect = true\n"
+            ),
+        )
+        .unwrap();
+        let mut command = Command::new(binary("push-relay"));
+        command.arg("--config").arg(&config).stdout(Stdio::null());
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("PUSH_RELAY_") {
+                command.env_remove(key);
+            }
+        }
+        let mut process = Process(command.spawn().unwrap());
+        let deadline = Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(addr).is_err() {
+            if let Some(status) = process.0.try_wait().unwrap() {
+                panic!("push-relay exited before listening: {status}");
+            }
+            assert!(Instant::now() < deadline, "push-relay did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            url: format!("http://{addr}"),
+            _process: process,
+        }
+    }
+}
+
+/// A portal with one user, optionally pushing through a relay, in a temporary directory that
+/// also holds the vault of the device under test.
+struct Stack {
+    dir: tempfile::TempDir,
+    portal: String,
+    relay: Option<Relay>,
+    _portal: Process,
+}
+
+impl Stack {
+    fn new(with_relay: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("portal.db");
+        let relay = with_relay.then(|| Relay::start(dir.path()));
+        let portal_command = || {
+            let mut command = Command::new(binary("portal"));
+            for (key, _) in std::env::vars_os() {
+                if key.to_string_lossy().starts_with("PORTAL_") {
+                    command.env_remove(key);
+                }
+            }
+            command.arg("--db").arg(&db);
+            command
+        };
+        let created = portal_command()
+            .env("PORTAL_NEW_PASSWORD", PASSWORD)
+            .args(["user", "add", USER])
+            .output()
+            .unwrap();
+        assert!(
+            created.status.success(),
+            "portal user add: {}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        let mut command = portal_command();
+        command.args(["--listen", "127.0.0.1:0"]);
+        if let Some(relay) = &relay {
+            command.args(["--relay-url", &relay.url, "--relay-api-key", RELAY_API_KEY]);
+        }
+        let log = std::fs::File::create(dir.path().join("portal.log")).unwrap();
+        let mut child = command.stdout(Stdio::piped()).stderr(log).spawn().unwrap();
+        let mut lines = Lines::of(child.stdout.take().unwrap());
+        let process = Process(child);
+        let line = lines.wait_for("portal listening on ");
+        let portal = line
+            .split("portal listening on ")
+            .nth(1)
+            .unwrap()
+            .trim()
+            .to_owned();
+        Self {
+            dir,
+            portal,
+            relay,
+            _portal: process,
+        }
+    }
+
+    fn relay_url(&self) -> &str {
+        &self.relay.as_ref().unwrap().url
+    }
+
+    /// `assent` with this stack's vault and passphrase, no terminal.
+    fn assent(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_assent"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
+            .env("ASSENT_VAULT", self.dir.path().join("vault.json"))
+            .env("ASSENT_PASSPHRASE", "correct horse")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.assent().args(args).output().unwrap()
+    }
+
+    /// Runs `assent`, expects success; returns (stdout, stderr).
+    fn ok(&self, args: &[&str]) -> (String, String) {
+        let out = self.run(args);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(out.status.success(), "assent {args:?} failed: {stderr}");
+        (String::from_utf8(out.stdout).unwrap(), stderr)
+    }
+
+    /// Runs `assent`, expects one line of error; returns it.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "assent {args:?} should have failed");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "one line, not: {stderr}"
+        );
+        assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"));
+        stderr
+    }
+
+    fn browser(&self) -> Browser {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Browser {
+            http: Client::builder().redirect(Policy::none()).build().unwrap(),
+            base: self.portal.clone(),
+            cookie: None,
+        }
+    }
+
+    /// Signs in as a first-time user and returns the enrollment URI the page shows.
+    fn enrollment_uri(&self) -> String {
+        let mut browser = self.browser();
+        assert_eq!(browser.sign_in(), "/enroll");
+        let page = browser.get("/enroll");
+        let uri = between(&page, "<pre id=\"enrollment-uri\">", "</pre>");
+        unescape(uri)
+    }
+
+    /// Enrolls the device from the URI, through the relay when the stack has one.
+    fn enroll(&self) -> String {
+        let uri = self.enrollment_uri();
+        let mut args = vec!["enroll", uri.as_str()];
+        if let Some(relay) = &self.relay {
+            args.extend(["--relay", relay.url.as_str()]);
+        }
+        self.ok(&args).1
+    }
+}
+
+/// A browser session with the portal: one cookie, redirects not followed.
+struct Browser {
+    http: Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    /// Posts the password; returns where the portal sends the browser next.
+    fn sign_in(&mut self) -> String {
+        let response = self
+            .http
+            .post(format!("{}/login", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "user-agent",
+                "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0",
+            )
+            .body(format!(
+                "username={USER}&password={}",
+                PASSWORD.replace(' ', "+")
+            ))
+            .send()
+            .unwrap();
+        assert!(
+            response.status().is_redirection(),
+            "sign-in answered {}",
+            response.status()
+        );
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("no session cookie")
+            .to_owned();
+        assert!(cookie.starts_with("assent_session="), "{cookie}");
+        self.cookie = Some(cookie);
+        response
+            .headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    fn request(&self, path: &str) -> reqwest::blocking::Response {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response
+    }
+
+    fn get(&self, path: &str) -> String {
+        self.request(path).text().unwrap()
+    }
+
+    /// Starts a sign-in by push; the browser then waits on /login/push.
+    fn start_push_login(&mut self) {
+        assert_eq!(self.sign_in(), "/login/push");
+    }
+
+    /// The number the waiting page shows.
+    fn number(&self) -> String {
+        let page = self.get("/login/push");
+        between(&page, "<p class=\"number\" id=\"number\">", "</p>").to_owned()
+    }
+
+    fn status(&self) -> serde_json::Value {
+        serde_json::from_str(&self.get("/login/push/status")).unwrap()
+    }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start:?} in {text}"))
+        + start.len();
+    let to = text[from..].find(end).unwrap() + from;
+    &text[from..to]
+}
+
+fn unescape(html: &str) -> String {
+    html.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// A number of the same length that is not `number`.
+fn wrong(number: &str) -> String {
+    let value: u32 = number.parse().unwrap();
+    let modulus = 10u32.pow(number.len() as u32);
+    format!("{:0width$}", (value + 1) % modulus, width = number.len())
+}
+
+fn pending(stack: &Stack) -> Vec<serde_json::Value> {
+    serde_json::from_str(&stack.ok(&["pending", "--json"]).0).unwrap()
+}
+
+#[test]
+fn enroll_from_the_uri_with_a_relay_then_list_and_approve() {
+    let stack = Stack::new(true);
+    let stderr = stack.enroll();
+    assert!(
+        stderr.contains("Enrolled Assent Demo (alice) for push and codes (device "),
+        "{stderr}"
+    );
+    assert!(stderr.contains(stack.relay_url()), "{stderr}");
+    // The TOTP account came with the enrollment; the relay is remembered beside the vault.
+    let accounts: Vec<serde_json::Value> =
+        serde_json::from_str(&stack.ok(&["list", "--json"]).0).unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0]["name"], USER);
+    let relays = std::fs::read_to_string(stack.dir.path().join("vault.json.relays.json")).unwrap();
+    assert!(relays.contains(stack.relay_url()), "{relays}");
+    assert!(pending(&stack).is_empty());
+
+    let mut browser = stack.browser();
+    browser.start_push_login();
+    let number = browser.number();
+    let listed = pending(&stack);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let request = &listed[0];
+    assert_eq!(request["purpose"], "login");
+    assert_eq!(request["user"], USER);
+    assert_eq!(request["application"], "Assent Demo Portal");
+    assert_eq!(request["ip"], "127.0.0.1");
+    assert_eq!(request["number_digits"], number.len());
+    let seconds_left = request["seconds_left"].as_u64().unwrap();
+    assert!((50..=60).contains(&seconds_left), "{seconds_left}");
+    for field in [
+        "location",
+        "browser",
+        "os",
+        "expires_at",
+        "device_id",
+        "account",
+    ] {
+        assert!(request.get(field).is_some(), "missing {field}");
+    }
+    let id = request["id"].as_str().unwrap();
+    let (text, _) = stack.ok(&["pending"]);
+    assert!(text.starts_with(&id[..8]), "{text}");
+    assert!(
+        text.contains("sign-in request for Assent Demo (alice)"),
+        "{text}"
+    );
+    assert!(text.contains("type the 2-digit number"), "{text}");
+
+    // Without the number the answer is not even built.
+    let err = stack.fails(&["approve", &id[..6]]);
+    assert!(err.contains("--number"), "{err}");
+    assert_eq!(browser.status()["status"], "pending");
+    let (out, _) = stack.ok(&["approve", &id[..6], "--number", &number]);
+    assert_eq!(out, "approved\n");
+    assert_eq!(browser.status()["status"], "approved");
+    assert!(pending(&stack).is_empty());
+    let err = stack.fails(&["approve", &id[..6], "--number", &number]);
+    assert!(err.contains("no pending request"), "{err}");
+}
+
+#[test]
+fn enroll_from_a_qr_image_without_a_relay() {
+    let stack = Stack::new(false);
+    let mut browser = stack.browser();
+    assert_eq!(browser.sign_in(), "/enroll");
+    let png = browser.request("/enroll/qr.png").bytes().unwrap();
+    let image = stack.dir.path().join("qr.png");
+    std::fs::write(&image, &png).unwrap();
+    let (_, stderr) = stack.ok(&[
+        "enroll",
+        "--qr",
+        image.to_str().unwrap(),
+        "--name",
+        "CLI test",
+    ]);
+    assert!(stderr.contains("for push and codes"), "{stderr}");
+    assert!(stderr.contains("only when it polls"), "{stderr}");
+    // The page that showed the QR sees the device.
+    let status: serde_json::Value = serde_json::from_str(&browser.get("/enroll/status")).unwrap();
+    assert_eq!(status["enrolled"], true, "{status}");
+    assert_eq!(status["device"], "CLI test (desktop)");
+
+    // Reached by polling: the sign-in request is there.
+    let mut login = stack.browser();
+    login.start_push_login();
+    assert_eq!(pending(&stack).len(), 1);
+}
+
+#[test]
+fn a_wrong_number_is_refused_and_consumes_the_request() {
+    let stack = Stack::new(false);
+    stack.enroll();
+    let mut browser = stack.browser();
+    browser.start_push_login();
+    let number = browser.number();
+    let id = pending(&stack)[0]["id"].as_str().unwrap().to_owned();
+    let err = stack.fails(&["approve", &id, "--number", "1"]);
+    assert!(err.contains("digits"), "{err}");
+    let err = stack.fails(&["approve", &id, "--number", &wrong(&number)]);
+    assert_eq!(
+        err.trim_end(),
+        "assent: the portal refused the answer: wrong_number (wrong number typed; the challenge is consumed)"
+    );
+    assert_eq!(browser.status()["status"], "failed");
+    // The device remembers it answered: no second try.
+    assert!(pending(&stack).is_empty());
+}
+
+#[test]
+fn deny_reports_not_me() {
+    let stack = Stack::new(false);
+    stack.enroll();
+    let mut browser = stack.browser();
+    browser.start_push_login();
+    let id = pending(&stack)[0]["id"].as_str().unwrap().to_owned();
+    let (out, _) = stack.ok(&["deny", &id[..8], "--not-me"]);
+    assert_eq!(out, "denied\n");
+    let status = browser.status();
+    assert_eq!(status["status"], "denied");
+    assert!(
+        status["message"].as_str().unwrap().contains("not you"),
+        "{status}"
+    );
+}
+
+#[test]
+fn a_plain_totp_uri_adds_codes_only() {
+    let stack = Stack::new(false);
+    let (_, stderr) = stack.ok(&[
+        "enroll",
+        "otpauth://totp/Plain:bob?secret=JBSWY3DPEHPK3PXP&issuer=Plain",
+    ]);
+    assert!(stderr.contains("does not offer push"), "{stderr}");
+    let accounts: Vec<serde_json::Value> =
+        serde_json::from_str(&stack.ok(&["list", "--json"]).0).unwrap();
+    assert_eq!(accounts.len(), 1);
+    let err = stack.fails(&["pending"]);
+    assert!(err.contains("no push enrollment"), "{err}");
+}
+
+/// `assent watch --once` with piped standard input; returns the child and its output lines.
+fn watch(stack: &Stack) -> (Process, Lines, std::process::ChildStdin) {
+    let mut child = stack
+        .assent()
+        .args(["watch", "--once"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let lines = Lines::of(child.stdout.take().unwrap());
+    let stdin = child.stdin.take().unwrap();
+    (Process(child), lines, stdin)
+}
+
+fn wait_exit(process: &mut Process) -> std::process::ExitStatus {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = process.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "assent watch did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn watch_approves_a_push_from_the_relay_stream() {
+    let stack = Stack::new(true);
+    stack.enroll();
+    let (mut process, mut lines, mut stdin) = watch(&stack);
+    let line = lines.wait_for("watching ");
+    assert_eq!(
+        line,
+        format!("watching 1 account(s): stream {}", stack.relay_url())
+    );
+    let mut browser = stack.browser();
+    browser.start_push_login();
+    let number = browser.number();
+    lines.wait_for("pushed by the relay");
+    lines.wait_for("user:        alice");
+    writeln!(stdin, "y\n{number}").unwrap();
+    drop(stdin);
+    let status = wait_exit(&mut process);
+    let output = lines.rest();
+    assert!(status.success(), "{output}");
+    assert!(
+        output.contains("Approve? [y]es / [n]o / [r]eport not me:"),
+        "{output}"
+    );
+    assert!(output.ends_with("approved"), "{output}");
+    let status = browser.status();
+    assert_eq!(status["status"], "approved");
+    assert_eq!(status["delivery"], "delivered", "{status}");
+}
+
+#[test]
+fn watch_polls_the_portal_without_a_relay() {
+    let stack = Stack::new(false);
+    stack.enroll();
+    let (mut process, mut lines, mut stdin) = watch(&stack);
+    let line = lines.wait_for("watching ");
+    assert_eq!(
+        line,
+        format!("watching 1 account(s): polling {}", stack.portal)
+    );
+    let mut browser = stack.browser();
+    browser.start_push_login();
+    let number = browser.number();
+    // Answers typed ahead are taken in order when the input is not a terminal.
+    writeln!(stdin, "maybe\ny\n1\n{number}").unwrap();
+    drop(stdin);
+    lines.wait_for("found by polling the portal");
+    let status = wait_exit(&mut process);
+    let output = lines.rest();
+    assert!(status.success(), "{output}");
+    assert!(output.contains("Please answer y, n or r"), "{output}");
+    assert!(output.contains("Type the 2 digits"), "{output}");
+    assert!(output.ends_with("approved"), "{output}");
+    assert_eq!(browser.status()["status"], "approved");
+}
+
+#[test]
+fn watch_once_fails_when_the_portal_refuses_a_wrong_number() {
+    let stack = Stack::new(true);
+    stack.enroll();
+    let (mut process, mut lines, mut stdin) = watch(&stack);
+    lines.wait_for("watching ");
+    let mut browser = stack.browser();
+    browser.start_push_login();
+    let number = browser.number();
+    lines.wait_for("Sign-in request");
+    writeln!(stdin, "y\n{}", wrong(&number)).unwrap();
+    drop(stdin);
+    let status = wait_exit(&mut process);
+    assert!(!status.success());
+    assert_eq!(browser.status()["status"], "failed");
+}
