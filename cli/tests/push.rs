@@ -467,6 +467,18 @@ fn enroll_from_a_qr_image_without_a_relay() {
     assert_eq!(status["enrolled"], true, "{status}");
     assert_eq!(status["device"], "CLI test (desktop)");
 
+    // The image may also be given in place of the URI; enrolling again replaces the device.
+    let png = browser.request("/enroll/qr.png").bytes().unwrap();
+    std::fs::write(&image, &png).unwrap();
+    let (_, stderr) = stack.ok(&["enroll", image.to_str().unwrap()]);
+    assert!(stderr.contains("for push and codes"), "{stderr}");
+    let err = stack.fails(&[
+        "enroll",
+        "--qr",
+        stack.dir.path().join("portal.db").to_str().unwrap(),
+    ]);
+    assert!(err.contains("not a PNG or JPEG"), "{err}");
+
     // Reached by polling: the sign-in request is there.
     let mut login = stack.browser();
     login.start_push_login();
@@ -622,4 +634,53 @@ fn watch_once_fails_when_the_portal_refuses_a_wrong_number() {
     let status = wait_exit(&mut process);
     assert!(!status.success());
     assert_eq!(browser.status()["status"], "failed");
+}
+
+#[test]
+fn watch_restores_the_push_address_the_portal_dropped() {
+    let stack = Stack::new(true);
+    stack.enroll();
+    // No stream is open: the relay tells the portal the token is dead, and the portal forgets it.
+    let mut first = stack.browser();
+    first.start_push_login();
+    let id = pending(&stack)[0]["id"].as_str().unwrap().to_owned();
+    let delivery = first.status()["delivery"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(delivery.starts_with("unregistered"), "{delivery}");
+    stack.ok(&["deny", &id]);
+
+    // `watch` opens the stream and gives the portal the token again: pushes flow once more.
+    let (mut process, mut lines, mut stdin) = watch(&stack);
+    lines.wait_for("watching 1 account(s): stream");
+    let mut second = stack.browser();
+    second.start_push_login();
+    let number = second.number();
+    lines.wait_for("pushed by the relay");
+    writeln!(stdin, "y\n{number}").unwrap();
+    drop(stdin);
+    assert!(wait_exit(&mut process).success(), "{}", lines.rest());
+    // (The first status read after the approval signs the browser in and ends the request.)
+    let status = second.status();
+    assert_eq!(status["status"], "approved");
+    assert_eq!(status["delivery"], "delivered", "{status}");
+}
+
+#[test]
+fn watch_falls_back_to_polling_when_the_relay_goes_away() {
+    let mut stack = Stack::new(true);
+    stack.enroll();
+    let (mut process, mut lines, mut stdin) = watch(&stack);
+    lines.wait_for("watching 1 account(s): stream");
+    drop(stack.relay.take());
+    let mut browser = stack.browser();
+    browser.start_push_login();
+    let number = browser.number();
+    // Polls every 5 s while the stream is down.
+    lines.wait_for("found by polling the portal");
+    writeln!(stdin, "y\n{number}").unwrap();
+    drop(stdin);
+    assert!(wait_exit(&mut process).success(), "{}", lines.rest());
+    assert_eq!(browser.status()["status"], "approved");
 }
