@@ -76,6 +76,7 @@ CREATE TABLE IF NOT EXISTS challenges (
 );
 CREATE INDEX IF NOT EXISTS challenges_by_device ON challenges(device_id, status, exp);
 CREATE INDEX IF NOT EXISTS challenges_by_user ON challenges(user_id, iat);
+CREATE INDEX IF NOT EXISTS challenges_by_status ON challenges(status, exp);
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,

@@ -1,0 +1,204 @@
+//! The push round-trip benchmark, without a human: from the moment the portal creates a
+//! challenge to the moment it holds the verified answer.
+//!
+//! portal (process) → relay (process) → mock APNs (HTTP/2 + TLS, in this process) → device
+//! (authenticator-core: verify, decrypt, sign, save the vault) → portal verifies the answer.
+//!
+//! Each simulated user has a signed-in browser session; `GET /protected` (the step-up page,
+//! with `--step-up-seconds 0`) makes the portal create and send a challenge without a password
+//! check. The browser reads the number from the waiting page and hands it to the device, which
+//! answers as soon as the push and the number are there. A round trip ends when the portal's
+//! `200 {"status":"approved"}` is back. The password check (Argon2id), slow on purpose, is timed
+//! separately.
+//!
+//! ```sh
+//! cargo build --release -p portal -p push-relay -p assent-e2e --examples
+//! target/release/examples/push-roundtrip [--seconds 10] [--users 32]
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark tool")]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use assent_e2e::{Browser, Device, PASSWORD, Stack, apns_push, decode_qr};
+use tokio::sync::{mpsc, oneshot};
+
+type Waiters = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<String>>>>;
+
+struct User {
+    browser: Browser,
+    /// Pushes for this user's device, as they arrive.
+    pushes: mpsc::UnboundedReceiver<String>,
+    device: Device,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn setup_user(stack: &Stack, name: &str, waiters: &Waiters) -> User {
+    stack.add_user(name).await;
+    let browser = stack.browser();
+    let page = browser.login(name, PASSWORD).await;
+    assert_eq!(page.path, "/enroll");
+    let qr = decode_qr(&browser.bytes("/enroll/qr.png").await);
+    let device = Device::enroll(&qr, apns_push(), "bench phone").await.unwrap();
+    assert!(browser.get("/enroll/status").await.body.contains("\"enrolled\":true"));
+    let (tx, pushes) = mpsc::unbounded_channel();
+    waiters.lock().unwrap().insert(device.push.token.clone(), tx);
+    User {
+        browser,
+        pushes,
+        device,
+    }
+}
+
+/// One round trip; returns its duration.
+async fn round_trip(user: &mut User) -> Duration {
+    let start = Instant::now();
+    // The portal creates and sends the challenge, then shows the waiting page with the number.
+    let page = user.browser.get("/protected").await;
+    assert_eq!(page.path, "/login/push", "{}", page.body);
+    let number = page.element("number");
+    let payload = tokio::time::timeout(Duration::from_secs(10), user.pushes.recv())
+        .await
+        .expect("no push within 10 s")
+        .unwrap();
+    let challenge = user.device.open(&payload);
+    let reply = user.device.approve(&challenge, number.as_deref()).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    start.elapsed()
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let mut seconds = 10u64;
+    let mut users = 32usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--seconds" => seconds = args.next().unwrap().parse().unwrap(),
+            "--users" => users = args.next().unwrap().parse().unwrap(),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let stack = Stack::start(&[
+        "--step-up-seconds",
+        "0",
+        "--push-limit",
+        "100000000",
+    ])
+    .await;
+    let waiters: Waiters = Arc::default();
+    let mut feed = stack.apns.deliveries();
+    let routes = waiters.clone();
+    tokio::spawn(async move {
+        while let Some(d) = feed.recv().await {
+            if let Some(tx) = routes.lock().unwrap().get(&d.token) {
+                let _ = tx.send(d.payload);
+            }
+        }
+    });
+
+    // The password check alone, as a sign-in pays it (Argon2id m = 19 MiB, t = 2).
+    stack.add_user("timing").await;
+    let mut password = Vec::new();
+    for _ in 0..20 {
+        let browser = stack.browser();
+        let start = Instant::now();
+        let page = browser.login("timing", PASSWORD).await;
+        password.push(start.elapsed());
+        assert_eq!(page.path, "/enroll");
+    }
+    password.sort();
+
+    // Sequential round trips: the latency with nothing else going on.
+    let mut user = setup_user(&stack, "solo", &waiters).await;
+    for _ in 0..50 {
+        round_trip(&mut user).await;
+    }
+    let mut solo = Vec::new();
+    let until = Instant::now() + Duration::from_secs(seconds);
+    while Instant::now() < until {
+        solo.push(round_trip(&mut user).await);
+    }
+    solo.sort();
+
+    // Many users at once: approvals per second.
+    let mut all = Vec::new();
+    for i in 0..users {
+        all.push(setup_user(&stack, &format!("user{i}"), &waiters).await);
+    }
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let (go_tx, go_rx) = tokio::sync::watch::channel(false);
+    let mut stops = Vec::new();
+    let mut tasks = Vec::new();
+    for mut user in all {
+        let done = done_tx.clone();
+        let mut go = go_rx.clone();
+        let (stop_tx, mut stop_rx) = oneshot::channel::<()>();
+        stops.push(stop_tx);
+        tasks.push(tokio::spawn(async move {
+            let _ = go.wait_for(|g| *g).await;
+            loop {
+                if stop_rx.try_recv().is_ok() {
+                    break;
+                }
+                let d = round_trip(&mut user).await;
+                if done.send(d).is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    drop(done_tx);
+    let start = Instant::now();
+    go_tx.send(true).unwrap();
+    let mut loaded = Vec::new();
+    while start.elapsed() < Duration::from_secs(seconds) {
+        if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(100), done_rx.recv()).await {
+            loaded.push(d);
+        }
+    }
+    let elapsed = start.elapsed();
+    for s in stops {
+        let _ = s.send(());
+    }
+    drop(done_rx);
+    for t in tasks {
+        let _ = t.await;
+    }
+    loaded.sort();
+
+    println!("push round trip (portal creates the challenge → portal holds the verified answer)");
+    println!(
+        "  one at a time: {} round trips, p50 {}, p99 {}, max {}",
+        solo.len(),
+        ms(percentile(&solo, 50.0)),
+        ms(percentile(&solo, 99.0)),
+        ms(percentile(&solo, 100.0)),
+    );
+    println!(
+        "  {users} users at once: {} approvals in {:.1} s = {:.0} approvals/s, p50 {}, p99 {}",
+        loaded.len(),
+        elapsed.as_secs_f64(),
+        loaded.len() as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&loaded, 50.0)),
+        ms(percentile(&loaded, 99.0)),
+    );
+    println!(
+        "password check before it (POST /login, Argon2id m=19 MiB t=2): p50 {}, p99 {}",
+        ms(percentile(&password, 50.0)),
+        ms(percentile(&password, 99.0)),
+    );
+}
