@@ -10,8 +10,8 @@ use assent_protocol::{
     Challenge, DenyReason, Pending, Platform, Purpose, PushConfig, Response, Transport,
 };
 use authenticator_core::push::{DeviceInfo, KeyChoice, PushAccount, PushError, PushState};
-use authenticator_core::uri;
 use authenticator_core::vault::Vault;
+use authenticator_core::{Unlock, uri};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::Serialize;
@@ -62,17 +62,15 @@ pub fn enroll(
 
     let _lock = store::lock(path)?;
     let mut vault = store::open_or_create(path)?;
+    // Enrolling replaces an earlier enrollment of the same account; if this one fails, the
+    // earlier one must still be there.
+    let before = vault.to_bytes()?;
     let mut rng = assent_protocol::system_rng();
     let enrolled = vault.enroll(&text, device, KeyChoice::Software, now(), &mut rng)?;
     let device_id = enrolled.device_id.clone();
     vault.save()?;
     let mut relays = Relays::load(path)?;
-    let live: Vec<&str> = vault
-        .push_accounts()
-        .iter()
-        .map(|p| p.device_id.as_str())
-        .collect();
-    relays.set(&device_id, relay.as_deref(), &live)?;
+    relays.set(&device_id, relay.as_deref())?;
 
     let activated = client
         .send(&enrolled.request, Exchange::Registration)
@@ -82,21 +80,24 @@ pub fn enroll(
             client.send(&activation, Exchange::Activation)
         });
     if let Err(failure) = activated {
-        // A registration the portal never activated changes nothing there; forget it here too
-        // (the account's codes stay).
-        if vault.remove_push_account(&device_id).is_ok() {
-            vault.save()?;
+        // A registration the portal never activated changes nothing there: go back to the
+        // vault as it was, with the new account's codes.
+        let mut restored = Vault::from_bytes(path, &before, Unlock::Key(vault.key()))?;
+        if let Some(entry) = vault.get(&enrolled.account_id) {
+            restored.add_all(vec![entry.account.clone()])?;
         }
-        let live: Vec<&str> = vault
-            .push_accounts()
-            .iter()
-            .map(|p| p.device_id.as_str())
-            .collect();
-        relays.set(&device_id, None, &live)?;
+        restored.save()?;
+        relays.set(&device_id, None)?;
         return Err(Failure::new(format!(
             "{failure}; the codes were kept, push was not set up"
         )));
     }
+    let live: Vec<&str> = vault
+        .push_accounts()
+        .iter()
+        .map(|p| p.device_id.as_str())
+        .collect();
+    relays.keep_only(&live)?;
     let label = vault
         .push_accounts()
         .iter()

@@ -36,14 +36,8 @@ impl Relays {
         self.by_device.get(device_id).map(String::as_str)
     }
 
-    /// Records (or with `None` forgets) the relay of `device_id`, keeping only the devices in
-    /// `live` (the vault's current enrollments), and writes the file.
-    pub fn set(
-        &mut self,
-        device_id: &str,
-        relay: Option<&str>,
-        live: &[&str],
-    ) -> Result<(), Failure> {
+    /// Records (or with `None` forgets) the relay of `device_id`, and writes the file.
+    pub fn set(&mut self, device_id: &str, relay: Option<&str>) -> Result<(), Failure> {
         match relay {
             Some(url) => {
                 self.by_device.insert(device_id.to_owned(), url.to_owned());
@@ -52,8 +46,14 @@ impl Relays {
                 self.by_device.remove(device_id);
             }
         }
+        self.save()
+    }
+
+    /// Forgets the relays of devices not in `live` (the vault's current enrollments), and
+    /// writes the file.
+    pub fn keep_only(&mut self, live: &[&str]) -> Result<(), Failure> {
         self.by_device
-            .retain(|device, _| device == device_id || live.contains(&device.as_str()));
+            .retain(|device, _| live.contains(&device.as_str()));
         self.save()
     }
 
@@ -87,16 +87,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let vault = dir.path().join("vault.json");
         let mut relays = Relays::load(&vault).unwrap();
-        relays.set("dev1", Some("http://relay"), &[]).unwrap();
-        relays.set("dev2", Some("http://other"), &["dev1"]).unwrap();
-        let again = Relays::load(&vault).unwrap();
+        relays.set("dev1", Some("http://relay")).unwrap();
+        relays.set("dev2", Some("http://other")).unwrap();
+        let mut again = Relays::load(&vault).unwrap();
         assert_eq!(again.get("dev1"), Some("http://relay"));
         assert_eq!(again.get("dev2"), Some("http://other"));
-        let mut relays = again;
-        relays.set("dev2", None, &["dev1"]).unwrap();
+        again.set("dev2", None).unwrap();
         assert_eq!(Relays::load(&vault).unwrap().get("dev2"), None);
         // Devices no longer in the vault are dropped.
-        relays.set("dev3", Some("http://x"), &[]).unwrap();
-        assert_eq!(Relays::load(&vault).unwrap().get("dev1"), None);
+        again.set("dev3", Some("http://x")).unwrap();
+        again.keep_only(&["dev3"]).unwrap();
+        let last = Relays::load(&vault).unwrap();
+        assert_eq!(
+            (last.get("dev1"), last.get("dev3")),
+            (None, Some("http://x"))
+        );
     }
 }

@@ -386,12 +386,20 @@ fn pending(stack: &Stack) -> Vec<serde_json::Value> {
 #[test]
 fn enroll_from_the_uri_with_a_relay_then_list_and_approve() {
     let stack = Stack::new(true);
-    let stderr = stack.enroll();
+    let uri = stack.enrollment_uri();
+    let (_, stderr) = stack.ok(&["enroll", &uri, "--relay", stack.relay_url()]);
     assert!(
         stderr.contains("Enrolled Assent Demo (alice) for push and codes (device "),
         "{stderr}"
     );
     assert!(stderr.contains(stack.relay_url()), "{stderr}");
+    assert!(!stderr.contains("assent_token"), "{stderr}");
+    // The QR is single-use; a failed second enrollment leaves the first one working.
+    let err = stack.fails(&["enroll", &uri, "--relay", stack.relay_url()]);
+    assert!(
+        err.contains("the portal refused the registration: enrollment_used"),
+        "{err}"
+    );
     // The TOTP account came with the enrollment; the relay is remembered beside the vault.
     let accounts: Vec<serde_json::Value> =
         serde_json::from_str(&stack.ok(&["list", "--json"]).0).unwrap();
