@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Every test of the project: formatting, lints, Rust unit and integration tests, Python tests of
-# the documented formats. `.ci/run` installs what this needs and then runs it.
+# Every test of the project: formatting, lints, Rust unit, integration and end-to-end tests,
+# Python tests of the documented formats, the Kotlin bindings on the JVM, and the browser test. `.ci/run` installs what this needs and then runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,3 +14,4 @@ cargo build -q -p assent-protocol --examples
 scripts/bindings.sh --check
 ASSENT_BIN="$PWD/target/debug/assent" python3 -m pytest -q tests/python tests/interop
 scripts/test-kotlin.sh
+node tests/browser/enroll-and-login.mjs

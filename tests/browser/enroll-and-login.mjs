@@ -1,0 +1,161 @@
+// The portal in a real Chromium (Debian's, driven by playwright-core): sign in, read the
+// enrollment QR from the rendered page, enroll the `assent` CLI with it, sign in again with push,
+// approve in `assent watch` by typing the number the page shows, and see the approval.
+//
+// Needs the workspace binaries (`cargo build --workspace --bins`) and `chromium`; run with
+// `node tests/browser/enroll-and-login.mjs` (scripts/test.sh does). Exits non-zero on failure.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = (name) => join(root, 'target', process.env.PROFILE ?? 'debug', name);
+const dir = mkdtempSync(join(tmpdir(), 'assent-browser-'));
+const children = [];
+const PASSWORD = 'correct horse battery';
+const DEADLINE_MS = 15000;
+
+function cleanup() {
+  for (const child of children) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+}
+
+function fail(message) {
+  console.error(`browser test: FAILED: ${message}`);
+  cleanup();
+  process.exit(1);
+}
+
+function freePort() {
+  return new Promise((ok) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+  });
+}
+
+async function waitFor(what, check) {
+  const end = Date.now() + DEADLINE_MS;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value) return value;
+    if (Date.now() > end) fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Starts a process; resolves with it and a function returning its output so far. */
+function start(command, args, env = {}) {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
+  return { child, output: () => out };
+}
+
+const assentEnv = {
+  HOME: dir,
+  XDG_RUNTIME_DIR: join(dir, 'run'),
+  ASSENT_VAULT: join(dir, 'vault.json'),
+  ASSENT_PASSPHRASE: 'a vault passphrase',
+  DBUS_SESSION_BUS_ADDRESS: 'disabled:',
+};
+
+try {
+  // The relay: direct delivery only, one tenant (the portal).
+  const apiKey = randomBytes(32).toString('hex');
+  const relayPort = await freePort();
+  writeFileSync(join(dir, 'relay.toml'), [
+    `listen = "127.0.0.1:${relayPort}"`,
+    'log_level = "warn"',
+    '[[tenants]]',
+    'id = "browser-test"',
+    `api_key_sha256 = "${createHash('sha256').update(apiKey).digest('hex')}"`,
+    'direct = true',
+    '',
+  ].join('\n'));
+  const relayUrl = `http://127.0.0.1:${relayPort}`;
+  start(bin('push-relay'), ['--config', join(dir, 'relay.toml')]);
+  await waitFor('the relay', async () => (await fetch(`${relayUrl}/healthz`)).ok);
+
+  // The portal and its user.
+  const db = join(dir, 'portal.db');
+  const add = spawnSync(bin('portal'), ['--db', db, 'user', 'add', 'alice'], {
+    env: { ...process.env, PORTAL_NEW_PASSWORD: PASSWORD },
+  });
+  if (add.status !== 0) fail(`portal user add: ${add.stderr}`);
+  const portal = start(bin('portal'), ['--db', db, '--listen', '127.0.0.1:0', '--relay-url', relayUrl, '--relay-api-key', apiKey], { PORTAL_LOG: 'warn' });
+  const portalUrl = await waitFor('the portal', async () => portal.output().match(/portal listening on (\S+)/)?.[1]);
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  const page = await browser.newPage({ viewport: { width: 900, height: 1100 } });
+
+  // Sign in: no second factor yet, so the portal shows the enrollment QR.
+  await page.goto(`${portalUrl}/login`);
+  await page.fill('#username', 'alice');
+  await page.fill('#password', PASSWORD);
+  await page.click('#sign-in');
+  await page.waitForURL(`${portalUrl}/enroll`);
+  const qr = page.locator('#qr');
+  await qr.waitFor();
+  await waitFor('the QR image to load', () => qr.evaluate((img) => img.complete && img.naturalWidth > 0));
+  const shot = join(dir, 'qr.png');
+  await qr.screenshot({ path: shot });
+
+  // The CLI enrolls from the QR as the browser rendered it.
+  const enroll = spawnSync(bin('assent'), ['enroll', '--relay', relayUrl, '--name', 'browser test', shot], {
+    env: { ...process.env, ...assentEnv }, encoding: 'utf8',
+  });
+  if (enroll.status !== 0) fail(`assent enroll: ${enroll.stderr}`);
+  if (!/Enrolled/.test(enroll.stdout + enroll.stderr)) fail(`assent enroll said: ${enroll.stdout}${enroll.stderr}`);
+
+  // The page notices and signs the session in.
+  await page.waitForSelector('#enroll-status[data-status="enrolled"]', { timeout: DEADLINE_MS });
+  await page.waitForURL(`${portalUrl}/`, { timeout: DEADLINE_MS });
+  if (!(await page.textContent('#welcome')).includes('alice')) fail('not signed in after enrollment');
+
+  // Sign out, watch for requests, sign in again with push.
+  await page.click('text=Sign out');
+  await page.waitForURL(/\/login/);
+  const watch = start(bin('assent'), ['watch', '--once'], assentEnv);
+  await waitFor('assent watch to start', async () => /watching 1 account/.test(watch.output()));
+  await page.fill('#username', 'alice');
+  await page.fill('#password', PASSWORD);
+  await page.click('#sign-in');
+  await page.waitForURL(`${portalUrl}/login/push`);
+  const number = (await page.textContent('#number')).trim();
+  if (!/^\d{2}$/.test(number)) fail(`no number on the waiting page: ${number}`);
+
+  // The request reaches the CLI through the relay stream; approve it with the number.
+  await waitFor('the request in assent watch', async () => /Approve\?/.test(watch.output()));
+  if (!watch.output().includes('alice')) fail(`the prompt does not name the user: ${watch.output()}`);
+  watch.child.stdin.write('y\n');
+  await waitFor('the number prompt', async () => /Number shown/.test(watch.output()));
+  watch.child.stdin.write(`${number}\n`);
+  const code = await new Promise((ok) => watch.child.on('exit', ok));
+  if (code !== 0) fail(`assent watch exited ${code}: ${watch.output()}`);
+
+  // The waiting page shows the approval and signs the browser in.
+  await page.waitForSelector('#status[data-status="approved"]', { timeout: DEADLINE_MS });
+  await page.waitForURL(`${portalUrl}/`, { timeout: DEADLINE_MS });
+  if (!(await page.textContent('#welcome')).includes('Signed in as alice')) fail('not signed in after approval');
+
+  await browser.close();
+  console.log('browser test: ok (sign-in, QR from the page, CLI enrollment, push approved in Chromium)');
+  cleanup();
+} catch (e) {
+  fail(e?.stack ?? String(e));
+}
