@@ -94,7 +94,7 @@ pub async fn run(options: DemoOptions) -> Result<(), String> {
          \n       cargo run --release -p assent -- enroll --relay {relay_url} QR.png\
          \n  3. Watch for requests:  cargo run --release -p assent -- watch\
          \n  4. Sign out and sign in again: approve in `assent watch` by typing the number the\
-         \n     page shows. Codes work too:  cargo run --release -p assent -- code\n",
+         \n     page shows. Codes work too:  cargo run --release -p assent -- list\n",
         db = options.dir.join("portal.db").display(),
     );
     let relay_task = tokio::spawn(push_relay::serve(

@@ -15,6 +15,10 @@
 //! cargo build --release -p portal -p push-relay -p assent-e2e --examples
 //! target/release/examples/push-roundtrip [--seconds 10] [--users 32]
 //! ```
+//!
+//! Every device saves its vault (encrypt, write, fsync, rename) before answering, as the apps
+//! do. Set `ASSENT_E2E_DEVICE_DIR=/dev/shm` to keep the simulated phones' storage off the shared
+//! disk: dozens of devices fsyncing on the portal's disk measure that disk, not the system.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a benchmark tool")]
 

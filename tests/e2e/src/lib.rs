@@ -388,6 +388,16 @@ pub fn decode_qr(png: &[u8]) -> String {
     grids[0].decode().unwrap().1
 }
 
+/// A device's own directory: under `ASSENT_E2E_DEVICE_DIR` when set (the benchmark puts the
+/// simulated phones' storage on tmpfs, so that dozens of devices sharing one disk do not turn
+/// their vault fsyncs into the portal's latency), else the system's temporary directory.
+fn device_dir() -> tempfile::TempDir {
+    match std::env::var_os("ASSENT_E2E_DEVICE_DIR") {
+        Some(base) => tempfile::tempdir_in(base).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    }
+}
+
 /// A device: authenticator-core's vault plus an HTTP client, doing what the apps do.
 pub struct Device {
     pub vault: Vault,
@@ -441,7 +451,7 @@ impl Device {
     /// Scans `qr` (the otpauth URI), registers and activates, as an app does.
     pub async fn enroll(qr: &str, push: PushConfig, name: &str) -> Result<Self, Reply> {
         init();
-        let dir = tempfile::tempdir().unwrap();
+        let dir = device_dir();
         let key = VaultKey::generate().unwrap();
         let raw = *key.expose();
         let mut vault = Vault::create_with_key(&dir.path().join("vault.json"), key).unwrap();
@@ -491,7 +501,7 @@ impl Device {
     /// A second copy of this device as saved now: same keys, but it will not remember what
     /// this one answers from here on (to test the portal's own replay checks).
     pub fn twin(&self) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = device_dir();
         let path = dir.path().join("vault.json");
         std::fs::copy(self.dir.path().join("vault.json"), &path).unwrap();
         let key = VaultKey::from_bytes(self.key);
