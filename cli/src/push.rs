@@ -47,7 +47,7 @@ pub fn enroll(
     let client = PortalClient::new()?;
     let token = match &relay {
         Some(url) => direct::register(url)?,
-        None => unused_token()?,
+        None => unused_token(),
     };
     let device = DeviceInfo {
         platform: Platform::Desktop,
@@ -179,11 +179,10 @@ fn device_name(given: Option<String>) -> Result<String, Failure> {
 
 /// A random direct token no stream will ever use: without a relay, the device is reached by
 /// polling only, and the portal's pushes to it fail harmlessly.
-fn unused_token() -> Result<String, Failure> {
+fn unused_token() -> String {
     let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| Failure::new("the system's random number generator failed"))?;
-    Ok(B64.encode(bytes))
+    rand_core::Rng::fill_bytes(&mut assent_protocol::system_rng(), &mut bytes);
+    B64.encode(bytes)
 }
 
 /// The first 8 characters of an id: how ids are shown.
@@ -555,7 +554,7 @@ mod tests {
 
     #[test]
     fn unused_tokens_are_direct_tokens() {
-        let token = unused_token().unwrap();
+        let token = unused_token();
         assert_eq!(token.len(), 43);
     }
 }

@@ -71,6 +71,16 @@ enum Stage {
     Number(u8),
 }
 
+/// What became of a request that was shown.
+enum Handled {
+    /// The portal took the answer.
+    Answered,
+    /// The answer could not be built, or the portal refused it.
+    Refused(Failure),
+    /// Its time ran out first (its short id).
+    Expired(String),
+}
+
 struct Prompt {
     found: Found,
     stage: Stage,
@@ -204,12 +214,15 @@ impl Watch {
                 return Ok(());
             }
             self.poll_due();
-            if let Some(outcome) = self.step() {
-                if self.once {
-                    return outcome;
-                }
-                if let Err(why) = outcome {
-                    eprintln!("assent: {why}");
+            if let Some(handled) = self.step() {
+                match handled {
+                    Handled::Answered if self.once => return Ok(()),
+                    Handled::Refused(why) if self.once => return Err(why),
+                    Handled::Refused(why) => eprintln!("assent: {why}"),
+                    Handled::Expired(id) if self.once => {
+                        return Err(Failure::new(format!("request {id} expired")));
+                    }
+                    Handled::Answered | Handled::Expired(_) => {}
                 }
                 continue;
             }
@@ -229,7 +242,7 @@ impl Watch {
 
     /// Advances the prompt by one step: shows the next request, expires the current one, or
     /// takes a line of input. `Some` when a request was handled, with its outcome.
-    fn step(&mut self) -> Option<Result<(), Failure>> {
+    fn step(&mut self) -> Option<Handled> {
         let now = now();
         self.seen
             .retain(|_, exp| exp.saturating_add(assent_protocol::CLOCK_SKEW) >= now);
@@ -239,7 +252,7 @@ impl Watch {
             let id = push::short(&prompt.found.challenge.id).to_owned();
             self.prompt = None;
             say(&format!("\nRequest {id} expired before it was answered."));
-            return Some(Err(Failure::new(format!("request {id} expired"))));
+            return Some(Handled::Expired(id));
         }
         if self.prompt.is_none() {
             while let Some((found, source)) = self.queue.pop_front() {
@@ -298,9 +311,9 @@ impl Watch {
         Some(match outcome {
             Ok(status) => {
                 say(&status);
-                Ok(())
+                Handled::Answered
             }
-            Err(why) => Err(why),
+            Err(why) => Handled::Refused(why),
         })
     }
 

@@ -692,3 +692,29 @@ fn watch_falls_back_to_polling_when_the_relay_goes_away() {
     assert!(wait_exit(&mut process).success(), "{}", lines.rest());
     assert_eq!(browser.status()["status"], "approved");
 }
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_watch_cleanly() {
+    let stack = Stack::new(false);
+    stack.enroll();
+    let mut child = stack
+        .assent()
+        .arg("watch")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Lines::of(child.stdout.take().unwrap());
+    let _stdin = child.stdin.take();
+    let mut process = Process(child);
+    lines.wait_for("watching 1 account(s): polling");
+    let killed = Command::new("kill")
+        .args(["-INT", &process.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = wait_exit(&mut process);
+    assert!(status.success(), "{status}");
+    assert!(lines.rest().ends_with("Stopped watching."));
+}
