@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use assent_protocol::{
-    Challenge, DenyReason, Pending, Platform, Purpose, PushConfig, Response, Transport,
+    Challenge, DenyReason, Pending, Platform, Purpose, PushConfig, PushEnrollment, Response,
+    Transport,
 };
 use authenticator_core::push::{DeviceInfo, KeyChoice, PushAccount, PushError, PushState};
 use authenticator_core::vault::Vault;
@@ -35,7 +36,9 @@ pub fn enroll(
 ) -> Result<(), Failure> {
     let text = enrollment_text(uri_or_image, qr)?;
     let parsed = uri::parse_full(&text)?;
-    if !parsed.extra.iter().any(|(key, _)| key == "assent") {
+    // Checked before anything is created or registered: a QR that cannot enroll changes nothing.
+    let offered = PushEnrollment::from_params(&parsed.extra, now()).map_err(PushError::from)?;
+    if offered.is_none() {
         save_new(path, vec![parsed.account])?;
         eprintln!(
             "This QR code does not offer push sign-in approvals: it was added for codes only."

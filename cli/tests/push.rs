@@ -533,6 +533,14 @@ fn deny_reports_not_me() {
 #[test]
 fn a_plain_totp_uri_adds_codes_only() {
     let stack = Stack::new(false);
+    // A push QR that cannot be used changes nothing, not even creating the vault.
+    let err = stack.fails(&[
+        "enroll",
+        "otpauth://totp/A:b?secret=JBSWY3DPEHPK3PXP&issuer=A&assent=1&assent_url=http%3A%2F%2F127.0.0.1%3A1\
+         &assent_token=AAAAAAAAAAAAAAAAAAAAAA&assent_key=AkBGhsS8WBljyY0Bn3S8IIIBLq0nX20PBkxX02ljWbJ1&assent_exp=1",
+    ]);
+    assert!(err.contains("the push enrollment cannot be used"), "{err}");
+    assert!(!stack.dir.path().join("vault.json").exists());
     let (_, stderr) = stack.ok(&[
         "enroll",
         "otpauth://totp/Plain:bob?secret=JBSWY3DPEHPK3PXP&issuer=Plain",
