@@ -61,7 +61,10 @@ struct Watched {
     relay: Option<String>,
     push: PushConfig,
     stream_up: bool,
+    /// Why the stream is down, once it went down (said once per reason).
+    stream_error: Option<String>,
     next_poll: Instant,
+    /// The last poll's failure (said once per failure).
     last_error: Option<String>,
 }
 
@@ -116,6 +119,7 @@ pub fn watch(path: &Path, once: bool) -> Result<(), Failure> {
                 .map(str::to_owned),
             push: p.device.push.clone(),
             stream_up: false,
+            stream_error: None,
             next_poll: Instant::now(),
             last_error: None,
         })
@@ -350,6 +354,12 @@ impl Watch {
         };
         match event {
             StreamEvent::Up => {
+                if account.stream_error.take().is_some() {
+                    eprintln!(
+                        "The stream from {} is back.",
+                        account.relay.as_deref().unwrap_or_default()
+                    );
+                }
                 account.stream_up = true;
                 // Pushes missed while the stream was down are fetched now.
                 account.next_poll = Instant::now();
@@ -357,13 +367,13 @@ impl Watch {
             }
             StreamEvent::Down(why) => {
                 let relay = account.relay.clone().unwrap_or_default();
-                if account.stream_up || account.last_error.as_deref() != Some(why.as_str()) {
+                if account.stream_up || account.stream_error.as_deref() != Some(why.as_str()) {
                     eprintln!(
                         "assent: the stream from {relay} is down ({why}); polling every {} s until it is back",
                         POLL_WITHOUT_STREAM.as_secs()
                     );
                 }
-                account.last_error = Some(why);
+                account.stream_error = Some(why);
                 account.stream_up = false;
                 account.next_poll = account.next_poll.min(Instant::now() + POLL_WITHOUT_STREAM);
             }

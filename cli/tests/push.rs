@@ -100,7 +100,8 @@ impl Lines {
 
 struct Relay {
     url: String,
-    _process: Process,
+    config: PathBuf,
+    process: Process,
 }
 
 impl Relay {
@@ -121,8 +122,20 @@ impl Relay {
             ),
         )
         .unwrap();
+        let url = format!("http://{addr}");
+        let process = Self::spawn(&config, &url);
+        Self {
+            url,
+            config,
+            process,
+        }
+    }
+
+    /// Starts the relay process and waits until it listens.
+    fn spawn(config: &Path, url: &str) -> Process {
+        let addr = url.trim_start_matches("http://");
         let mut command = Command::new(binary("push-relay"));
-        command.arg("--config").arg(&config).stdout(Stdio::null());
+        command.arg("--config").arg(config).stdout(Stdio::null());
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("PUSH_RELAY_") {
                 command.env_remove(key);
@@ -137,10 +150,14 @@ impl Relay {
             assert!(Instant::now() < deadline, "push-relay did not listen");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self {
-            url: format!("http://{addr}"),
-            _process: process,
-        }
+        process
+    }
+
+    /// Stops the relay and starts it again on the same address (its streams are gone).
+    fn restart(&mut self) {
+        let _ = self.process.0.kill();
+        let _ = self.process.0.wait();
+        self.process = Self::spawn(&self.config, &self.url);
     }
 }
 
@@ -555,12 +572,16 @@ fn a_plain_totp_uri_adds_codes_only() {
 
 /// `assent watch --once` with piped standard input; returns the child and its output lines.
 fn watch(stack: &Stack) -> (Process, Lines, std::process::ChildStdin) {
+    watch_with_stderr(stack, Stdio::inherit())
+}
+
+fn watch_with_stderr(stack: &Stack, stderr: Stdio) -> (Process, Lines, std::process::ChildStdin) {
     let mut child = stack
         .assent()
         .args(["watch", "--once"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let lines = Lines::of(child.stdout.take().unwrap());
@@ -725,4 +746,24 @@ fn ctrl_c_stops_watch_cleanly() {
     let status = wait_exit(&mut process);
     assert!(status.success(), "{status}");
     assert!(lines.rest().ends_with("Stopped watching."));
+}
+
+#[test]
+fn watch_reconnects_when_the_relay_comes_back() {
+    let mut stack = Stack::new(true);
+    stack.enroll();
+    let (mut process, mut lines, mut stdin) = watch_with_stderr(&stack, Stdio::piped());
+    let mut errors = Lines::of(process.0.stderr.take().unwrap());
+    lines.wait_for("watching 1 account(s): stream");
+    stack.relay.as_mut().unwrap().restart();
+    errors.wait_for("is down");
+    errors.wait_for(&format!("The stream from {} is back.", stack.relay_url()));
+    let mut browser = stack.browser();
+    browser.start_push_login();
+    let number = browser.number();
+    lines.wait_for("pushed by the relay");
+    writeln!(stdin, "y\n{number}").unwrap();
+    drop(stdin);
+    assert!(wait_exit(&mut process).success(), "{}", lines.rest());
+    assert_eq!(browser.status()["status"], "approved");
 }
