@@ -20,7 +20,7 @@ use authenticator_core::vault::Vault;
 
 use crate::commands::now;
 use crate::direct::{self, StreamEvent};
-use crate::failure::Failure;
+use crate::failure::{Context, Failure};
 use crate::portal_client::{Exchange, PortalClient};
 use crate::push::{self, Found};
 use crate::relays::Relays;
@@ -105,6 +105,7 @@ struct Watch {
 
 /// `assent watch`: runs until Ctrl-C (or, with `once`, until one request was handled).
 pub fn watch(path: &Path, once: bool) -> Result<(), Failure> {
+    let _only_watcher = only_watcher(path)?;
     let vault = store::open(path)?;
     let relays = Relays::load(path)?;
     let client = PortalClient::new()?;
@@ -162,6 +163,31 @@ pub fn watch(path: &Path, once: bool) -> Result<(), Failure> {
     };
     watch.start(&rx);
     watch.run(&rx, &stop)
+}
+
+/// Makes sure no other `assent watch` runs on this vault: two would take the relay stream from
+/// each other (the relay keeps one stream per token) and ask every question twice. The lock
+/// is held until the returned file is dropped.
+fn only_watcher(path: &Path) -> Result<std::fs::File, Failure> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".watch.lock");
+    let lock_path = PathBuf::from(name);
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .context(|| format!("opening {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Failure::new(
+            "another `assent watch` is already watching this vault",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(Failure::new(format!(
+            "locking {}: {e}",
+            lock_path.display()
+        ))),
+    }
 }
 
 fn spawn_stdin_reader(tx: Sender<Event>) {

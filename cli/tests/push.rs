@@ -738,6 +738,8 @@ fn ctrl_c_stops_watch_cleanly() {
     let _stdin = child.stdin.take();
     let mut process = Process(child);
     lines.wait_for("watching 1 account(s): polling");
+    let err = stack.fails(&["watch"]);
+    assert!(err.contains("another `assent watch`"), "{err}");
     let killed = Command::new("kill")
         .args(["-INT", &process.0.id().to_string()])
         .status()
