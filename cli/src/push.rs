@@ -34,7 +34,8 @@ pub fn enroll(
     name: Option<String>,
     relay: Option<String>,
 ) -> Result<(), Failure> {
-    let text = enrollment_text(uri_or_image, qr)?;
+    // The URI holds the one-time enrollment token: wiped from memory once done, never printed.
+    let text = zeroize::Zeroizing::new(enrollment_text(uri_or_image, qr)?);
     let parsed = uri::parse_full(&text)?;
     // Checked before anything is created or registered: a QR that cannot enroll changes nothing.
     let offered = PushEnrollment::from_params(&parsed.extra, now()).map_err(PushError::from)?;
