@@ -114,7 +114,9 @@ impl DirectHub {
             let streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
             match streams.get(&push.device_token) {
                 Some(s) => s.tx.clone(),
-                None => return Err(ProviderError::Unregistered("NotConnected".into())),
+                // A desktop that is offline now is not a dead token: it reconnects and polls.
+                // `unregistered` would make the portal forget its push address for good.
+                None => return Err(ProviderError::Failed("NotConnected".into())),
             }
         };
         let event = serde_json::json!({
@@ -129,7 +131,7 @@ impl DirectHub {
                 Err(ProviderError::Failed("StreamBacklogged".into()))
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                Err(ProviderError::Unregistered("NotConnected".into()))
+                Err(ProviderError::Failed("NotConnected".into()))
             }
         }
     }
