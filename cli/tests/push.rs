@@ -674,10 +674,11 @@ fn watch_once_fails_when_the_portal_refuses_a_wrong_number() {
 }
 
 #[test]
-fn watch_restores_the_push_address_the_portal_dropped() {
+fn a_push_while_watch_is_off_fails_and_the_next_one_reaches_watch() {
     let stack = Stack::new(true);
     stack.enroll();
-    // No stream is open: the relay tells the portal the token is dead, and the portal forgets it.
+    // No stream is open: the relay reports the push failed (not a dead token), so the portal
+    // keeps the device's push address; the request is still there for a poll.
     let mut first = stack.browser();
     first.start_push_login();
     let id = pending(&stack)[0]["id"].as_str().unwrap().to_owned();
@@ -685,10 +686,13 @@ fn watch_restores_the_push_address_the_portal_dropped() {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    assert!(delivery.starts_with("unregistered"), "{delivery}");
+    assert!(
+        delivery.starts_with("failed") && delivery.contains("NotConnected"),
+        "{delivery}"
+    );
     stack.ok(&["deny", &id]);
 
-    // `watch` opens the stream and gives the portal the token again: pushes flow once more.
+    // With `watch` running, the next push arrives through the stream.
     let (mut process, mut lines, mut stdin) = watch(&stack);
     lines.wait_for("watching 1 account(s): stream");
     let mut second = stack.browser();
@@ -698,7 +702,6 @@ fn watch_restores_the_push_address_the_portal_dropped() {
     writeln!(stdin, "y\n{number}").unwrap();
     drop(stdin);
     assert!(wait_exit(&mut process).success(), "{}", lines.rest());
-    // (The first status read after the approval signs the browser in and ends the request.)
     let status = second.status();
     assert_eq!(status["status"], "approved");
     assert_eq!(status["delivery"], "delivered", "{status}");

@@ -446,10 +446,13 @@ pub async fn push_status(State(portal): State<Arc<Portal>>, headers: HeaderMap) 
     let (message, redirect): (String, Option<&str>) = match challenge.status {
         ChallengeStatus::Pending => ("Waiting for your approval…".into(), None),
         ChallengeStatus::Approved => {
+            // Idempotent: every poll after the approval answers the same, and only the first
+            // one changes the session.
             let redirect = match (challenge.purpose.as_str(), s.state) {
                 ("login", SessionState::Password) => {
                     s.state = SessionState::SignedIn;
                     s.expires_at = now + portal.settings.session_seconds;
+                    portal.db.update_session(&s)?;
                     portal.db.log(
                         s.user_id,
                         now,
@@ -461,17 +464,20 @@ pub async fn push_status(State(portal): State<Arc<Portal>>, headers: HeaderMap) 
                     "/"
                 }
                 ("step_up", SessionState::SignedIn) => {
-                    s.step_up_at = Some(now);
+                    if s.step_up_at.is_none_or(|t| t < challenge.iat) {
+                        s.step_up_at = Some(now);
+                        portal.db.update_session(&s)?;
+                    }
                     "/protected"
                 }
                 ("password_reset", SessionState::ResetPending) => {
                     s.state = SessionState::Reset;
+                    portal.db.update_session(&s)?;
                     "/reset/new"
                 }
+                ("password_reset", SessionState::Reset) => "/reset/new",
                 _ => "/",
             };
-            s.challenge = None;
-            portal.db.update_session(&s)?;
             ("Approved.".into(), Some(redirect))
         }
         ChallengeStatus::Denied => {
