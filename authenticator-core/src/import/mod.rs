@@ -14,7 +14,7 @@ mod aegis;
 mod gcm;
 mod google;
 mod json;
-mod qr;
+pub mod qr;
 mod text;
 mod twofas;
 

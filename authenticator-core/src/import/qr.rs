@@ -13,12 +13,14 @@ const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
 const JPEG_MAGIC: &[u8] = b"\xFF\xD8\xFF";
 
 /// True when the bytes start like a PNG or JPEG file.
-pub(super) fn is_image(data: &[u8]) -> bool {
+pub fn is_image(data: &[u8]) -> bool {
     data.starts_with(PNG_MAGIC) || data.starts_with(JPEG_MAGIC)
 }
 
-/// The texts of the QR codes in the image, in the order they were found.
-pub(super) fn read(data: &[u8]) -> Result<Vec<String>, ImportError> {
+/// The texts of the QR codes in a PNG or JPEG image, in the order they were found (possibly
+/// none). For callers that need the text itself, such as a push enrollment URI; importing
+/// accounts from a picture goes through [`super::import`].
+pub fn read(data: &[u8]) -> Result<Vec<String>, ImportError> {
     let format = if data.starts_with(PNG_MAGIC) {
         ImageFormat::Png
     } else {
