@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 
 use crate::admin::Action;
 use crate::app::{Portal, PortalError};
@@ -36,10 +36,16 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/protected", get(web::protected))
         .route("/reset", get(web::reset_form).post(web::reset_start))
         .route("/reset/new", get(web::reset_new_form).post(web::reset_new))
-        .route("/assent/v1/register", post(register))
-        .route("/assent/v1/answers", post(answer))
-        .route("/assent/v1/pending", post(pending))
-        .route("/assent/v1/push-token", post(push_token))
+        .route(
+            "/assent/v1/register",
+            device_route(devices::register, created),
+        )
+        .route("/assent/v1/answers", device_route(devices::answer, json))
+        .route("/assent/v1/pending", device_route(devices::pending, json))
+        .route(
+            "/assent/v1/push-token",
+            device_route(devices::push_token, no_content),
+        )
         .route("/admin/api/users", get(admin_users).post(admin_create))
         .route("/admin/api/users/{name}/events", get(admin_events))
         .route("/admin/api/users/{name}/{action}", post(admin_action))
@@ -126,48 +132,33 @@ async fn device_call<T: Send + 'static>(
         .map_err(refusal)
 }
 
-async fn register(
-    State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    match device_call(portal, headers, body, devices::register).await {
-        Ok(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
-        Err(r) => r,
-    }
+/// A device endpoint: the body checks and a blocking call of `f`, whose success `ok` renders.
+fn device_route<T: Send + 'static>(
+    f: fn(&Arc<Portal>, &str) -> Result<T, Refusal>,
+    ok: fn(T) -> Response,
+) -> MethodRouter<Arc<Portal>> {
+    post(
+        move |State(portal): State<Arc<Portal>>,
+              headers: HeaderMap,
+              body: Result<Bytes, axum::extract::rejection::BytesRejection>| async move {
+            match device_call(portal, headers, body, f).await {
+                Ok(v) => ok(v),
+                Err(r) => r,
+            }
+        },
+    )
 }
 
-async fn answer(
-    State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    match device_call(portal, headers, body, devices::answer).await {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(r) => r,
-    }
+fn created(v: serde_json::Value) -> Response {
+    (StatusCode::CREATED, axum::Json(v)).into_response()
 }
 
-async fn pending(
-    State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    match device_call(portal, headers, body, devices::pending).await {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(r) => r,
-    }
+fn json(v: serde_json::Value) -> Response {
+    axum::Json(v).into_response()
 }
 
-async fn push_token(
-    State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Response {
-    match device_call(portal, headers, body, devices::push_token).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(r) => r,
-    }
+fn no_content((): ()) -> Response {
+    StatusCode::NO_CONTENT.into_response()
 }
 
 // ---- help-desk API

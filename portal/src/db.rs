@@ -485,6 +485,21 @@ fn challenge_from((mut row, status): (ChallengeRow, String)) -> DbResult<Challen
     Ok(row)
 }
 
+/// Retires the user's devices other than `keep` (all with `""`), pending ones included, and
+/// cancels their pending challenges: from then on they get `unknown_device`.
+fn retire_devices(tx: &rusqlite::Transaction<'_>, user_id: i64, keep: &str) -> DbResult<()> {
+    tx.execute(
+        "UPDATE devices SET state = 'retired' WHERE user_id = ?1 AND id != ?2 AND state != 'retired'",
+        params![user_id, keep],
+    )?;
+    tx.execute(
+        "UPDATE challenges SET status = 'cancelled'
+         WHERE user_id = ?1 AND device_id != ?2 AND status = 'pending'",
+        params![user_id, keep],
+    )?;
+    Ok(())
+}
+
 const SESSION_COLUMNS: &str =
     "id, user_id, state, csrf, ip, user_agent, expires_at, challenge, enrollment, step_up_at";
 
@@ -678,14 +693,7 @@ impl Db {
     pub fn reset_mfa(&self, user_id: i64) -> DbResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE devices SET state = 'retired' WHERE user_id = ?1 AND state != 'retired'",
-            [user_id],
-        )?;
-        tx.execute(
-            "UPDATE challenges SET status = 'cancelled' WHERE user_id = ?1 AND status = 'pending'",
-            [user_id],
-        )?;
+        retire_devices(&tx, user_id, "")?;
         tx.execute("DELETE FROM enrollments WHERE user_id = ?1", [user_id])?;
         tx.execute(
             "UPDATE users SET device_id = NULL, totp_secret = NULL, totp_last_step = NULL,
@@ -807,15 +815,7 @@ impl Db {
             [user_id],
             |r| r.get(0),
         )?;
-        tx.execute(
-            "UPDATE devices SET state = 'retired' WHERE user_id = ?1 AND id != ?2 AND state = 'active'",
-            params![user_id, device_id],
-        )?;
-        tx.execute(
-            "UPDATE challenges SET status = 'cancelled'
-             WHERE user_id = ?1 AND device_id != ?2 AND status = 'pending'",
-            params![user_id, device_id],
-        )?;
+        retire_devices(&tx, user_id, device_id)?;
         tx.execute(
             "UPDATE devices SET state = 'active' WHERE id = ?1",
             [device_id],
@@ -843,14 +843,7 @@ impl Db {
         if used != 1 {
             return Ok(false);
         }
-        tx.execute(
-            "UPDATE devices SET state = 'retired' WHERE user_id = ?1 AND state != 'retired'",
-            [user_id],
-        )?;
-        tx.execute(
-            "UPDATE challenges SET status = 'cancelled' WHERE user_id = ?1 AND status = 'pending'",
-            [user_id],
-        )?;
+        retire_devices(&tx, user_id, "")?;
         tx.execute(
             "UPDATE users SET device_id = NULL,
                  totp_secret = (SELECT totp_secret FROM enrollments WHERE token = ?2),

@@ -30,11 +30,7 @@ pub fn client(portal: &Portal, headers: &HeaderMap, peer: SocketAddr) -> Client 
         .map(|v| v.trim().to_owned())
         .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
     let ip = forwarded.unwrap_or_else(|| peer.ip().to_string());
-    let agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    Client::new(ip, agent)
+    Client::new(ip, &user_agent(headers))
 }
 
 fn cookie_value(headers: &HeaderMap) -> Option<String> {
@@ -155,6 +151,52 @@ fn to_login(message: &str) -> Response {
     Redirect::to(&format!("/login?{query}")).into_response()
 }
 
+/// Sends a push for `purpose` and points the browser at the waiting page; over the per-user
+/// limit, a 429 page saying when to try again.
+fn push_and_wait(
+    portal: &Arc<Portal>,
+    s: &mut Session,
+    user: &User,
+    purpose: assent_protocol::Purpose,
+    client: &Client,
+) -> PageResult {
+    match portal.send_challenge(user, purpose, client, Some(&s.id)) {
+        Ok(c) => {
+            s.challenge = Some(c.id);
+            portal.db.update_session(s)?;
+            Ok(Redirect::to("/login/push").into_response())
+        }
+        Err(PortalError::PushLimited { retry_after }) => Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after.to_string())],
+            page(
+                "Too many requests",
+                &format!(
+                    "<h1>Too many requests</h1><p class=\"error\" id=\"rate-limited\">Too many \
+                     sign-in requests were sent to your device. Try again in {retry_after} \
+                     seconds.</p><p><a href=\"/\">Back</a></p>"
+                ),
+            ),
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Adds a `Set-Cookie` header to a response.
+fn with_cookie(mut response: Response, cookie: HeaderValue) -> Response {
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    response
+}
+
+fn user_agent(headers: &HeaderMap) -> String {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
 /// `GET /`: the signed-in home page.
 pub async fn home(State(portal): State<Arc<Portal>>, headers: HeaderMap) -> PageResult {
     let Some((s, user)) = signed_in(&portal, &headers)? else {
@@ -221,11 +263,7 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> PageResult {
     let client = client(&portal, &headers, peer);
-    let agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let agent = user_agent(&headers);
     let checker = portal.clone();
     let username = form.username.clone();
     let password = zeroize::Zeroizing::new(form.password);
@@ -302,22 +340,20 @@ pub async fn login(
         return Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response());
     }
     let (mut s, cookie) = new_session(&portal, &user, SessionState::Password, &client, &agent)?;
-    let next = if user.device_id.is_some() {
-        match portal.send_challenge(&user, assent_protocol::Purpose::Login, &client, Some(&s.id)) {
-            Ok(challenge) => {
-                s.challenge = Some(challenge.id);
-                portal.db.update_session(&s)?;
-                "/login/push".to_owned()
-            }
-            Err(PortalError::PushLimited { .. }) => "/login/push".to_owned(),
-            Err(e) => return Err(e.into()),
-        }
+    let response = if user.device_id.is_some() {
+        push_and_wait(
+            &portal,
+            &mut s,
+            &user,
+            assent_protocol::Purpose::Login,
+            &client,
+        )?
     } else if user.totp_secret.is_some() {
-        "/login/totp".to_owned()
+        Redirect::to("/login/totp").into_response()
     } else {
-        "/enroll".to_owned()
+        Redirect::to("/enroll").into_response()
     };
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
+    Ok(with_cookie(response, cookie))
 }
 
 /// `POST /logout`.
@@ -536,25 +572,7 @@ pub async fn push_send(
             .db
             .settle_challenge(old, ChallengeStatus::Cancelled, Some("superseded"))?;
     }
-    match portal.send_challenge(&user, purpose, &client, Some(&s.id)) {
-        Ok(c) => {
-            s.challenge = Some(c.id);
-            portal.db.update_session(&s)?;
-            Ok(Redirect::to("/login/push").into_response())
-        }
-        Err(PortalError::PushLimited { retry_after }) => Ok((
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, retry_after.to_string())],
-            page(
-                "Too many requests",
-                &format!(
-                    "<h1>Too many requests</h1><p class=\"error\" id=\"rate-limited\">Too many sign-in requests were sent to your device. Try again in {retry_after} seconds.</p><p><a href=\"/login/push\">Back</a></p>"
-                ),
-            ),
-        )
-            .into_response()),
-        Err(e) => Err(e.into()),
-    }
+    push_and_wait(&portal, &mut s, &user, purpose, &client)
 }
 
 fn totp_page(s: &Session, error: Option<&str>) -> Html<String> {
@@ -865,27 +883,13 @@ pub async fn protected(
     {
         return Ok(Redirect::to("/login/push").into_response());
     }
-    match portal.send_challenge(
+    push_and_wait(
+        &portal,
+        &mut s,
         &user,
         assent_protocol::Purpose::StepUp,
         &client,
-        Some(&s.id),
-    ) {
-        Ok(c) => {
-            s.challenge = Some(c.id);
-            portal.db.update_session(&s)?;
-            Ok(Redirect::to("/login/push").into_response())
-        }
-        Err(PortalError::PushLimited { retry_after }) => Ok((
-            StatusCode::TOO_MANY_REQUESTS,
-            page(
-                "Too many requests",
-                &format!("<h1>Too many requests</h1><p>Try again in {retry_after} seconds.</p>"),
-            ),
-        )
-            .into_response()),
-        Err(e) => Err(e.into()),
-    }
+    )
 }
 
 /// The reset request form.
@@ -914,11 +918,7 @@ pub async fn reset_start(
     Form(form): Form<ResetForm>,
 ) -> PageResult {
     let client = client(&portal, &headers, peer);
-    let agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let agent = user_agent(&headers);
     let user = portal
         .db
         .user_by_name(form.username.trim())?
@@ -932,27 +932,14 @@ pub async fn reset_start(
         .into_response());
     };
     let (mut s, cookie) = new_session(&portal, &user, SessionState::ResetPending, &client, &agent)?;
-    match portal.send_challenge(
+    let response = push_and_wait(
+        &portal,
+        &mut s,
         &user,
         assent_protocol::Purpose::PasswordReset,
         &client,
-        Some(&s.id),
-    ) {
-        Ok(c) => {
-            s.challenge = Some(c.id);
-            portal.db.update_session(&s)?;
-            Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login/push")).into_response())
-        }
-        Err(PortalError::PushLimited { retry_after }) => Ok((
-            StatusCode::TOO_MANY_REQUESTS,
-            page(
-                "Too many requests",
-                &format!("<h1>Too many requests</h1><p>Try again in {retry_after} seconds.</p>"),
-            ),
-        )
-            .into_response()),
-        Err(e) => Err(e.into()),
-    }
+    )?;
+    Ok(with_cookie(response, cookie))
 }
 
 /// `GET /reset/new`: the new-password form, after the device approved.
