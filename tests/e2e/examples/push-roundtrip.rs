@@ -56,10 +56,21 @@ async fn setup_user(stack: &Stack, name: &str, waiters: &Waiters) -> User {
     let page = browser.login(name, PASSWORD).await;
     assert_eq!(page.path, "/enroll");
     let qr = decode_qr(&browser.bytes("/enroll/qr.png").await);
-    let device = Device::enroll(&qr, apns_push(), "bench phone").await.unwrap();
-    assert!(browser.get("/enroll/status").await.body.contains("\"enrolled\":true"));
+    let device = Device::enroll(&qr, apns_push(), "bench phone")
+        .await
+        .unwrap();
+    assert!(
+        browser
+            .get("/enroll/status")
+            .await
+            .body
+            .contains("\"enrolled\":true")
+    );
     let (tx, pushes) = mpsc::unbounded_channel();
-    waiters.lock().unwrap().insert(device.push.token.clone(), tx);
+    waiters
+        .lock()
+        .unwrap()
+        .insert(device.push.token.clone(), tx);
     User {
         browser,
         pushes,
@@ -96,13 +107,7 @@ async fn main() {
             other => panic!("unknown argument {other}"),
         }
     }
-    let stack = Stack::start(&[
-        "--step-up-seconds",
-        "0",
-        "--push-limit",
-        "100000000",
-    ])
-    .await;
+    let stack = Stack::start(&["--step-up-seconds", "0", "--push-limit", "100000000"]).await;
     let waiters: Waiters = Arc::default();
     let mut feed = stack.apns.deliveries();
     let routes = waiters.clone();
@@ -166,15 +171,21 @@ async fn main() {
         }));
     }
     drop(done_tx);
+    let cpu = |pid| assent_e2e::cpu_time(pid).unwrap_or_default();
+    let (portal_pid, relay_pid) = (stack.portal.id(), stack.relay.id());
+    let (portal_cpu, relay_cpu) = (cpu(portal_pid), cpu(relay_pid));
     let start = Instant::now();
     go_tx.send(true).unwrap();
     let mut loaded = Vec::new();
     while start.elapsed() < Duration::from_secs(seconds) {
-        if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(100), done_rx.recv()).await {
+        if let Ok(Some(d)) = tokio::time::timeout(Duration::from_millis(100), done_rx.recv()).await
+        {
             loaded.push(d);
         }
     }
     let elapsed = start.elapsed();
+    let portal_cpu = cpu(portal_pid) - portal_cpu;
+    let relay_cpu = cpu(relay_pid) - relay_cpu;
     for s in stops {
         let _ = s.send(());
     }
@@ -199,6 +210,13 @@ async fn main() {
         loaded.len() as f64 / elapsed.as_secs_f64(),
         ms(percentile(&loaded, 50.0)),
         ms(percentile(&loaded, 99.0)),
+    );
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / loaded.len().max(1) as f64;
+    println!(
+        "  CPU per approval while loaded: portal {:.0} µs, relay {:.0} µs (the rest of the 2 cores: \
+         this tool's browsers, devices and mock APNs)",
+        per(portal_cpu),
+        per(relay_cpu),
     );
     println!(
         "password check before it (POST /login, Argon2id m=19 MiB t=2): p50 {}, p99 {}",

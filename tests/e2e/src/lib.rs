@@ -104,6 +104,11 @@ impl PortalProcess {
         }
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Runs a `portal` subcommand on the same database (the help desk's CLI).
     pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new(bin("portal"))
@@ -377,6 +382,16 @@ impl Browser {
         self.post("/login/totp", &[("csrf", &csrf), ("code", code)])
             .await
     }
+}
+
+/// CPU time (user + system) a process has used so far, from `/proc/PID/stat` (Linux).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some(Duration::from_millis(ticks * 10))
 }
 
 /// Reads the QR code in a PNG.
