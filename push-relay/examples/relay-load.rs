@@ -5,7 +5,13 @@
 //! ```text
 //! cargo build --release -p push-relay --bins --examples
 //! target/release/examples/relay-load [--seconds 10] [--concurrency 256] [--connections 8]
+//!     [--relay-cpus 0 --load-cpus 1] [--phases sustained,latency,inflight,overload]
+//!     [--relay-wrap "heaptrack -o /tmp/relay"]
 //! ```
+//!
+//! `--relay-cpus`/`--load-cpus` pin the relay and this tool (load generator and mock APNs) to
+//! disjoint CPUs with `taskset`, so the relay's pushes/s on its own cores is measured rather than
+//! derived from its CPU time. `--relay-wrap` runs the relay under a profiler.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/support/mod.rs"]
@@ -34,6 +40,16 @@ struct Args {
     seconds: u64,
     concurrency: usize,
     connections: usize,
+    relay_cpus: Option<String>,
+    load_cpus: Option<String>,
+    relay_wrap: Vec<String>,
+    phases: Vec<String>,
+}
+
+impl Args {
+    fn phase(&self, name: &str) -> bool {
+        self.phases.iter().any(|p| p == name || p == "all")
+    }
 }
 
 fn args() -> Args {
@@ -41,6 +57,10 @@ fn args() -> Args {
         seconds: 10,
         concurrency: 256,
         connections: 8,
+        relay_cpus: None,
+        load_cpus: None,
+        relay_wrap: Vec::new(),
+        phases: vec!["all".to_owned()],
     };
     let v: Vec<String> = std::env::args().collect();
     for w in v.windows(2) {
@@ -48,6 +68,10 @@ fn args() -> Args {
             "--seconds" => a.seconds = w[1].parse().unwrap(),
             "--concurrency" => a.concurrency = w[1].parse().unwrap(),
             "--connections" => a.connections = w[1].parse().unwrap(),
+            "--relay-cpus" => a.relay_cpus = Some(w[1].clone()),
+            "--load-cpus" => a.load_cpus = Some(w[1].clone()),
+            "--relay-wrap" => a.relay_wrap = w[1].split_whitespace().map(str::to_owned).collect(),
+            "--phases" => a.phases = w[1].split(',').map(str::to_owned).collect(),
             _ => {}
         }
     }
@@ -243,7 +267,7 @@ async fn burst(
     )
 }
 
-fn start_relay(apns: &MockApns, dir: &tempfile::TempDir) -> (Child, SocketAddr) {
+fn start_relay(args: &Args, apns: &MockApns, dir: &tempfile::TempDir) -> (Child, SocketAddr) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -295,7 +319,15 @@ connections = 2
     std::fs::write(&path, config).unwrap();
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().unwrap().parent().unwrap().join("push-relay");
-    let child = Command::new(&bin)
+    // taskset execs the relay (same pid); a profiler wrapper is a parent process, see `relay_pid`.
+    let mut argv: Vec<std::ffi::OsString> = Vec::new();
+    if let Some(cpus) = &args.relay_cpus {
+        argv.extend(["taskset".into(), "-c".into(), cpus.into()]);
+    }
+    argv.extend(args.relay_wrap.iter().map(Into::into));
+    argv.push(bin.clone().into());
+    let child = Command::new(&argv[0])
+        .args(&argv[1..])
         .arg("--config")
         .arg(&path)
         .spawn()
@@ -303,8 +335,43 @@ connections = 2
     (child, addr)
 }
 
+/// The relay's own pid: the child's, unless a wrapper (a profiler's script) runs it as its child.
+fn relay_pid(args: &Args, child: &Child) -> u32 {
+    if args.relay_wrap.is_empty() {
+        return child.id();
+    }
+    for _ in 0..100 {
+        let out = Command::new("pgrep")
+            .args(["-P", &child.id().to_string(), "-x", "push-relay"])
+            .output()
+            .unwrap();
+        if let Some(pid) = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+        {
+            return pid;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no push-relay process under the wrapper");
+}
+
+/// Pins this process (before it starts threads, which inherit it) to `cpus`.
+fn pin_self(cpus: &str) {
+    let ok = Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "taskset failed: is util-linux installed?");
+}
+
 fn main() {
     let args = args();
+    if let Some(cpus) = &args.load_cpus {
+        pin_self(cpus);
+    }
     // The load generator and mock APNs share the machine with the relay; keep them on one thread
     // each so the relay's own runtime gets the rest.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -319,8 +386,8 @@ async fn run(args: Args) {
     let apns = MockApns::start().await;
     apns.state.record.store(false, Ordering::Relaxed);
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = start_relay(&apns, &dir);
-    let pid = child.id();
+    let (mut child, addr) = start_relay(&args, &apns, &dir);
+    let pid = relay_pid(&args, &child);
     let mut ready = false;
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
@@ -334,6 +401,14 @@ async fn run(args: Args) {
         .map(|n| n.get())
         .unwrap_or(0);
     println!("# push-relay load benchmark ({cores} cores, loopback, mock APNs over HTTP/2 + TLS)");
+    match (&args.relay_cpus, &args.load_cpus) {
+        (None, None) => println!("# relay, load generator and mock APNs share every core"),
+        (r, l) => println!(
+            "# pinned: relay on CPUs {}, load generator + mock APNs on CPUs {}",
+            r.as_deref().unwrap_or("any"),
+            l.as_deref().unwrap_or("any")
+        ),
+    }
 
     let mut senders = Vec::new();
     for _ in 0..args.connections {
@@ -346,87 +421,107 @@ async fn run(args: Args) {
     println!("idle RSS after warm-up: {:.1} MB", idle as f64 / 1024.0);
 
     // 1. Sustained throughput, closed loop.
-    let cpu0 = cpu_seconds(pid);
-    let own0 = cpu_seconds(std::process::id());
-    let started = Instant::now();
-    let mut t = closed_loop(
-        &senders,
-        args.concurrency,
-        started + Duration::from_secs(args.seconds),
-    )
-    .await;
-    let secs = started.elapsed().as_secs_f64();
-    let ok = t.count(200);
-    let rate = ok as f64 / secs;
-    println!(
-        "sustained ({} connections, {} concurrent, {:.1} s): {:.0} delivered/s; statuses {:?}; latency p50 {:.2} ms, p99 {:.2} ms",
-        args.connections,
-        args.concurrency,
-        secs,
-        rate,
-        t.by_status.clone(),
-        t.pct(0.5),
-        t.pct(0.99)
-    );
-    let relay_cpu = cpu_seconds(pid) - cpu0;
-    let own_cpu = cpu_seconds(std::process::id()) - own0;
-    println!(
-        "CPU during sustained phase: relay {relay_cpu:.1} s ({:.0}% of one core), load tool + mock APNs {own_cpu:.1} s; \
-         relay cost {:.1} us CPU per push = {:.0} pushes/s per dedicated core",
-        100.0 * relay_cpu / secs,
-        1e6 * relay_cpu / ok as f64,
-        ok as f64 / relay_cpu
-    );
-    println!(
-        "RSS after sustained phase: {:.1} MB",
-        rss_kb(pid) as f64 / 1024.0
-    );
+    let mut rate = 8_000.0;
+    if args.phase("sustained") {
+        let cpu0 = cpu_seconds(pid);
+        let own0 = cpu_seconds(std::process::id());
+        let started = Instant::now();
+        let mut t = closed_loop(
+            &senders,
+            args.concurrency,
+            started + Duration::from_secs(args.seconds),
+        )
+        .await;
+        let secs = started.elapsed().as_secs_f64();
+        let ok = t.count(200);
+        rate = ok as f64 / secs;
+        println!(
+            "sustained ({} connections, {} concurrent, {:.1} s): {:.0} delivered/s; statuses {:?}; latency p50 {:.2} ms, p99 {:.2} ms",
+            args.connections,
+            args.concurrency,
+            secs,
+            rate,
+            t.by_status.clone(),
+            t.pct(0.5),
+            t.pct(0.99)
+        );
+        let relay_cpu = cpu_seconds(pid) - cpu0;
+        let own_cpu = cpu_seconds(std::process::id()) - own0;
+        println!(
+            "CPU during sustained phase: relay {relay_cpu:.1} s ({:.0}% of one core), load tool + mock APNs {own_cpu:.1} s ({:.0}%); \
+             relay cost {:.1} us CPU per push = {:.0} pushes/s per core if the relay had it to itself",
+            100.0 * relay_cpu / secs,
+            100.0 * own_cpu / secs,
+            1e6 * relay_cpu / ok as f64,
+            ok as f64 / relay_cpu
+        );
+        println!(
+            "RSS after sustained phase: {:.1} MB",
+            rss_kb(pid) as f64 / 1024.0
+        );
+    }
 
     // 2. Added latency at a steady, sub-saturating rate (open loop).
-    let paced = ((rate * 0.5) as u64).max(100);
-    let mut t = open_loop(&senders, KEY, paced, 5).await;
-    println!(
-        "paced at {paced}/s for 5 s: statuses {:?}; latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
-        t.by_status.clone(),
-        t.pct(0.5),
-        t.pct(0.99),
-        t.pct(0.999)
-    );
+    if args.phase("latency") {
+        let paced = ((rate * 0.5) as u64).max(100);
+        let mut t = open_loop(&senders, KEY, paced, 5).await;
+        println!(
+            "paced at {paced}/s for 5 s: statuses {:?}; latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
+            t.by_status.clone(),
+            t.pct(0.5),
+            t.pct(0.99),
+            t.pct(0.999)
+        );
+    }
+
+    let mut many = Vec::new();
+    if args.phase("inflight") || args.phase("overload") {
+        for _ in 0..64 {
+            many.push(connect(addr).await);
+        }
+    }
 
     // 3. 10,000 in flight: APNs holds every answer for 3 s.
-    let mut many = Vec::new();
-    for _ in 0..64 {
-        many.push(connect(addr).await);
+    if args.phase("inflight") {
+        let before = rss_kb(pid);
+        *apns.state.hold.lock().unwrap() = Duration::from_secs(3);
+        let (t, peak_rss, peak_in_flight) = burst(&many, MAX_IN_FLIGHT, pid, addr).await;
+        println!(
+            "10,000 held in flight: peak in-flight gauge {peak_in_flight}, peak RSS {:.1} MB ({:.1} MB before: {:.1} KB per push); statuses {:?}",
+            peak_rss as f64 / 1024.0,
+            before as f64 / 1024.0,
+            peak_rss.saturating_sub(before) as f64 / MAX_IN_FLIGHT as f64,
+            t.by_status
+        );
+        println!(
+            "RSS after the in-flight burst: {:.1} MB",
+            rss_kb(pid) as f64 / 1024.0
+        );
     }
-    *apns.state.hold.lock().unwrap() = Duration::from_secs(3);
-    let (t, peak_rss, peak_in_flight) = burst(&many, MAX_IN_FLIGHT, pid, addr).await;
-    println!(
-        "10,000 held in flight: peak in-flight gauge {peak_in_flight}, peak RSS {:.1} MB; statuses {:?}",
-        peak_rss as f64 / 1024.0,
-        t.by_status
-    );
 
     // 4. 2x overload of in-flight capacity: 20,000 at once against max_in_flight 10,000.
-    *apns.state.hold.lock().unwrap() = Duration::from_secs(1);
-    let (t, peak_rss, _) = burst(&many, 2 * MAX_IN_FLIGHT, pid, addr).await;
-    println!(
-        "2x in-flight overload (20,000 at once, max_in_flight 10,000): 200 = {}, 503 = {}, other {:?}; peak RSS {:.1} MB",
-        t.count(200),
-        t.count(503),
-        t.by_status,
-        peak_rss as f64 / 1024.0
-    );
-    *apns.state.hold.lock().unwrap() = Duration::ZERO;
+    if args.phase("overload") {
+        *apns.state.hold.lock().unwrap() = Duration::from_secs(1);
+        let (t, peak_rss, _) = burst(&many, 2 * MAX_IN_FLIGHT, pid, addr).await;
+        println!(
+            "2x in-flight overload (20,000 at once, max_in_flight 10,000): 200 = {}, 503 = {}, other {:?}; peak RSS {:.1} MB",
+            t.count(200),
+            t.count(503),
+            t.by_status,
+            peak_rss as f64 / 1024.0
+        );
+        *apns.state.hold.lock().unwrap() = Duration::ZERO;
 
-    // 5. 2x overload of a tenant's rate limit.
-    let t = open_loop(&senders, LIMITED_KEY, 2 * LIMITED_RATE, 3).await;
-    println!(
-        "2x rate overload (tenant limited to {LIMITED_RATE}/s, sent {}/s for 3 s): 200 = {}, 429 = {}, other {:?}",
-        2 * LIMITED_RATE,
-        t.count(200),
-        t.count(429),
-        t.by_status
-    );
+        // 5. 2x overload of a tenant's rate limit.
+        let t = open_loop(&senders, LIMITED_KEY, 2 * LIMITED_RATE, 3).await;
+        println!(
+            "2x rate overload (tenant limited to {LIMITED_RATE}/s, sent {}/s for 3 s): 200 = {}, 429 = {}, other {:?}",
+            2 * LIMITED_RATE,
+            t.count(200),
+            t.count(429),
+            t.by_status
+        );
+    }
 
     // Still up?
     let h = support::client::get(addr, "/healthz").await.status;
