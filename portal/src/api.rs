@@ -1,12 +1,13 @@
 //! The HTTP surface: the router for pages, the device endpoints (docs/protocol.md §11), the
 //! help-desk JSON API, and (tests only) the clock control.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use assent_protocol::{ErrorCode, ErrorResponse};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
@@ -107,9 +108,11 @@ fn assent_protocol_content_type() -> &'static str {
 async fn device_call<T: Send + 'static>(
     portal: Arc<Portal>,
     headers: HeaderMap,
+    peer: Option<SocketAddr>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-    f: fn(&Arc<Portal>, &str) -> Result<T, Refusal>,
+    f: DeviceFn<T>,
 ) -> Result<T, Response> {
+    let ip = web::client_ip(&portal, &headers, peer);
     let body = body.map_err(|e| {
         refusal(Refusal {
             code: if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -121,7 +124,7 @@ async fn device_call<T: Send + 'static>(
         })
     })?;
     let jws = jose_body(&headers, &body).map_err(refusal)?;
-    tokio::task::spawn_blocking(move || f(&portal, &jws))
+    tokio::task::spawn_blocking(move || f(&portal, &jws, &ip))
         .await
         .map_err(|_| {
             refusal(Refusal {
@@ -132,16 +135,21 @@ async fn device_call<T: Send + 'static>(
         .map_err(refusal)
 }
 
+/// A device endpoint's logic: the JWS body and the client's address in, a result out.
+type DeviceFn<T> = fn(&Arc<Portal>, &str, &str) -> Result<T, Refusal>;
+
 /// A device endpoint: the body checks and a blocking call of `f`, whose success `ok` renders.
 fn device_route<T: Send + 'static>(
-    f: fn(&Arc<Portal>, &str) -> Result<T, Refusal>,
+    f: DeviceFn<T>,
     ok: fn(T) -> Response,
 ) -> MethodRouter<Arc<Portal>> {
     post(
         move |State(portal): State<Arc<Portal>>,
+              peer: Option<Extension<ConnectInfo<SocketAddr>>>,
               headers: HeaderMap,
               body: Result<Bytes, axum::extract::rejection::BytesRejection>| async move {
-            match device_call(portal, headers, body, f).await {
+            let peer = peer.map(|Extension(ConnectInfo(addr))| addr);
+            match device_call(portal, headers, peer, body, f).await {
                 Ok(v) => ok(v),
                 Err(r) => r,
             }

@@ -378,6 +378,7 @@ impl Portal {
         user: &User,
         token: &str,
         code: &str,
+        ip: &str,
     ) -> Result<bool, PortalError> {
         let Some(enrollment) = self.db.enrollment(token)? else {
             return Ok(false);
@@ -393,7 +394,7 @@ impl Portal {
             self.db.log(
                 user.id,
                 self.now(),
-                "",
+                ip,
                 "enrolled",
                 "ok",
                 "TOTP only (third-party app)",
@@ -644,7 +645,7 @@ impl Portal {
                 self.db.log(
                     c.user_id,
                     now,
-                    "",
+                    "portal",
                     &format!("push_{}", c.purpose),
                     "expired",
                     "no answer in 60 s",

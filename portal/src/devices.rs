@@ -60,7 +60,7 @@ fn platform_name(platform: Platform) -> &'static str {
 
 /// `POST /assent/v1/register`: stores the device as pending and returns
 /// `{"device_id", "challenge"}` with its activation challenge.
-pub fn register(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Refusal> {
+pub fn register(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::Value, Refusal> {
     let now = portal.now();
     let mut enrollment = None;
     let registration = verify_registration(jws, portal.key_id(), now, |token| {
@@ -121,7 +121,7 @@ pub fn register(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Re
     portal.db.log(
         user.id,
         now,
-        "",
+        ip,
         "device_registered",
         "pending",
         &format!(
@@ -133,7 +133,7 @@ pub fn register(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Re
 }
 
 /// `POST /assent/v1/answers`: verifies the answer against the pending challenge and settles it.
-pub fn answer(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Refusal> {
+pub fn answer(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::Value, Refusal> {
     let now = portal.now();
     let (kid, challenge_id) =
         peek_answer(jws).map_err(|e| Refusal::new(ErrorCode::from(&e), e.to_string()))?;
@@ -212,7 +212,7 @@ pub fn answer(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Refu
             if let Some((status, reason, outcome, detail)) = settled
                 && portal.db.settle_challenge(&row.id, status, reason)?
             {
-                portal.db.log(user.id, now, "", &kind, outcome, detail)?;
+                portal.db.log(user.id, now, ip, &kind, outcome, detail)?;
             }
             return Err(Refusal::new(ErrorCode::from(&e), e.to_string()));
         }
@@ -233,7 +233,7 @@ pub fn answer(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Refu
         portal.db.log(
             user.id,
             now,
-            "",
+            ip,
             "enrolled",
             "ok",
             &format!("push and TOTP on {} ({})", device.name, device.platform),
@@ -242,7 +242,7 @@ pub fn answer(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Refu
             portal.db.log(
                 user.id,
                 now,
-                "",
+                ip,
                 "device_replaced",
                 "ok",
                 &format!("previous device {old} retired"),
@@ -266,7 +266,7 @@ pub fn answer(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Refu
             }
             None => "denied",
         };
-        portal.db.log(user.id, now, "", &kind, outcome, detail)?;
+        portal.db.log(user.id, now, ip, &kind, outcome, detail)?;
         if row.purpose == "step_up"
             && status == ChallengeStatus::Denied
             && let Some(session) = &row.session
@@ -275,7 +275,7 @@ pub fn answer(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Refu
             portal.db.log(
                 user.id,
                 now,
-                "",
+                ip,
                 "session",
                 "ended",
                 "step-up denied on the device",
@@ -298,7 +298,7 @@ fn current_device(portal: &Portal, jws: &str) -> Result<Device, Refusal> {
 }
 
 /// `POST /assent/v1/pending`: the device's unanswered, unexpired challenges.
-pub fn pending(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Refusal> {
+pub fn pending(portal: &Arc<Portal>, jws: &str, _ip: &str) -> Result<serde_json::Value, Refusal> {
     let now = portal.now();
     let device = current_device(portal, jws)?;
     let poll = verify_poll(jws, &device.id, &device.signing_key, now)
@@ -315,7 +315,7 @@ pub fn pending(portal: &Arc<Portal>, jws: &str) -> Result<serde_json::Value, Ref
 }
 
 /// `POST /assent/v1/push-token`: the device's new push address.
-pub fn push_token(portal: &Arc<Portal>, jws: &str) -> Result<(), Refusal> {
+pub fn push_token(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<(), Refusal> {
     let now = portal.now();
     let device = current_device(portal, jws)?;
     let update = verify_push_token_update(jws, &device.id, &device.signing_key, now)
@@ -330,7 +330,7 @@ pub fn push_token(portal: &Arc<Portal>, jws: &str) -> Result<(), Refusal> {
     portal.db.log(
         device.user_id,
         now,
-        "",
+        ip,
         "push_token",
         "updated",
         &device.name,

@@ -19,8 +19,9 @@ use crate::html::{csrf_field, escape, notice, page};
 
 const COOKIE: &str = "assent_session";
 
-/// The request's client: address and User-Agent.
-pub fn client(portal: &Portal, headers: &HeaderMap, peer: SocketAddr) -> Client {
+/// The request's client address: the peer, or with `--trust-proxy` the first
+/// `X-Forwarded-For` entry.
+pub fn client_ip(portal: &Portal, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
     let forwarded = portal
         .settings
         .trust_proxy
@@ -29,8 +30,12 @@ pub fn client(portal: &Portal, headers: &HeaderMap, peer: SocketAddr) -> Client 
         .and_then(|v| v.split(',').next())
         .map(|v| v.trim().to_owned())
         .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
-    let ip = forwarded.unwrap_or_else(|| peer.ip().to_string());
-    Client::new(ip, &user_agent(headers))
+    forwarded.unwrap_or_else(|| peer.map(|p| p.ip().to_string()).unwrap_or_default())
+}
+
+/// The request's client: address and User-Agent.
+pub fn client(portal: &Portal, headers: &HeaderMap, peer: SocketAddr) -> Client {
+    Client::new(client_ip(portal, headers, Some(peer)), &user_agent(headers))
 }
 
 fn cookie_value(headers: &HeaderMap) -> Option<String> {
@@ -830,7 +835,7 @@ pub async fn enroll_totp(
         return Ok((StatusCode::FORBIDDEN, "bad form").into_response());
     }
     let token = s.enrollment.clone().unwrap_or_default();
-    if !portal.confirm_totp_enrollment(&user, &token, &form.code)? {
+    if !portal.confirm_totp_enrollment(&user, &token, &form.code, &s.ip)? {
         return Ok((
             StatusCode::UNAUTHORIZED,
             page(
