@@ -4,7 +4,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::Request;
 use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
@@ -220,7 +219,7 @@ impl Apns {
             .path_and_query(format!("/3/device/{}", push.device_token))
             .build()
             .map_err(|e| ProviderError::Failed(format!("request: {e}")))?;
-        let mut req = Request::new(Full::new(Bytes::from(body)));
+        let mut req = Request::new(Bytes::from(body));
         *req.method_mut() = hyper::Method::POST;
         *req.uri_mut() = uri;
         // Names and constant values are static: no parsing or copying per push.

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::Request;
 use hyper::header::HeaderValue;
 use serde::Deserialize;
@@ -172,7 +171,7 @@ impl Fcm {
             self.token_path
         ))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(Full::new(Bytes::from(form)))
+        .body(Bytes::from(form))
         .map_err(|e| ProviderError::Failed(format!("request: {e}")))?;
         let resp = self
             .token_upstream
@@ -223,7 +222,7 @@ impl Fcm {
         ))
         .header("authorization", bearer)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
+        .body(Bytes::from(body.to_string()))
         .map_err(|e| ProviderError::Failed(format!("request: {e}")))?;
         let resp = self.upstream.send(req).await.map_err(upstream_error)?;
         let status = resp.status().as_u16();

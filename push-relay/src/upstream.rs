@@ -2,14 +2,12 @@
 //! environment, opened once and kept open, health-checked with HTTP/2 PING, reopened on failure.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::client::conn::http2::SendRequest;
+use bytes::{Bytes, BytesMut};
+use h2::client::SendRequest;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -56,13 +54,39 @@ pub fn tls_config(extra_ca_pem: Option<&str>) -> Result<Arc<rustls::ClientConfig
     Ok(Arc::new(config))
 }
 
+/// One open HTTP/2 connection: its request handle and whether its task has ended.
+#[derive(Clone)]
+struct Conn {
+    sender: SendRequest<Bytes>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Conn {
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Marks the connection unusable after a connection-level error, so the next push on this
+    /// slot opens a new one instead of failing again on this one.
+    fn lost(&self, e: &h2::Error) -> UpstreamError {
+        if !e.is_reset() {
+            self.closed.store(true, Ordering::Release);
+        }
+        UpstreamError::Lost(e.to_string())
+    }
+}
+
 /// A small pool of HTTP/2 connections to one `host:port`.
+///
+/// It drives the `h2` crate directly rather than through hyper's client: hyper spawns two tasks
+/// per request (one to send the body, one to await the answer), about 5 KB and two task
+/// switches per push in flight; here a push's own future sends its request and reads the answer.
 pub struct Upstream {
     authority: String,
     server_name: ServerName<'static>,
     tls: tokio_rustls::TlsConnector,
     ping: Duration,
-    slots: Vec<Mutex<Option<SendRequest<Full<Bytes>>>>>,
+    slots: Vec<Mutex<Option<Conn>>>,
     next: AtomicUsize,
 }
 
@@ -73,6 +97,9 @@ impl std::fmt::Debug for Upstream {
             .finish()
     }
 }
+
+/// How long a PING may go unanswered before the connection is dropped and reopened.
+const PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Upstream {
     /// A pool of `connections` connections to `authority` (`host:port`), none opened yet.
@@ -107,7 +134,7 @@ impl Upstream {
     pub async fn warm_up(&self) {
         for slot in &self.slots {
             let mut guard = slot.lock().await;
-            if guard.as_ref().is_none_or(|s| s.is_closed())
+            if guard.as_ref().is_none_or(Conn::is_closed)
                 && let Ok(Ok(s)) =
                     tokio::time::timeout(Duration::from_secs(10), self.connect()).await
             {
@@ -116,7 +143,7 @@ impl Upstream {
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, UpstreamError> {
+    async fn connect(&self) -> Result<Conn, UpstreamError> {
         let tcp = TcpStream::connect(&self.authority)
             .await
             .map_err(|e| UpstreamError::Connect(e.to_string()))?;
@@ -126,57 +153,92 @@ impl Upstream {
             .connect(self.server_name.clone(), tcp)
             .await
             .map_err(|e| UpstreamError::Connect(e.to_string()))?;
-        let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .keep_alive_interval(self.ping)
-            .keep_alive_timeout(Duration::from_secs(20))
-            .keep_alive_while_idle(true)
-            .handshake(TokioIo::new(tls))
+        // h2's defaults suit APNs and FCM: a 64 KB receive window is plenty for answers of a
+        // few dozen bytes, and what the relay sends (bodies of at most 4 KB) is limited by the
+        // provider's windows, not ours.
+        let (sender, mut conn) = h2::client::Builder::new()
+            .enable_push(false)
+            .handshake::<_, Bytes>(tls)
             .await
             .map_err(|e| UpstreamError::Connect(e.to_string()))?;
-        let authority = self.authority.clone();
+        let closed = Arc::new(AtomicBool::new(false));
+        let mut ping_pong = conn.ping_pong();
+        let (authority, interval, flag) = (self.authority.clone(), self.ping, closed.clone());
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%authority, error = %e, "upstream connection closed");
+            // Health check: a PING every `interval`, idle or not; one unanswered for 20 s drops
+            // the connection (every push on it fails over to a new one).
+            let pinger = async {
+                let Some(pp) = ping_pong.as_mut() else {
+                    return std::future::pending().await;
+                };
+                loop {
+                    tokio::time::sleep(interval).await;
+                    match tokio::time::timeout(PING_TIMEOUT, pp.ping(h2::Ping::opaque())).await {
+                        Ok(Ok(_)) => {}
+                        _ => return,
+                    }
+                }
+            };
+            tokio::select! {
+                r = &mut conn => {
+                    if let Err(e) = r {
+                        tracing::debug!(%authority, error = %e, "upstream connection closed");
+                    }
+                }
+                () = pinger => tracing::debug!(%authority, "upstream connection missed a PING"),
             }
+            flag.store(true, Ordering::Release);
+            // Dropping `conn` fails the streams still open on it.
         });
-        Ok(sender)
+        Ok(Conn { sender, closed })
     }
 
-    async fn sender(&self) -> Result<SendRequest<Full<Bytes>>, UpstreamError> {
+    async fn conn(&self) -> Result<Conn, UpstreamError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let mut guard = self.slots[i].lock().await;
-        if let Some(s) = guard.as_ref()
-            && !s.is_closed()
+        if let Some(c) = guard.as_ref()
+            && !c.is_closed()
         {
-            return Ok(s.clone());
+            return Ok(c.clone());
         }
-        // Boxed: the TCP + TLS + HTTP/2 handshake future is about 5 KB, and inline it would make
-        // every push's future that large (measured 6 KB per push in flight) for a path taken
-        // once per connection.
-        let s = Box::pin(self.connect()).await?;
-        *guard = Some(s.clone());
-        Ok(s)
+        // Boxed: the TCP + TLS + HTTP/2 handshake future is several KB, and inline it would
+        // make every push's future that large (measured 6 KB per push in flight) for a path
+        // taken once per connection.
+        let c = Box::pin(self.connect()).await?;
+        *guard = Some(c.clone());
+        Ok(c)
     }
 
     /// Sends `req` and reads the whole (bounded) response.
-    pub async fn send(&self, req: Request<Full<Bytes>>) -> Result<Response<Bytes>, UpstreamError> {
-        let mut sender = self.sender().await?;
-        sender
+    pub async fn send(&self, req: Request<Bytes>) -> Result<Response<Bytes>, UpstreamError> {
+        let conn = self.conn().await?;
+        // Waits while the connection has as many streams open as the provider allows.
+        let mut sender = conn
+            .sender
+            .clone()
             .ready()
             .await
-            .map_err(|e| UpstreamError::Lost(format!("{e:?}")))?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| UpstreamError::Lost(format!("{e:?}")))?;
-        let (parts, body) = resp.into_parts();
-        let body = Limited::new(body, MAX_RESPONSE_BYTES)
-            .collect()
-            .await
-            .map_err(|e| UpstreamError::Lost(e.to_string()))?
-            .to_bytes();
-        Ok(Response::from_parts(parts, body))
+            .map_err(|e| conn.lost(&e))?;
+        let (parts, body) = req.into_parts();
+        let (answer, mut stream) = sender
+            .send_request(Request::from_parts(parts, ()), body.is_empty())
+            .map_err(|e| conn.lost(&e))?;
+        if !body.is_empty() {
+            // Buffered by h2 until the provider's flow-control window lets it out.
+            stream.send_data(body, true).map_err(|e| conn.lost(&e))?;
+        }
+        let resp = answer.await.map_err(|e| conn.lost(&e))?;
+        let (parts, mut recv) = resp.into_parts();
+        let mut body = BytesMut::new();
+        while let Some(chunk) = recv.data().await {
+            let chunk = chunk.map_err(|e| conn.lost(&e))?;
+            let _ = recv.flow_control().release_capacity(chunk.len());
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(UpstreamError::Lost("response too large".into()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response::from_parts(parts, body.freeze()))
     }
 }
 
