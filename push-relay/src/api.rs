@@ -220,7 +220,7 @@ async fn push(
             ),
         )
     })?;
-    relay.metrics.request(&tenant.id, push.platform.as_str());
+    tenant.count_request(&relay.metrics, push.platform);
     let deadline = started + Duration::from_millis((push.expires_at * 1000).saturating_sub(now_ms));
     let delivery: Delivery = deliver(
         provider.as_ref(),

@@ -315,18 +315,32 @@ pub fn payload(push: &Push) -> Vec<u8> {
     out
 }
 
+/// A fresh `apns-id`: a version-4-shaped UUID, unique per push. A random base drawn once per
+/// process plus a counter: drawing 16 random bytes per push was a `getrandom` system call per
+/// push, and the id needs to be unique, not unpredictable (Apple echoes it; it names nothing).
 fn new_apns_id() -> String {
-    use std::fmt::Write;
-    let mut b = [0u8; 16];
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    static BASE: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = BASE.get_or_init(|| {
+        let mut b = [0u8; 16];
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+        b
+    });
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut b = *base;
+    // The counter goes into the low 62 bits, which the variant bits below leave alone.
+    let low = u64::from_be_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]);
+    b[8..].copy_from_slice(&low.wrapping_add(n).to_be_bytes());
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut id = String::with_capacity(36);
     for (i, x) in b.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
             id.push('-');
         }
-        let _ = write!(id, "{x:02X}");
+        id.push(char::from(HEX[usize::from(x >> 4)]));
+        id.push(char::from(HEX[usize::from(x & 0x0f)]));
     }
     id
 }
@@ -488,6 +502,22 @@ mod tests {
         assert_eq!(v["aps"]["mutable-content"], 1);
         assert_eq!(v["aps"]["category"], CATEGORY);
         assert_eq!(v[PAYLOAD_KEY], push.payload);
+    }
+
+    #[test]
+    fn apns_ids_are_distinct_v4_shaped_uuids() {
+        let ids: std::collections::HashSet<String> = (0..10_000).map(|_| new_apns_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(100) {
+            let groups: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+            assert_eq!(&id[14..15], "4", "version 4: {id}");
+            assert!(
+                matches!(&id[19..20], "8" | "9" | "A" | "B"),
+                "variant: {id}"
+            );
+            assert!(id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()));
+        }
     }
 
     #[test]

@@ -6,13 +6,16 @@
 //! the presented key is compared with every tenant's in constant time.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use prometheus_client::metrics::counter::Counter;
 
 use subtle::ConstantTimeEq;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::clock::Clock;
 use crate::replay::{ReplayError, SeenSignatures};
+use crate::request::Platform;
 use crate::settings::TenantSettings;
 
 /// A portal allowed to send pushes.
@@ -32,6 +35,8 @@ pub struct Tenant {
     /// Its share of the relay's pushes in flight, shared by entries with the same id (a key
     /// being rotated).
     in_flight: Arc<Semaphore>,
+    /// Its `requests` counters by platform, looked up once (see [`Tenant::count_request`]).
+    requests: [OnceLock<Counter>; 3],
 }
 
 /// A token bucket: `rate` tokens a second, at most `burst` saved up. Small enough to own (the
@@ -137,6 +142,18 @@ pub fn parse_p256_public_key(text: &str) -> Option<Vec<u8>> {
 }
 
 impl Tenant {
+    /// Counts a request accepted for delivery to `platform`.
+    pub fn count_request(&self, metrics: &crate::metrics::Metrics, platform: Platform) {
+        let i = match platform {
+            Platform::Apns => 0,
+            Platform::Fcm => 1,
+            Platform::Direct => 2,
+        };
+        self.requests[i]
+            .get_or_init(|| metrics.requests_counter(&self.id, platform.as_str()))
+            .inc();
+    }
+
     /// Takes one of this tenant's in-flight places for as long as the permit lives, or `None`
     /// when it already has its share of the relay in flight.
     pub fn start_push(&self) -> Option<SemaphorePermit<'_>> {
@@ -244,6 +261,7 @@ impl Tenants {
                         .and_then(parse_p256_public_key),
                     bucket: Mutex::new(TokenBucket::new(t.rate_per_second, t.burst, now)),
                     in_flight,
+                    requests: Default::default(),
                 })
             })
             .collect();
