@@ -61,7 +61,7 @@ async fn secrets_and_tokens_never_reach_the_logs() {
             "delivered",
             "unregistered",
             "delivered",
-            "unregistered"
+            "failed"
         ]
     );
     let _ = support::client::request(

@@ -107,7 +107,7 @@ async fn rate_limits_each_tenant_with_429_and_retry_after() {
     let relay = TestRelay::start(s, dir, Arc::new(SystemClock)).await;
     let token = push_relay::direct::new_token();
     for _ in 0..2 {
-        assert_eq!(relay.push("direct", &token).await.status, 410);
+        assert_eq!(relay.push("direct", &token).await.status, 502);
     }
     let a = relay.push("direct", &token).await;
     assert_eq!(a.status, 429);
@@ -200,7 +200,7 @@ async fn health_readiness_metrics_and_openapi() {
     assert_eq!(m.status, 200);
     for name in [
         r#"push_relay_requests_total{tenant="acme",platform="direct"} 1"#,
-        r#"push_relay_outcomes_total{provider="direct",outcome="unregistered",reason="NotConnected"} 1"#,
+        r#"push_relay_outcomes_total{provider="direct",outcome="failed",reason="NotConnected"} 1"#,
         "push_relay_push_duration_seconds_bucket",
         "push_relay_in_flight 0",
     ] {
@@ -308,7 +308,7 @@ async fn a_signing_tenant_must_sign_its_requests() {
     };
     assert_eq!(
         signed(format!("t={t},sig={sig}"), body.clone()).await,
-        410,
+        502,
         "verified, then no stream"
     );
     let mut tampered = body.clone();
@@ -369,19 +369,19 @@ async fn a_signed_request_is_refused_when_replayed_to_the_same_copy() {
         format!("t={t},sig={sig}")
     };
     let header = sign();
-    // 410: verified, then no stream is open for the token.
+    // 502: verified, then no stream is open for the token (failed, NotConnected).
     assert_eq!(
         signed_push(relay.addr, &header, body.clone()).await,
-        (410, String::new())
+        (502, String::new())
     );
     assert_eq!(
         signed_push(relay.addr, &header, body.clone()).await,
         (401, "replayed_signature".into())
     );
     // The tenant itself can send the same body again: a new signature is a new request.
-    assert_eq!(signed_push(relay.addr, &sign(), body.clone()).await.0, 410);
+    assert_eq!(signed_push(relay.addr, &sign(), body.clone()).await.0, 502);
     // The residual risk: another copy has not seen it and accepts it within the 60 s.
-    assert_eq!(signed_push(other_copy.addr, &header, body).await.0, 410);
+    assert_eq!(signed_push(other_copy.addr, &header, body).await.0, 502);
 }
 
 #[tokio::test]
