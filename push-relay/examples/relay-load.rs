@@ -24,9 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http2::SendRequest;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use h2::client::SendRequest;
 
 use support::mock_apns::{self, MockApns};
 
@@ -106,33 +104,46 @@ fn body() -> Bytes {
     )
 }
 
-async fn connect(addr: SocketAddr) -> SendRequest<Full<Bytes>> {
+/// A cleartext HTTP/2 connection to the relay. The generator drives `h2` directly, as the relay
+/// does towards APNs: hyper's client spawns two tasks per request, which made the generator
+/// costlier than the relay it measures.
+async fn connect(addr: SocketAddr) -> Sender {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     tcp.set_nodelay(true).unwrap();
-    let (sender, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-        .timer(TokioTimer::new())
-        .handshake(TokioIo::new(tcp))
+    let (sender, conn) = h2::client::Builder::new()
+        .initial_window_size(1 << 20)
+        .initial_connection_window_size(8 << 20)
+        .handshake::<_, Bytes>(tcp)
         .await
         .unwrap();
     tokio::spawn(conn);
     sender
 }
 
-async fn one(sender: &mut SendRequest<Full<Bytes>>, key: &str, body: Bytes) -> (u16, Duration) {
+type Sender = SendRequest<Bytes>;
+
+async fn one(sender: &mut Sender, key: &str, body: Bytes) -> (u16, Duration) {
     let started = Instant::now();
     let req = hyper::Request::post("http://relay/v1/push")
         .header("authorization", format!("Bearer {key}"))
         .header("content-type", "application/json")
-        .body(Full::new(body))
+        .body(())
         .unwrap();
-    let status = match sender.send_request(req).await {
-        Ok(resp) => {
-            let s = resp.status().as_u16();
-            let _ = resp.into_body().collect().await;
-            s
+    let status = async {
+        let mut s = sender.clone().ready().await.ok()?;
+        let (answer, mut stream) = s.send_request(req, false).ok()?;
+        stream.send_data(body, true).ok()?;
+        let resp = answer.await.ok()?;
+        let status = resp.status().as_u16();
+        let mut recv = resp.into_body();
+        while let Some(chunk) = recv.data().await {
+            let n = chunk.ok()?.len();
+            let _ = recv.flow_control().release_capacity(n);
         }
-        Err(_) => 0,
-    };
+        Some(status)
+    }
+    .await
+    .unwrap_or(0);
     (status, started.elapsed())
 }
 
@@ -168,11 +179,7 @@ impl Tally {
 }
 
 /// Closed loop: `concurrency` workers each send back to back until `until`.
-async fn closed_loop(
-    senders: &[SendRequest<Full<Bytes>>],
-    concurrency: usize,
-    until: Instant,
-) -> Tally {
+async fn closed_loop(senders: &[Sender], concurrency: usize, until: Instant) -> Tally {
     let mut tasks = Vec::new();
     for i in 0..concurrency {
         let mut s = senders[i % senders.len()].clone();
@@ -194,12 +201,7 @@ async fn closed_loop(
 }
 
 /// Open loop: requests started at `rate` per second for `seconds`, whatever the answers.
-async fn open_loop(
-    senders: &[SendRequest<Full<Bytes>>],
-    key: &'static str,
-    rate: u64,
-    seconds: u64,
-) -> Tally {
+async fn open_loop(senders: &[Sender], key: &'static str, rate: u64, seconds: u64) -> Tally {
     let total = rate * seconds;
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(total as usize);
@@ -220,12 +222,7 @@ async fn open_loop(
 }
 
 /// Fires `n` requests at once and samples the relay's RSS and in-flight gauge while they are held.
-async fn burst(
-    senders: &[SendRequest<Full<Bytes>>],
-    n: usize,
-    pid: u32,
-    addr: SocketAddr,
-) -> (Tally, u64, u64) {
+async fn burst(senders: &[Sender], n: usize, pid: u32, addr: SocketAddr) -> (Tally, u64, u64) {
     let b = body();
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
@@ -397,8 +394,8 @@ async fn run(args: Args) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(ready, "relay did not start");
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
+    let cores = std::fs::read_to_string("/proc/cpuinfo")
+        .map(|c| c.lines().filter(|l| l.starts_with("processor")).count())
         .unwrap_or(0);
     println!("# push-relay load benchmark ({cores} cores, loopback, mock APNs over HTTP/2 + TLS)");
     match (&args.relay_cpus, &args.load_cpus) {
