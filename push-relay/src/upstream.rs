@@ -158,6 +158,8 @@ impl Upstream {
         // provider's windows, not ours.
         let (sender, mut conn) = h2::client::Builder::new()
             .enable_push(false)
+            // As hyper's client limited it: answers carry a handful of short headers.
+            .max_header_list_size(16 << 10)
             .handshake::<_, Bytes>(tls)
             .await
             .map_err(|e| UpstreamError::Connect(e.to_string()))?;
