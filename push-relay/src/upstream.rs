@@ -86,6 +86,7 @@ pub struct Upstream {
     server_name: ServerName<'static>,
     tls: tokio_rustls::TlsConnector,
     ping: Duration,
+    ping_timeout: Duration,
     slots: Vec<Mutex<Option<Conn>>>,
     next: AtomicUsize,
 }
@@ -120,6 +121,7 @@ impl Upstream {
             server_name,
             tls: tokio_rustls::TlsConnector::from(tls),
             ping,
+            ping_timeout: PING_TIMEOUT,
             slots: (0..connections.max(1)).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
         })
@@ -165,7 +167,8 @@ impl Upstream {
             .map_err(|e| UpstreamError::Connect(e.to_string()))?;
         let closed = Arc::new(AtomicBool::new(false));
         let mut ping_pong = conn.ping_pong();
-        let (authority, interval, flag) = (self.authority.clone(), self.ping, closed.clone());
+        let (authority, flag) = (self.authority.clone(), closed.clone());
+        let (interval, ping_timeout) = (self.ping, self.ping_timeout);
         tokio::spawn(async move {
             // Health check: a PING every `interval`, idle or not; one unanswered for 20 s drops
             // the connection (every push on it fails over to a new one).
@@ -175,7 +178,7 @@ impl Upstream {
                 };
                 loop {
                     tokio::time::sleep(interval).await;
-                    match tokio::time::timeout(PING_TIMEOUT, pp.ping(h2::Ping::opaque())).await {
+                    match tokio::time::timeout(ping_timeout, pp.ping(h2::Ping::opaque())).await {
                         Ok(Ok(_)) => {}
                         _ => return,
                     }
@@ -254,4 +257,81 @@ pub fn retry_after(headers: &hyper::HeaderMap) -> Option<Duration> {
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// An HTTP/2 + TLS server that answers the first request on each connection, then stops
+    /// reading it (so PINGs go unanswered); counts connections.
+    async fn stalling_server() -> (String, String, Arc<AtomicUsize>) {
+        let key = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let ca = key.cert.pem();
+        let cert = key.cert.der().clone();
+        let der = rustls::pki_types::PrivateKeyDer::Pkcs8(
+            rustls::pki_types::PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()),
+        );
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], der)
+            .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::Relaxed);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let tls = acceptor.accept(tcp).await.unwrap();
+                    let mut conn = h2::server::handshake(tls).await.unwrap();
+                    if let Some(Ok((_req, mut respond))) = conn.accept().await {
+                        let resp = hyper::Response::builder().status(200).body(()).unwrap();
+                        respond.send_response(resp, true).unwrap();
+                        // One more poll flushes the answer; then the connection is held, unread.
+                        let _ =
+                            tokio::time::timeout(Duration::from_millis(50), conn.accept()).await;
+                    }
+                    std::future::pending::<()>().await;
+                    drop(conn);
+                });
+            }
+        });
+        (format!("localhost:{port}"), ca, accepted)
+    }
+
+    fn request(authority: &str) -> Request<Bytes> {
+        let mut req = Request::new(Bytes::from_static(b"{}"));
+        *req.method_mut() = hyper::Method::POST;
+        *req.uri_mut() = format!("https://{authority}/x").parse().unwrap();
+        req
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_stops_answering_pings_is_replaced() {
+        let (authority, ca, accepted) = stalling_server().await;
+        let tls = tls_config(Some(&ca)).unwrap();
+        let mut up = Upstream::new(&authority, tls, 1, Duration::from_millis(100)).unwrap();
+        up.ping_timeout = Duration::from_millis(300);
+        let first = up.send(request(&authority)).await.unwrap();
+        assert_eq!(first.status(), 200);
+        assert_eq!(accepted.load(Ordering::Relaxed), 1);
+        // The next PING goes unanswered: within interval + timeout the connection is dropped.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let second = up.send(request(&authority)).await.unwrap();
+        assert_eq!(second.status(), 200);
+        assert_eq!(
+            accepted.load(Ordering::Relaxed),
+            2,
+            "a new connection was opened"
+        );
+    }
 }
