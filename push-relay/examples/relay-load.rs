@@ -5,7 +5,8 @@
 //! ```text
 //! cargo build --release -p push-relay --bins --examples
 //! target/release/examples/relay-load [--seconds 10] [--concurrency 256] [--connections 8]
-//!     [--relay-cpus 0 --load-cpus 1] [--phases sustained,latency,inflight,overload]
+//!     [--relay-cpus 0 --load-cpus 1]
+//!     [--phases sustained,latency,inflight,inflight-http1,overload]
 //!     [--relay-wrap "heaptrack -o /tmp/relay"]
 //! ```
 //!
@@ -222,13 +223,46 @@ async fn open_loop(senders: &[Sender], key: &'static str, rate: u64, seconds: u6
 }
 
 /// Fires `n` requests at once and samples the relay's RSS and in-flight gauge while they are held.
+/// One push over its own HTTP/1.1 connection, as a portal using reqwest's defaults sends them.
+async fn one_http1(addr: SocketAddr, key: &str, body: Bytes) -> (u16, Duration) {
+    use http_body_util::{BodyExt, Full};
+    let started = Instant::now();
+    let status = async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .ok()?;
+        tokio::spawn(conn);
+        let req = hyper::Request::post("/v1/push")
+            .header("host", "relay")
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .body(Full::new(body))
+            .ok()?;
+        let resp = sender.send_request(req).await.ok()?;
+        let status = resp.status().as_u16();
+        let _ = resp.into_body().collect().await;
+        Some(status)
+    }
+    .await
+    .unwrap_or(0);
+    (status, started.elapsed())
+}
+
+/// Fires `n` requests at once (over `senders`, or each on its own HTTP/1.1 connection when
+/// `senders` is empty) and samples the relay's RSS and in-flight gauge while they are held.
 async fn burst(senders: &[Sender], n: usize, pid: u32, addr: SocketAddr) -> (Tally, u64, u64) {
     let b = body();
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
-        let mut s = senders[i % senders.len()].clone();
         let b = b.clone();
-        tasks.push(tokio::spawn(async move { one(&mut s, KEY, b).await }));
+        if senders.is_empty() {
+            tasks.push(tokio::spawn(one_http1(addr, KEY, b)));
+        } else {
+            let mut s = senders[i % senders.len()].clone();
+            tasks.push(tokio::spawn(async move { one(&mut s, KEY, b).await }));
+        }
     }
     let peak_rss = Arc::new(AtomicU64::new(0));
     let peak_in_flight = Arc::new(AtomicU64::new(0));
@@ -494,6 +528,21 @@ async fn run(args: Args) {
             "RSS after the in-flight burst: {:.1} MB",
             rss_kb(pid) as f64 / 1024.0
         );
+    }
+
+    // 3b. The same over 10,000 HTTP/1.1 connections, one push each (reqwest's default).
+    if args.phase("inflight-http1") {
+        let before = rss_kb(pid);
+        *apns.state.hold.lock().unwrap() = Duration::from_secs(3);
+        let (t, peak_rss, peak_in_flight) = burst(&[], MAX_IN_FLIGHT, pid, addr).await;
+        println!(
+            "10,000 held in flight over 10,000 HTTP/1.1 connections: peak in-flight gauge {peak_in_flight}, peak RSS {:.1} MB ({:.1} MB before: {:.1} KB per push); statuses {:?}",
+            peak_rss as f64 / 1024.0,
+            before as f64 / 1024.0,
+            peak_rss.saturating_sub(before) as f64 / MAX_IN_FLIGHT as f64,
+            t.by_status
+        );
+        *apns.state.hold.lock().unwrap() = Duration::ZERO;
     }
 
     // 4. 2x overload of in-flight capacity: 20,000 at once against max_in_flight 10,000.
