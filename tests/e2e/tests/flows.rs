@@ -494,3 +494,37 @@ async fn pushes_per_user_are_rate_limited() {
             .contains(&"push_login/rate_limited".to_owned())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_restore_and_lifting_mfa_from_the_help_desk() {
+    let stack = Stack::start(&[]).await;
+    stack.add_user("kim").await;
+    let (_device, signed_in) = enroll(&stack, "kim", apns_push()).await;
+
+    let (status, user) = stack.admin("users/kim/suspend", true).await;
+    assert_eq!((status, user["suspended"].as_bool()), (200, Some(true)));
+    assert!(
+        signed_in.get("/").await.path.starts_with("/login"),
+        "suspending ends the user's sessions"
+    );
+    let page = stack.browser().login("kim", PASSWORD).await;
+    assert_eq!(page.status, 403);
+    assert!(page.body.contains("suspended"));
+
+    stack.portal.cli(&["admin", "restore", "kim"]);
+    assert_eq!(login_push(&stack, "kim").await.0.push_status().await["status"], "pending");
+
+    // MFA lifted for a while: the password alone signs in; required again: push again.
+    let (_, user) = stack.admin("users/kim/remove-mfa", true).await;
+    assert_eq!(user["mfa_required"], false);
+    let page = stack.browser().login("kim", PASSWORD).await;
+    assert!(page.body.contains("Signed in as kim"), "{}", page.body);
+    stack.admin("users/kim/require-mfa", true).await;
+    let page = stack.browser().login("kim", PASSWORD).await;
+    assert_eq!(page.path, "/login/push");
+
+    let listing = stack.portal.cli(&["admin", "events", "kim"]);
+    for kind in ["suspend", "restore", "remove-mfa", "require-mfa"] {
+        assert!(listing.contains(kind), "{kind} missing from\n{listing}");
+    }
+}
