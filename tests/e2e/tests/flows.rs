@@ -512,7 +512,10 @@ async fn suspend_restore_and_lifting_mfa_from_the_help_desk() {
     assert!(page.body.contains("suspended"));
 
     stack.portal.cli(&["admin", "restore", "kim"]);
-    assert_eq!(login_push(&stack, "kim").await.0.push_status().await["status"], "pending");
+    assert_eq!(
+        login_push(&stack, "kim").await.0.push_status().await["status"],
+        "pending"
+    );
 
     // MFA lifted for a while: the password alone signs in; required again: push again.
     let (_, user) = stack.admin("users/kim/remove-mfa", true).await;
