@@ -80,9 +80,12 @@ pub struct Fcm {
     token_upstream: Upstream,
     upstream: Upstream,
     clock: Arc<dyn Clock>,
-    /// The access token and the Unix time it must be replaced at; refreshed under this lock so
-    /// concurrent pushes wait for one exchange instead of each starting one.
-    token: tokio::sync::Mutex<Option<(HeaderValue, u64)>>,
+    /// The access token, the Unix time it must be replaced at and its generation; refreshed
+    /// under this lock so concurrent pushes wait for one exchange instead of each starting one.
+    token: tokio::sync::Mutex<Option<AccessToken>>,
+    /// Generations handed out so far: a refusal drops the cached token only if it is still the
+    /// one refused, so a burst of 401s on one token leads to one new exchange.
+    generations: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Fcm {
@@ -138,16 +141,17 @@ impl Fcm {
             upstream: Upstream::new(&authority, tls, settings.connections, ping)?,
             clock,
             token: tokio::sync::Mutex::new(None),
+            generations: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
-    async fn access_token(&self) -> Result<HeaderValue, ProviderError> {
+    async fn access_token(&self) -> Result<AccessToken, ProviderError> {
         let mut cached = self.token.lock().await;
         let now = self.clock.unix_seconds();
-        if let Some((value, refresh_at)) = cached.as_ref()
-            && now < *refresh_at
+        if let Some(token) = cached.as_ref()
+            && now < token.refresh_at
         {
-            return Ok(value.clone());
+            return Ok(token.clone());
         }
         let assertion = self
             .signer
@@ -196,12 +200,28 @@ impl Fcm {
             .map_err(|_| ProviderError::Failed("OAuthBadResponse".into()))?;
         value.set_sensitive(true);
         let refresh_at = now + token.expires_in.saturating_sub(EXPIRY_MARGIN).max(1);
-        *cached = Some((value.clone(), refresh_at));
-        Ok(value)
+        let fresh = AccessToken {
+            value,
+            refresh_at,
+            generation: self
+                .generations
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        };
+        *cached = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// Forgets the cached access token after FCM refused generation `generation`, unless a
+    /// newer one already replaced it.
+    async fn invalidate(&self, generation: u64) {
+        let mut cached = self.token.lock().await;
+        if cached.as_ref().is_some_and(|t| t.generation == generation) {
+            *cached = None;
+        }
     }
 
     async fn send(&self, push: &Push) -> Result<Option<String>, ProviderError> {
-        let bearer = self.access_token().await?;
+        let token = self.access_token().await?;
         let ttl = push
             .expires_at
             .saturating_sub(self.clock.unix_seconds())
@@ -220,7 +240,7 @@ impl Fcm {
             self.upstream.authority(),
             self.project_id
         ))
-        .header("authorization", bearer)
+        .header("authorization", token.value)
         .header("content-type", "application/json")
         .body(Bytes::from(body.to_string()))
         .map_err(|e| ProviderError::Failed(format!("request: {e}")))?;
@@ -232,8 +252,24 @@ impl Fcm {
                 .and_then(|v| v.get("name").and_then(|n| n.as_str()).map(str::to_owned));
             return Ok(name);
         }
-        Err(map_error(status, resp.body(), retry_after(resp.headers())))
+        let err = map_error(status, resp.body(), retry_after(resp.headers()));
+        if let ProviderError::Credential(_) = err {
+            // The retry that follows gets a new token; concurrent refusals share it.
+            self.invalidate(token.generation).await;
+        }
+        Err(err)
     }
+}
+
+/// A cached OAuth access token.
+#[derive(Clone)]
+struct AccessToken {
+    /// `Bearer …`, marked sensitive (never indexed by HPACK, never printed).
+    value: HeaderValue,
+    /// When to fetch the next one (Unix seconds).
+    refresh_at: u64,
+    /// Which exchange produced it.
+    generation: u64,
 }
 
 fn upstream_error(e: UpstreamError) -> ProviderError {
@@ -283,12 +319,6 @@ impl Provider for Fcm {
         Box::pin(self.send(push))
     }
 
-    fn refresh_credential(&self) {
-        if let Ok(mut t) = self.token.try_lock() {
-            *t = None;
-        }
-    }
-
     fn warm_up(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {
             self.upstream.warm_up().await;
@@ -336,6 +366,40 @@ mod tests {
         assert_eq!(
             map_error(403, &err(403, "SENDER_ID_MISMATCH"), None).outcome(),
             Outcome::Rejected
+        );
+    }
+
+    #[tokio::test]
+    async fn a_late_refusal_keeps_the_newer_access_token() {
+        let account: ServiceAccount =
+            serde_json::from_str(push_mocks::fcm::SERVICE_ACCOUNT).unwrap();
+        let settings = FcmSettings {
+            name: "t".into(),
+            service_account_file: "unused".into(),
+            host: Some("localhost:9".into()),
+            token_uri: Some("https://localhost:9/token".into()),
+            connections: 1,
+            ping_interval_seconds: 60,
+        };
+        let tls = crate::upstream::tls_config(None).unwrap();
+        let clock = Arc::new(crate::clock::SystemClock);
+        let fcm = Fcm::from_account(&settings, account, tls, clock).unwrap();
+        let token = |generation| AccessToken {
+            value: HeaderValue::from_static("Bearer x"),
+            refresh_at: u64::MAX,
+            generation,
+        };
+        *fcm.token.lock().await = Some(token(1));
+        // A push that carried generation 0 is refused after generation 1 replaced it.
+        fcm.invalidate(0).await;
+        assert_eq!(
+            fcm.token.lock().await.as_ref().map(|t| t.generation),
+            Some(1)
+        );
+        fcm.invalidate(1).await;
+        assert!(
+            fcm.token.lock().await.is_none(),
+            "the refused token is dropped"
         );
     }
 

@@ -130,6 +130,33 @@ async fn a_revoked_access_token_is_replaced_and_the_push_retried() {
 }
 
 #[tokio::test]
+async fn a_burst_of_refusals_of_one_access_token_fetches_one_new_token() {
+    let fcm = MockFcm::start().await;
+    let relay = Arc::new(TestRelay::with(None, Some(&fcm)).await);
+    assert_eq!(
+        relay.push("fcm", FCM_TOKEN).await.json()["outcome"],
+        "delivered"
+    );
+    // Google calls the token in use invalid while many pushes carry it at once.
+    fcm.revoke_tokens();
+    let pushes: Vec<_> = (0..16)
+        .map(|_| {
+            let relay = relay.clone();
+            tokio::spawn(async move { relay.push("fcm", FCM_TOKEN).await })
+        })
+        .collect();
+    for p in pushes {
+        let a = p.await.unwrap();
+        assert_eq!(a.json()["outcome"], "delivered", "{}", a.text);
+    }
+    assert_eq!(
+        fcm.state.token_requests.load(Ordering::Relaxed),
+        2,
+        "the first token and one replacement"
+    );
+}
+
+#[tokio::test]
 async fn access_token_is_refreshed_near_its_expiry_without_sleeping() {
     let fcm = MockFcm::start().await;
     *fcm.state.expires_in.lock().unwrap() = 400; // refreshed 300 s early: after 100 s
