@@ -27,8 +27,6 @@ pub enum Exchange {
     Answer,
     /// `POST /assent/v1/pending` (`200`).
     Poll,
-    /// `POST /assent/v1/push-token` (`204`).
-    PushToken,
 }
 
 impl Exchange {
@@ -38,7 +36,6 @@ impl Exchange {
             Self::Activation => "activation",
             Self::Answer => "answer",
             Self::Poll => "poll for pending requests",
-            Self::PushToken => "push address update",
         }
     }
 }

@@ -21,7 +21,7 @@ use authenticator_core::vault::Vault;
 use crate::commands::now;
 use crate::direct::{self, StreamEvent};
 use crate::failure::{Context, Failure};
-use crate::portal_client::{Exchange, PortalClient};
+use crate::portal_client::PortalClient;
 use crate::push::{self, Found};
 use crate::relays::Relays;
 use crate::store;
@@ -389,7 +389,6 @@ impl Watch {
                 account.stream_up = true;
                 // Pushes missed while the stream was down are fetched now.
                 account.next_poll = Instant::now();
-                self.announce(i);
             }
             StreamEvent::Down(why) => {
                 let relay = account.relay.clone().unwrap_or_default();
@@ -404,29 +403,6 @@ impl Watch {
                 account.next_poll = account.next_poll.min(Instant::now() + POLL_WITHOUT_STREAM);
             }
             StreamEvent::Pushed(jws) => self.receive(&jws, Source::Stream),
-        }
-    }
-
-    /// Tells the portal the stream's token again: a push the relay could not deliver while the
-    /// stream was down makes the portal forget it, and the stream would then stay silent.
-    fn announce(&mut self, i: usize) {
-        let Some(account) = self.accounts.get(i) else {
-            return;
-        };
-        let mut rng = assent_protocol::system_rng();
-        let sent = self
-            .vault
-            .push_token_update(
-                &account.device_id,
-                account.push.clone(),
-                now(),
-                None,
-                &mut rng,
-            )
-            .map_err(Failure::from)
-            .and_then(|request| self.client.send(&request, Exchange::PushToken));
-        if let Err(why) = sent {
-            eprintln!("assent: {why}");
         }
     }
 
