@@ -67,7 +67,7 @@ pub async fn run(options: DemoOptions) -> Result<(), String> {
         relay_url: Some(relay_url.clone()),
         relay_api_key: api_key,
         admin_token: Some(crate::app::random_token::<24>()),
-        ..Settings::default()
+        ..Settings::defaults().map_err(|e| e.to_string())?
     };
     let admin_token = settings.admin_token.clone().unwrap_or_default();
     let portal = crate::open(settings)?;

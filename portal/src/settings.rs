@@ -89,28 +89,19 @@ impl Settings {
     }
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            db: PathBuf::from("portal.db"),
-            public_url: None,
-            issuer: "Assent Demo".into(),
-            application: "Assent Demo Portal".into(),
-            relay_url: None,
-            relay_api_key: String::new(),
-            admin_token: None,
-            totp_max_attempts: 5,
-            lockout_minutes: 15,
-            push_limit: 5,
-            push_window_seconds: 300,
-            number_digits: 2,
-            user_verification: "preferred".into(),
-            enrollment_seconds: 600,
-            session_seconds: 8 * 3600,
-            step_up_seconds: 300,
-            trust_proxy: false,
-            test_clock: false,
-        }
+/// For [`Settings::defaults`]: the settings parsed from no arguments.
+#[derive(clap::Parser)]
+struct DefaultsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl Settings {
+    /// The defaults declared on the fields above, with any `PORTAL_*` variables applied: the
+    /// same values `portal` starts with when given no flags, so they are written once. Fails
+    /// only on a malformed `PORTAL_*` variable.
+    pub fn defaults() -> Result<Self, clap::Error> {
+        use clap::Parser as _;
+        DefaultsOnly::try_parse_from(["portal"]).map(|d| d.settings)
     }
 }

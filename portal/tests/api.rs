@@ -46,7 +46,7 @@ fn jose(path: &str, body: impl Into<Body>) -> Request<Body> {
 
 #[tokio::test]
 async fn device_endpoints_refuse_oversized_and_mistyped_bodies() {
-    let p = portal(Settings::default());
+    let p = portal(Settings::defaults().unwrap());
     for path in [
         "/assent/v1/register",
         "/assent/v1/answers",
@@ -80,7 +80,7 @@ async fn device_endpoints_refuse_oversized_and_mistyped_bodies() {
 
 #[tokio::test]
 async fn admin_api_needs_the_token_and_is_off_without_one() {
-    let off = portal(Settings::default());
+    let off = portal(Settings::defaults().unwrap());
     let (status, body) = call(
         &off,
         Request::get("/admin/api/users")
@@ -95,7 +95,7 @@ async fn admin_api_needs_the_token_and_is_off_without_one() {
 
     let on = portal(Settings {
         admin_token: Some("s3cret-admin-token".into()),
-        ..Settings::default()
+        ..Settings::defaults().unwrap()
     });
     for token in [
         "",
@@ -151,11 +151,11 @@ async fn the_test_clock_exists_only_when_asked_for() {
             .body(Body::from(r#"{"advance":60}"#))
             .unwrap()
     };
-    let normal = portal(Settings::default());
+    let normal = portal(Settings::defaults().unwrap());
     assert_eq!(call(&normal, request()).await.0, StatusCode::NOT_FOUND);
     let mut settings = Settings {
         test_clock: true,
-        ..Settings::default()
+        ..Settings::defaults().unwrap()
     };
     let dir = tempfile::tempdir().unwrap();
     let opened = portal::open(Settings {
