@@ -24,5 +24,7 @@ mkdir -p "$out"
 "$kotlinc" -nowarn authenticator-ffi/bindings/kotlin/org/assent/core/assent_core.kt \
   authenticator-ffi/tests/kotlin/*.kt -cp "$jna:$lib/kotlin-test.jar" -d "$out/tests.jar" 2>&1 \
   | grep -v "^warning: unable to find kotlin-stdlib.jar" || true
-java -Djna.library.path="$libdir" -Dassent.root="$PWD" -Dassent.target="$PWD/target/debug" \
+# The tests' temporary vaults stay under target/, emptied on every run.
+rm -rf "$out/tmp" && mkdir -p "$out/tmp"
+java -Djava.io.tmpdir="$out/tmp" -Djna.library.path="$libdir" -Dassent.root="$PWD" -Dassent.target="$PWD/target/debug" \
   -cp "$out/tests.jar:$jna:$lib/kotlin-stdlib.jar:$lib/kotlin-test.jar" BindingsTestKt "$@"
