@@ -111,7 +111,10 @@ impl Portal {
     ) -> Result<UserSummary, PortalError> {
         let user = self.user(username)?;
         match action {
-            Action::Unlock => self.db.unlock(user.id)?,
+            Action::Unlock => {
+                self.db.unlock(user.id)?;
+                self.password_ok(None, &user.username)?;
+            }
             Action::ResetMfa => self.db.reset_mfa(user.id)?,
             Action::RemoveMfa => self.db.set_mfa_required(user.id, false)?,
             Action::RequireMfa => self.db.set_mfa_required(user.id, true)?,

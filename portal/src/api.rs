@@ -22,7 +22,7 @@ pub const MAX_BODY: usize = 8192;
 
 /// The whole portal.
 pub fn router(portal: Arc<Portal>) -> Router {
-    let mut router = Router::new()
+    let pages = Router::new()
         .route("/", get(web::home))
         .route("/login", get(web::login_form).post(web::login))
         .route("/logout", post(web::logout))
@@ -37,6 +37,11 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/protected", get(web::protected))
         .route("/reset", get(web::reset_form).post(web::reset_start))
         .route("/reset/new", get(web::reset_new_form).post(web::reset_new))
+        .route_layer(axum::middleware::from_fn_with_state(
+            portal.clone(),
+            web::same_origin,
+        ));
+    let mut router = pages
         .route(
             "/assent/v1/register",
             device_route(devices::register, created),

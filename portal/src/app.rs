@@ -19,6 +19,12 @@ use crate::db::{ChallengeRow, ChallengeStatus, Db, DbError, Enrollment, User};
 use crate::relay::{Delivery, PushSender};
 use crate::settings::Settings;
 
+/// The key wrong passwords are counted under for a user name: its hash, so that names typed by
+/// mistake (or passwords typed into the name field) are not kept.
+fn password_name(username: &str) -> String {
+    sha256_hex(username.trim().as_bytes())
+}
+
 /// Argon2id cost for passwords: OWASP's recommended m = 19 MiB, t = 2, p = 1. Slow on purpose
 /// (about 25 ms here); never lowered for benchmarks or tests.
 pub const PASSWORD_M_KIB: u32 = 19 * 1024;
@@ -307,6 +313,39 @@ impl Portal {
         let hash = user.as_ref().map_or(&self.dummy_hash, |u| &u.password_hash);
         let ok = verify_password(hash, password);
         Ok(user.filter(|_| ok))
+    }
+
+    /// Counts a sign-in attempt against the wrong-password throttles before the password is
+    /// checked (so a flood costs no Argon2id, and concurrent guesses cannot pass the limits
+    /// together). `Ok` with the attempt, to hand to [`Portal::password_ok`] if the password is
+    /// right; `Err` with the seconds until `ip` or `username` may try again.
+    pub fn password_attempt(
+        &self,
+        ip: &str,
+        username: &str,
+    ) -> Result<Result<i64, u64>, PortalError> {
+        let now = self.now();
+        let window = self.settings.password_window_seconds;
+        let limits = (
+            self.settings.password_ip_limit,
+            self.settings.password_user_limit,
+        );
+        let attempt = self.db.password_attempt(
+            ip,
+            &password_name(username),
+            now,
+            now.saturating_sub(window),
+            limits,
+        )?;
+        Ok(attempt.map_err(|oldest| (oldest + window).saturating_sub(now).max(1)))
+    }
+
+    /// The password was right: the attempt and the name's wrong passwords are forgotten (those
+    /// counted against client addresses stay). `None` for the help desk's unlock.
+    pub fn password_ok(&self, attempt: Option<i64>, username: &str) -> Result<(), PortalError> {
+        self.db
+            .clear_password_failures(&password_name(username), attempt)?;
+        Ok(())
     }
 
     /// Sets a new password (reset, admin).

@@ -43,6 +43,17 @@ pub struct Settings {
     /// How long a TOTP lockout lasts, in minutes (an admin can unlock sooner).
     #[arg(long, env = "PORTAL_LOCKOUT_MINUTES", default_value_t = 15)]
     pub lockout_minutes: u64,
+    /// Wrong passwords for one user name within `password-window-seconds` before that name must
+    /// wait (a throttle, not a lock: it lifts by itself, or with `portal admin unlock`).
+    #[arg(long, env = "PORTAL_PASSWORD_USER_LIMIT", default_value_t = 10)]
+    pub password_user_limit: u32,
+    /// Wrong passwords from one client address within `password-window-seconds` before that
+    /// address must wait. Checked before the password is hashed, so guessing costs no Argon2id.
+    #[arg(long, env = "PORTAL_PASSWORD_IP_LIMIT", default_value_t = 30)]
+    pub password_ip_limit: u32,
+    /// The wrong-password throttles' window.
+    #[arg(long, env = "PORTAL_PASSWORD_WINDOW_SECONDS", default_value_t = 900)]
+    pub password_window_seconds: u64,
     /// Pushes per user allowed within `push-window-seconds` (against MFA bombing).
     #[arg(long, env = "PORTAL_PUSH_LIMIT", default_value_t = 5)]
     pub push_limit: u32,

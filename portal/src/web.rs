@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
@@ -31,6 +31,61 @@ pub fn client_ip(portal: &Portal, headers: &HeaderMap, peer: Option<SocketAddr>)
         .map(|v| v.trim().to_owned())
         .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
     forwarded.unwrap_or_else(|| peer.map(|p| p.ip().to_string()).unwrap_or_default())
+}
+
+/// Refuses a form post that the browser says came from another site: login CSRF (the sign-in
+/// form has no session to carry a CSRF value yet), and a second line behind the CSRF values of
+/// the later forms. Browsers send `Origin` on every POST and `Sec-Fetch-Site` on every request;
+/// a request with neither (curl, scripts) passes, as it cannot carry a victim's cookies.
+pub async fn same_origin(
+    State(portal): State<Arc<Portal>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site");
+    let foreign = headers
+        .get(header::ORIGIN)
+        .is_some_and(|origin| !own_origin(&portal, headers, origin));
+    if cross_site || foreign {
+        tracing::info!(path = %request.uri().path(), "cross-site form post refused");
+        return (
+            StatusCode::FORBIDDEN,
+            page(
+                "Request refused",
+                "<h1>Request refused</h1><p class=\"error\" id=\"cross-site\">This form was \
+                 sent from another site. Open the portal directly and try again.</p>",
+            ),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Whether `origin` is this portal: its public URL's origin, or the host the browser asked for
+/// (a proxy may serve it under another name).
+fn own_origin(portal: &Portal, headers: &HeaderMap, origin: &HeaderValue) -> bool {
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let public = portal.settings.public_url();
+    let public_origin = match public.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or("")),
+        None => public.clone(),
+    };
+    if origin.eq_ignore_ascii_case(&public_origin) {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin.split_once("://"), host) {
+        (Some(("http" | "https", authority)), Some(host)) => authority.eq_ignore_ascii_case(host),
+        _ => false,
+    }
 }
 
 /// The request's client: address and User-Agent.
@@ -171,21 +226,28 @@ fn push_and_wait(
             portal.db.update_session(s)?;
             Ok(Redirect::to("/login/push").into_response())
         }
-        Err(PortalError::PushLimited { retry_after }) => Ok((
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, retry_after.to_string())],
-            page(
-                "Too many requests",
-                &format!(
-                    "<h1>Too many requests</h1><p class=\"error\" id=\"rate-limited\">Too many \
-                     sign-in requests were sent to your device. Try again in {retry_after} \
-                     seconds.</p><p><a href=\"/\">Back</a></p>"
-                ),
-            ),
-        )
-            .into_response()),
+        Err(PortalError::PushLimited { retry_after }) => Ok(too_many_requests(
+            retry_after,
+            "Too many sign-in requests were sent to your device.",
+        )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A 429 page with `Retry-After`.
+fn too_many_requests(retry_after: u64, what: &str) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, retry_after.to_string())],
+        page(
+            "Too many requests",
+            &format!(
+                "<h1>Too many requests</h1><p class=\"error\" id=\"rate-limited\">{what} \
+                 Try again in {retry_after} seconds.</p><p><a href=\"/\">Back</a></p>"
+            ),
+        ),
+    )
+        .into_response()
 }
 
 /// Adds a `Set-Cookie` header to a response.
@@ -269,6 +331,25 @@ pub async fn login(
 ) -> PageResult {
     let client = client(&portal, &headers, peer);
     let agent = user_agent(&headers);
+    let attempt = match portal.password_attempt(&client.ip, &form.username)? {
+        Ok(attempt) => attempt,
+        Err(retry_after) => {
+            if let Some(known) = portal.db.user_by_name(form.username.trim())? {
+                portal.db.log(
+                    known.id,
+                    portal.now(),
+                    &client.ip,
+                    "login_password",
+                    "refused",
+                    "too many wrong passwords",
+                )?;
+            }
+            return Ok(too_many_requests(
+                retry_after,
+                "Too many wrong passwords were tried.",
+            ));
+        }
+    };
     let checker = portal.clone();
     let username = form.username.clone();
     let password = zeroize::Zeroizing::new(form.password);
@@ -276,6 +357,9 @@ pub async fn login(
         .await
         .map_err(|_| PortalError::Hashing)??;
     let now = portal.now();
+    if let Some(user) = &user {
+        portal.password_ok(Some(attempt), &user.username)?;
+    }
     let Some(user) = user else {
         if let Some(known) = portal.db.user_by_name(form.username.trim())? {
             portal.db.log(

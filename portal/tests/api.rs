@@ -170,3 +170,226 @@ async fn the_test_clock_exists_only_when_asked_for() {
     settings.listen = "0.0.0.0:8000".parse().unwrap();
     assert!(portal::open(settings).is_err(), "never on a public address");
 }
+
+/// A browser-style form post from `ip`, with extra headers.
+fn form_post(path: &str, body: &str, ip: [u8; 4], headers: &[(&str, &str)]) -> Request<Body> {
+    let mut builder =
+        Request::post(path).header("content-type", "application/x-www-form-urlencoded");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let mut request = builder.body(Body::from(body.to_owned())).unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            ip, 40000,
+        ))));
+    request
+}
+
+/// Status, `Retry-After` and the page's text.
+async fn page(portal: &Arc<Portal>, request: Request<Body>) -> (StatusCode, Option<u64>, String) {
+    let response = api::router(portal.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        retry_after,
+        String::from_utf8(bytes.to_vec()).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn form_posts_from_another_site_are_refused() {
+    let p = portal(Settings::defaults().unwrap());
+    p.create_user("alice", "correct horse battery").unwrap();
+    let ip = [127, 0, 0, 1];
+    let good = "username=alice&password=correct+horse+battery";
+    let bad = "username=alice&password=wrong+password";
+    for headers in [
+        &[("origin", "https://evil.example")][..],
+        &[("origin", "null")],
+        &[("origin", "http://127.0.0.1:8000.evil.example")],
+        &[
+            ("origin", "http://127.0.0.1:8000"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        &[("sec-fetch-site", "cross-site")],
+    ] {
+        let (status, _, text) = page(&p, form_post("/login", good, ip, headers)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(text.contains("id=\"cross-site\""), "{headers:?}");
+        let (status, _, _) = page(&p, form_post("/logout", "", ip, headers)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}");
+    }
+    assert!(
+        p.user_events("alice")
+            .unwrap()
+            .iter()
+            .all(|e| e.kind != "login_password"),
+        "a refused post never reaches the password check"
+    );
+    // The portal's own origin, the host a proxy serves it under, and no browser headers at all.
+    for headers in [
+        &[
+            ("origin", "http://127.0.0.1:8000"),
+            ("sec-fetch-site", "same-origin"),
+        ][..],
+        &[
+            ("origin", "https://login.example.com"),
+            ("host", "login.example.com"),
+        ],
+        &[],
+    ] {
+        let (status, _, _) = page(&p, form_post("/login", bad, ip, headers)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{headers:?}");
+    }
+    let (status, _, _) = page(
+        &p,
+        form_post("/login", good, ip, &[("origin", "http://127.0.0.1:8000")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "on to enrollment");
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_throttled_per_user_name_and_per_address() {
+    let clock = Arc::new(SystemClock::default());
+    let p = Arc::new(
+        Portal::new(
+            Settings {
+                password_user_limit: 3,
+                password_ip_limit: 5,
+                password_window_seconds: 900,
+                ..Settings::defaults().unwrap()
+            },
+            Db::in_memory().unwrap(),
+            clock.clone(),
+            Arc::new(NoRelay),
+        )
+        .unwrap(),
+    );
+    for name in ["alice", "bob", "carol"] {
+        p.create_user(name, "correct horse battery").unwrap();
+    }
+    let login = |name: &str, password: &str, ip: [u8; 4]| {
+        form_post(
+            "/login",
+            &format!("username={name}&password={}", password.replace(' ', "+")),
+            ip,
+            &[],
+        )
+    };
+    let (a, b, c) = ([10, 0, 0, 1], [10, 0, 0, 2], [10, 0, 0, 3]);
+    let right = "correct horse battery";
+
+    // Three wrong passwords for alice: then even the right one waits, from any address.
+    for _ in 0..3 {
+        assert_eq!(
+            page(&p, login("alice", "guess one", a)).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let (status, retry_after, text) = page(&p, login("alice", right, b)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        (890..=900).contains(&retry_after.unwrap()),
+        "{retry_after:?}"
+    );
+    assert!(text.contains("Too many wrong passwords"));
+    assert!(
+        p.user_events("alice")
+            .unwrap()
+            .iter()
+            .any(|e| e.outcome == "refused"
+                && e.detail == "too many wrong passwords"
+                && e.ip == "10.0.0.2")
+    );
+
+    // Other names from that address until the address has had five wrong passwords.
+    assert_eq!(
+        page(&p, login("bob", "guess", a)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        page(&p, login("nobody", "guess", a)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        page(&p, login("carol", right, a)).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        page(&p, login("carol", right, c)).await.0,
+        StatusCode::SEE_OTHER
+    );
+
+    // The right password clears a name's count; addresses keep theirs.
+    assert_eq!(
+        page(&p, login("bob", "guess", c)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        page(&p, login("bob", right, c)).await.0,
+        StatusCode::SEE_OTHER
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            page(&p, login("bob", "guess", c)).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        page(&p, login("bob", right, c)).await.0,
+        StatusCode::SEE_OTHER
+    );
+
+    // The help desk's unlock lifts a name's throttle; time lifts an address's.
+    p.admin_action("alice", portal::admin::Action::Unlock, "test")
+        .unwrap();
+    assert_eq!(
+        page(&p, login("alice", right, b)).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        page(&p, login("alice", right, a)).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    clock.advance(901);
+    assert_eq!(
+        page(&p, login("alice", right, a)).await.0,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn concurrent_guesses_cannot_pass_the_throttle_together() {
+    let p = portal(Settings {
+        password_user_limit: 3,
+        ..Settings::defaults().unwrap()
+    });
+    p.create_user("alice", "correct horse battery").unwrap();
+    // All ten are in flight at once: each is counted before its Argon2id starts.
+    let guesses = (0..10).map(|i| {
+        let body = format!("username=alice&password=guess+number+{i}");
+        page(&p, form_post("/login", &body, [10, 0, 0, 9], &[]))
+    });
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|(status, _, _)| status)
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|&&s| s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|&&s| s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, throttled), (3, 7), "{statuses:?}");
+}

@@ -1,6 +1,7 @@
 // The portal in a real Chromium (Debian's, driven by playwright-core): sign in, read the
 // enrollment QR from the rendered page, enroll the `assent` CLI with it, sign in again with push,
-// approve in `assent watch` by typing the number the page shows, and see the approval.
+// approve in `assent watch` by typing the number the page shows, and see the approval. Then a
+// page on another site posts the sign-in form, and the portal refuses it (login CSRF).
 //
 // Needs the workspace binaries (`cargo build --workspace --bins`) and `chromium`; run with
 // `node tests/browser/enroll-and-login.mjs` (scripts/test.sh does). Exits non-zero on failure.
@@ -8,6 +9,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -99,7 +101,9 @@ try {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
+      '--disable-component-update', '--disable-sync', '--no-first-run',
+      // Another site for the login-CSRF check, served on loopback.
+      '--host-resolver-rules=MAP attacker.test 127.0.0.1'],
   });
   const page = await browser.newPage({ viewport: { width: 900, height: 1100 } });
 
@@ -153,8 +157,25 @@ try {
   await page.waitForURL(`${portalUrl}/`, { timeout: DEADLINE_MS });
   if (!(await page.textContent('#welcome')).includes('Signed in as alice')) fail('not signed in after approval');
 
+  // Login CSRF: a page on another site posts the sign-in form (to sign the victim in as
+  // someone else); the portal refuses what the browser marks as cross-site.
+  const attacker = createHttpServer((_, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<form id="f" method="post" action="${portalUrl}/login">`
+      + `<input name="username" value="alice"><input name="password" value="${PASSWORD}"></form>`
+      + '<script>document.getElementById("f").submit()</script>');
+  });
+  await new Promise((ok) => attacker.listen(0, '127.0.0.1', ok));
+  const other = await browser.newPage();
+  const posted = other.waitForResponse((r) => r.url() === `${portalUrl}/login` && r.request().method() === 'POST');
+  await other.goto(`http://attacker.test:${attacker.address().port}/`);
+  const refused = await posted;
+  if (refused.status() !== 403) fail(`a sign-in posted from another site got ${refused.status()}`);
+  await other.waitForSelector('#cross-site', { timeout: DEADLINE_MS });
+  attacker.close();
+
   await browser.close();
-  console.log('browser test: ok (sign-in, QR from the page, CLI enrollment, push approved in Chromium)');
+  console.log('browser test: ok (sign-in, QR from the page, CLI enrollment, push approved in Chromium, cross-site sign-in refused)');
   cleanup();
 } catch (e) {
   fail(e?.stack ?? String(e));
