@@ -196,7 +196,7 @@ impl Stack {
             String::from_utf8_lossy(&created.stderr)
         );
         let mut command = portal_command();
-        command.args(["--listen", "127.0.0.1:0"]);
+        command.args(["--listen", "127.0.0.1:0", "--test-clock"]);
         if let Some(relay) = &relay {
             command.args(["--relay-url", &relay.url, "--relay-api-key", RELAY_API_KEY]);
         }
@@ -217,6 +217,16 @@ impl Stack {
             relay,
             _portal: process,
         }
+    }
+
+    /// Moves the portal's clock (back when negative); the device keeps the real time.
+    fn move_portal_clock(&self, seconds: i64) {
+        let response = Client::new()
+            .post(format!("{}/test/clock", self.portal))
+            .json(&serde_json::json!({ "advance": seconds }))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
     }
 
     fn relay_url(&self) -> &str {
@@ -684,6 +694,29 @@ fn watch_once_fails_when_the_portal_refuses_a_wrong_number() {
     let status = wait_exit(&mut process);
     assert!(!status.success());
     assert_eq!(browser.status()["status"], "failed");
+}
+
+#[test]
+fn watch_gives_up_on_a_request_that_expires_unanswered() {
+    let stack = Stack::new(true);
+    stack.enroll();
+    // With the portal's clock 57 s behind, its next request has 3 s left by the device's clock.
+    stack.move_portal_clock(-57);
+    let (mut process, mut lines, stdin) = watch(&stack);
+    lines.wait_for("watching ");
+    let mut browser = stack.browser();
+    browser.start_push_login();
+    lines.wait_for("Sign-in request");
+    lines.wait_for("expired before it was answered.");
+    let status = wait_exit(&mut process);
+    drop(stdin);
+    assert!(!status.success(), "--once fails when its request expires");
+    // Nothing was answered: once the portal's own 60 s are over, the page says expired.
+    assert_eq!(browser.status()["status"], "pending");
+    stack.move_portal_clock(60);
+    assert_eq!(browser.status()["status"], "expired");
+    let answered = pending(&stack);
+    assert!(answered.is_empty(), "{answered:?}");
 }
 
 #[test]

@@ -294,10 +294,10 @@ async fn admin_action(
 
 #[derive(serde::Deserialize)]
 struct Advance {
-    advance: u64,
+    advance: i64,
 }
 
-/// Tests only (`--test-clock`): moves the portal's clock forward.
+/// Tests only (`--test-clock`): moves the portal's clock (back when `advance` is negative).
 async fn test_clock(
     State(portal): State<Arc<Portal>>,
     axum::Json(advance): axum::Json<Advance>,
