@@ -32,6 +32,10 @@ pub use app::Portal;
 
 /// Opens the database and the portal for `settings`, with the relay client they name.
 pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
+    // Refused settings create nothing (not even the database file).
+    if settings.test_clock && !settings.listen.ip().is_loopback() {
+        return Err("--test-clock is only allowed on a loopback address".into());
+    }
     let db = db::Db::open(&settings.db).map_err(|e| format!("{}: {e}", settings.db.display()))?;
     let relay: Arc<dyn relay::PushSender> = match &settings.relay_url {
         Some(url) => Arc::new(
@@ -41,9 +45,6 @@ pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
         None => Arc::new(relay::NoRelay),
     };
     let clock = Arc::new(clock::SystemClock::default());
-    if settings.test_clock && !settings.listen.ip().is_loopback() {
-        return Err("--test-clock is only allowed on a loopback address".into());
-    }
     let test_clock = settings.test_clock.then(|| clock.clone());
     let mut portal = Portal::new(settings, db, clock, relay).map_err(|e| e.to_string())?;
     portal.test_clock = test_clock;

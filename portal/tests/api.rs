@@ -168,7 +168,9 @@ async fn the_test_clock_exists_only_when_asked_for() {
     assert_eq!(status, StatusCode::OK);
     assert!(body["now"].as_u64().unwrap() >= before + 60);
     settings.listen = "0.0.0.0:8000".parse().unwrap();
+    settings.db = dir.path().join("refused.db");
     assert!(portal::open(settings).is_err(), "never on a public address");
+    assert!(!dir.path().join("refused.db").exists(), "a refused start creates nothing");
 }
 
 /// A browser-style form post from `ip`, with extra headers.
