@@ -170,7 +170,10 @@ async fn the_test_clock_exists_only_when_asked_for() {
     settings.listen = "0.0.0.0:8000".parse().unwrap();
     settings.db = dir.path().join("refused.db");
     assert!(portal::open(settings).is_err(), "never on a public address");
-    assert!(!dir.path().join("refused.db").exists(), "a refused start creates nothing");
+    assert!(
+        !dir.path().join("refused.db").exists(),
+        "a refused start creates nothing"
+    );
 }
 
 /// A browser-style form post from `ip`, with extra headers.
@@ -278,94 +281,74 @@ async fn wrong_passwords_are_throttled_per_user_name_and_per_address() {
     for name in ["alice", "bob", "carol"] {
         p.create_user(name, "correct horse battery").unwrap();
     }
-    let login = |name: &str, password: &str, ip: [u8; 4]| {
-        form_post(
-            "/login",
-            &format!("username={name}&password={}", password.replace(' ', "+")),
-            ip,
-            &[],
-        )
-    };
     let (a, b, c) = ([10, 0, 0, 1], [10, 0, 0, 2], [10, 0, 0, 3]);
     let right = "correct horse battery";
+    let (wrong, throttled, in_) = (
+        StatusCode::UNAUTHORIZED,
+        StatusCode::TOO_MANY_REQUESTS,
+        StatusCode::SEE_OTHER,
+    );
 
     // Three wrong passwords for alice: then even the right one waits, from any address.
-    for _ in 0..3 {
-        assert_eq!(
-            page(&p, login("alice", "guess one", a)).await.0,
-            StatusCode::UNAUTHORIZED
-        );
-    }
-    let (status, retry_after, text) = page(&p, login("alice", right, b)).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let guess = "guess one";
+    sign_ins(&p, &[("alice", guess, a, wrong); 3]).await;
+    let (status, retry_after, text) = page(&p, sign_in("alice", right, b)).await;
+    assert_eq!(status, throttled);
     assert!(
         (890..=900).contains(&retry_after.unwrap()),
         "{retry_after:?}"
     );
     assert!(text.contains("Too many wrong passwords"));
+    let events = p.user_events("alice").unwrap();
     assert!(
-        p.user_events("alice")
-            .unwrap()
-            .iter()
-            .any(|e| e.outcome == "refused"
-                && e.detail == "too many wrong passwords"
-                && e.ip == "10.0.0.2")
+        events.iter().any(|e| e.outcome == "refused"
+            && e.detail == "too many wrong passwords"
+            && e.ip == "10.0.0.2"),
+        "{events:?}"
     );
 
-    // Other names from that address until the address has had five wrong passwords.
-    assert_eq!(
-        page(&p, login("bob", "guess", a)).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        page(&p, login("nobody", "guess", a)).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        page(&p, login("carol", right, a)).await.0,
-        StatusCode::TOO_MANY_REQUESTS
-    );
-    assert_eq!(
-        page(&p, login("carol", right, c)).await.0,
-        StatusCode::SEE_OTHER
-    );
-
-    // The right password clears a name's count; addresses keep theirs.
-    assert_eq!(
-        page(&p, login("bob", "guess", c)).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        page(&p, login("bob", right, c)).await.0,
-        StatusCode::SEE_OTHER
-    );
-    for _ in 0..2 {
-        assert_eq!(
-            page(&p, login("bob", "guess", c)).await.0,
-            StatusCode::UNAUTHORIZED
-        );
-    }
-    assert_eq!(
-        page(&p, login("bob", right, c)).await.0,
-        StatusCode::SEE_OTHER
-    );
+    sign_ins(
+        &p,
+        &[
+            // Other names from that address until it has had five wrong passwords.
+            ("bob", guess, a, wrong),
+            ("nobody", guess, a, wrong),
+            ("carol", right, a, throttled),
+            ("carol", right, c, in_),
+            // The right password clears a name's count (not the address's).
+            ("bob", guess, c, wrong),
+            ("bob", right, c, in_),
+            ("bob", guess, c, wrong),
+            ("bob", guess, c, wrong),
+            ("bob", right, c, in_),
+        ],
+    )
+    .await;
 
     // The help desk's unlock lifts a name's throttle; time lifts an address's.
     p.admin_action("alice", portal::admin::Action::Unlock, "test")
         .unwrap();
-    assert_eq!(
-        page(&p, login("alice", right, b)).await.0,
-        StatusCode::SEE_OTHER
-    );
-    assert_eq!(
-        page(&p, login("alice", right, a)).await.0,
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    sign_ins(
+        &p,
+        &[("alice", right, b, in_), ("alice", right, a, throttled)],
+    )
+    .await;
     clock.advance(901);
-    assert_eq!(
-        page(&p, login("alice", right, a)).await.0,
-        StatusCode::SEE_OTHER
-    );
+    sign_ins(&p, &[("alice", right, a, in_)]).await;
+}
+
+/// A sign-in form post.
+fn sign_in(name: &str, password: &str, ip: [u8; 4]) -> Request<Body> {
+    let body = format!("username={name}&password={}", password.replace(' ', "+"));
+    form_post("/login", &body, ip, &[])
+}
+
+/// Signs in with each (name, password, address) in turn, checking each status.
+async fn sign_ins(p: &Arc<Portal>, steps: &[(&str, &str, [u8; 4], StatusCode)]) {
+    for (i, &(name, password, ip, expected)) in steps.iter().enumerate() {
+        let (status, _, _) = page(p, sign_in(name, password, ip)).await;
+        assert_eq!(status, expected, "step {i}: {name} from {ip:?}");
+    }
 }
 
 #[tokio::test]
@@ -377,8 +360,10 @@ async fn concurrent_guesses_cannot_pass_the_throttle_together() {
     p.create_user("alice", "correct horse battery").unwrap();
     // All ten are in flight at once: each is counted before its Argon2id starts.
     let guesses = (0..10).map(|i| {
-        let body = format!("username=alice&password=guess+number+{i}");
-        page(&p, form_post("/login", &body, [10, 0, 0, 9], &[]))
+        page(
+            &p,
+            sign_in("alice", &format!("guess number {i}"), [10, 0, 0, 9]),
+        )
     });
     let statuses: Vec<StatusCode> = futures_util::future::join_all(guesses)
         .await
