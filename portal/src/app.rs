@@ -318,21 +318,23 @@ impl Portal {
     /// Counts a sign-in attempt against the wrong-password throttles before the password is
     /// checked (so a flood costs no Argon2id, and concurrent guesses cannot pass the limits
     /// together). `Ok` with the attempt, to hand to [`Portal::password_ok`] if the password is
-    /// right; `Err` with the seconds until `ip` or `username` may try again.
+    /// right; `Err` with the seconds until `ip` or `username` may try again. Without a user
+    /// name (a password-reset request, which sends a push without any password) only the
+    /// address's budget counts.
     pub fn password_attempt(
         &self,
         ip: &str,
-        username: &str,
+        username: Option<&str>,
     ) -> Result<Result<i64, u64>, PortalError> {
         let now = self.now();
         let window = self.settings.password_window_seconds;
         let limits = (
             self.settings.password_ip_limit,
-            self.settings.password_user_limit,
+            username.map_or(u32::MAX, |_| self.settings.password_user_limit),
         );
         let attempt = self.db.password_attempt(
             ip,
-            &password_name(username),
+            &username.map(password_name).unwrap_or_default(),
             now,
             now.saturating_sub(window),
             limits,

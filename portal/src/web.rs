@@ -331,7 +331,7 @@ pub async fn login(
 ) -> PageResult {
     let client = client(&portal, &headers, peer);
     let agent = user_agent(&headers);
-    let attempt = match portal.password_attempt(&client.ip, &form.username)? {
+    let attempt = match portal.password_attempt(&client.ip, Some(&form.username))? {
         Ok(attempt) => attempt,
         Err(retry_after) => {
             if let Some(known) = portal.db.user_by_name(form.username.trim())? {
@@ -1008,6 +1008,12 @@ pub async fn reset_start(
 ) -> PageResult {
     let client = client(&portal, &headers, peer);
     let agent = user_agent(&headers);
+    if let Err(retry_after) = portal.password_attempt(&client.ip, None)? {
+        return Ok(too_many_requests(
+            retry_after,
+            "Too many sign-in attempts came from your address.",
+        ));
+    }
     let user = portal
         .db
         .user_by_name(form.username.trim())?

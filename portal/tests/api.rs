@@ -380,3 +380,36 @@ async fn concurrent_guesses_cannot_pass_the_throttle_together() {
         .count();
     assert_eq!((checked, throttled), (3, 7), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn password_reset_requests_spend_the_address_budget() {
+    let p = portal(Settings {
+        password_ip_limit: 4,
+        ..Settings::defaults().unwrap()
+    });
+    p.create_user("alice", "correct horse battery").unwrap();
+    // A reset request sends a push without any password: each one costs its address.
+    let reset = |name: &str, ip: [u8; 4]| form_post("/reset", &format!("username={name}"), ip, &[]);
+    let (a, b) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+    for name in ["alice", "bob", "carol", "dave"] {
+        assert_eq!(page(&p, reset(name, a)).await.0, StatusCode::OK, "{name}");
+    }
+    let (status, retry_after, text) = page(&p, reset("erin", a)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after.is_some_and(|s| s > 800), "{retry_after:?}");
+    assert!(text.contains("from your address"), "{text}");
+    sign_ins(
+        &p,
+        &[
+            (
+                "alice",
+                "correct horse battery",
+                a,
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            ("alice", "correct horse battery", b, StatusCode::SEE_OTHER),
+        ],
+    )
+    .await;
+    assert_eq!(page(&p, reset("alice", b)).await.0, StatusCode::OK);
+}
