@@ -14,6 +14,7 @@ use assent_protocol::{
 use authenticator_core::{Account, Algorithm, OtpParams, SecretBytes, uri};
 use zeroize::Zeroizing;
 
+use crate::alerts::{Alert, AlertKind};
 use crate::clock::Clock;
 use crate::db::{ChallengeRow, ChallengeStatus, Db, DbError, Enrollment, User};
 use crate::relay::{Delivery, PushSender};
@@ -49,6 +50,8 @@ pub struct Portal {
     pub relay: Arc<dyn PushSender>,
     /// Set only with `--test-clock`: the clock `POST /test/clock` moves.
     pub test_clock: Option<Arc<crate::clock::SystemClock>>,
+    /// Set with `--alert-webhook`: where the help desk's alerts go.
+    pub alerts: Option<Arc<crate::alerts::Alerts>>,
     key: SoftwareSigner,
     key_id: String,
     dummy_hash: String,
@@ -255,6 +258,7 @@ impl Portal {
             clock,
             relay,
             test_clock: None,
+            alerts: None,
             key,
             key_id,
             dummy_hash,
@@ -444,6 +448,22 @@ impl Portal {
         Ok(done)
     }
 
+    // ---- alerts
+
+    /// Posts an alert about `user` to the webhook, when one is set (in the background).
+    pub fn alert(&self, user: &User, kind: AlertKind, ip: &str, detail: &str) {
+        if let Some(alerts) = &self.alerts {
+            alerts.send(Alert {
+                alert: kind,
+                portal: self.settings.issuer.clone(),
+                user: user.username.clone(),
+                at: self.now(),
+                ip: ip.to_owned(),
+                detail: detail.to_owned(),
+            });
+        }
+    }
+
     // ---- TOTP
 
     /// Checks a TOTP code, counting failures towards the lockout.
@@ -479,17 +499,13 @@ impl Portal {
             .db
             .totp_failed(user.id, max, now + self.settings.lockout_minutes * 60)?;
         if count >= max {
-            self.db.log(
-                user.id,
-                now,
-                &client.ip,
-                "totp",
-                "locked",
-                &format!(
-                    "{count} wrong codes; locked for {} min",
-                    self.settings.lockout_minutes
-                ),
-            )?;
+            let detail = format!(
+                "{count} wrong codes; locked for {} min",
+                self.settings.lockout_minutes
+            );
+            self.db
+                .log(user.id, now, &client.ip, "totp", "locked", &detail)?;
+            self.alert(user, AlertKind::LockedOut, &client.ip, &detail);
             return Ok(TotpOutcome::Locked);
         }
         self.db

@@ -11,6 +11,7 @@ use assent_protocol::{
     Platform, Purpose, TokenState, UserVerification,
 };
 
+use crate::alerts::AlertKind;
 use crate::app::{Portal, PortalError};
 use crate::db::{ChallengeStatus, Device, DeviceState};
 
@@ -239,14 +240,14 @@ pub fn answer(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::V
             &format!("push and TOTP on {} ({})", device.name, device.platform),
         )?;
         if let Some(old) = replaced {
-            portal.db.log(
-                user.id,
-                now,
-                ip,
-                "device_replaced",
-                "ok",
-                &format!("previous device {old} retired"),
-            )?;
+            let detail = format!(
+                "previous device {old} retired for {} ({})",
+                device.name, device.platform
+            );
+            portal
+                .db
+                .log(user.id, now, ip, "device_replaced", "ok", &detail)?;
+            portal.alert(&user, AlertKind::DeviceReplaced, ip, &detail);
         }
     } else {
         let outcome = match (status, reason) {
@@ -267,6 +268,19 @@ pub fn answer(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::V
             None => "denied",
         };
         portal.db.log(user.id, now, ip, &kind, outcome, detail)?;
+        if reason == Some("not_me") {
+            // The address that asked (the browser's), more use to the help desk than the phone's.
+            let asked_from = match &row.session {
+                Some(id) => portal.db.session(id, now)?.map(|s| s.ip),
+                None => None,
+            };
+            portal.alert(
+                &user,
+                AlertKind::NotMe,
+                asked_from.as_deref().unwrap_or(ip),
+                &format!("a {} request {detail}", row.purpose.replace('_', " ")),
+            );
+        }
         if row.purpose == "step_up"
             && status == ChallengeStatus::Denied
             && let Some(session) = &row.session

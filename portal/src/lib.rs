@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod clock;
@@ -46,8 +47,16 @@ pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
     };
     let clock = Arc::new(clock::SystemClock::default());
     let test_clock = settings.test_clock.then(|| clock.clone());
+    let alerts = match &settings.alert_webhook {
+        Some(url) => Some(Arc::new(
+            alerts::Alerts::new(url, settings.alert_webhook_secret.as_deref())
+                .map_err(|e| format!("alert webhook: {e}"))?,
+        )),
+        None => None,
+    };
     let mut portal = Portal::new(settings, db, clock, relay).map_err(|e| e.to_string())?;
     portal.test_clock = test_clock;
+    portal.alerts = alerts;
     Ok(Arc::new(portal))
 }
 

@@ -76,6 +76,13 @@ pub struct Settings {
     /// How long an approved step-up lasts, in seconds.
     #[arg(long, env = "PORTAL_STEP_UP_SECONDS", default_value_t = 300)]
     pub step_up_seconds: u64,
+    /// Where to post alerts for the help desk (a "not me" deny, a TOTP lockout, a replaced
+    /// device) as JSON; none are sent without it. docs/portal.md describes the body.
+    #[arg(long, env = "PORTAL_ALERT_WEBHOOK")]
+    pub alert_webhook: Option<String>,
+    /// Signs each alert with HMAC-SHA256 under this secret (header `X-Assent-Signature`).
+    #[arg(long, env = "PORTAL_ALERT_WEBHOOK_SECRET", hide_env_values = true)]
+    pub alert_webhook_secret: Option<String>,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
     #[arg(long, env = "PORTAL_TRUST_PROXY")]
     pub trust_proxy: bool,

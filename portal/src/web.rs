@@ -606,10 +606,12 @@ pub async fn push_status(State(portal): State<Arc<Portal>>, headers: HeaderMap) 
             ("Approved.".into(), Some(redirect))
         }
         ChallengeStatus::Denied => {
-            let message = if challenge.reason.as_deref() == Some("not_me") {
+            let message = if challenge.reason.as_deref() != Some("not_me") {
+                "Denied on your device."
+            } else if portal.alerts.is_some() {
                 "Denied on your device and reported as not you. Your help desk has been notified."
             } else {
-                "Denied on your device."
+                "Denied on your device and reported as not you. It is recorded for your help desk."
             };
             (message.into(), None)
         }
