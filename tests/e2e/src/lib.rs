@@ -25,6 +25,8 @@ use serde_json::Value;
 
 pub use push_mocks;
 
+pub mod alerts;
+
 /// The relay API key the portal uses in these tests.
 pub const RELAY_API_KEY: &str = "e2e-portal-relay-key-0123456789abcdef";
 /// The admin token of the test portal.

@@ -3,8 +3,31 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+use assent_e2e::alerts::{AlertSink, WEBHOOK_SECRET};
 use assent_e2e::{Browser, Device, PASSWORD, Stack, apns_push, decode_qr, fcm_push, next_push};
 use assent_protocol::{DenyReason, Response};
+
+/// A stack whose portal posts its alerts, signed, to a fresh [`AlertSink`].
+async fn stack_with_alerts() -> (Stack, AlertSink) {
+    let sink = AlertSink::start().await;
+    let stack = Stack::start(&[
+        "--alert-webhook",
+        &sink.url,
+        "--alert-webhook-secret",
+        WEBHOOK_SECRET,
+    ])
+    .await;
+    (stack, sink)
+}
+
+/// Checks that `alert` is a signed alert of `kind` about `user`.
+fn assert_alert(alert: &assent_e2e::alerts::Received, kind: &str, user: &str) {
+    assert!(alert.signed, "a valid signature: {alert:?}");
+    assert_eq!(alert.body["alert"], kind, "{alert:?}");
+    assert_eq!(alert.body["user"], user, "{alert:?}");
+    assert_eq!(alert.body["portal"], "Assent Demo", "{alert:?}");
+    assert!(alert.body["at"].as_u64().unwrap() > 1_700_000_000);
+}
 
 /// Signs `user` in for the first time, enrolls a device from the QR *image* on the page and
 /// checks the page noticed. Returns the device and the signed-in browser.
@@ -88,7 +111,7 @@ async fn apns_push_login_approved_with_the_right_number() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fcm_deny_and_deny_not_me() {
-    let stack = Stack::start(&[]).await;
+    let (stack, alerts) = stack_with_alerts().await;
     stack.add_user("bob").await;
     let (mut device, _) = enroll(&stack, "bob", fcm_push()).await;
     let mut feed = stack.fcm.deliveries();
@@ -120,6 +143,24 @@ async fn fcm_deny_and_deny_not_me() {
     );
     let status = browser.settled_status().await;
     assert!(status["message"].as_str().unwrap().contains("not you"));
+    // The help desk hears of it by another channel, with the address the sign-in came from;
+    // the plain deny before it raised nothing.
+    let alert = alerts.next().await;
+    assert_alert(&alert, "not_me", "bob");
+    assert_eq!(alert.body["ip"], "127.0.0.1");
+    assert!(
+        alert.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("a login request denied"),
+        "{alert:?}"
+    );
+    assert!(
+        status["message"]
+            .as_str()
+            .unwrap()
+            .contains("help desk has been notified")
+    );
     let events = stack.events("bob").await;
     assert!(
         events.contains(&"push_login/denied".to_owned()),
@@ -219,7 +260,7 @@ async fn wrong_number_uses_up_the_challenge_and_replays_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn re_enrollment_cuts_off_the_old_device() {
-    let stack = Stack::start(&[]).await;
+    let (stack, alerts) = stack_with_alerts().await;
     stack.add_user("erin").await;
     let (old, browser) = enroll(&stack, "erin", apns_push()).await;
     let mut feed = stack.apns.deliveries();
@@ -248,6 +289,19 @@ async fn re_enrollment_cuts_off_the_old_device() {
     assert!(
         events.contains(&"device_replaced/ok".to_owned()),
         "{events:?}"
+    );
+    let alert = alerts.next().await;
+    assert_alert(&alert, "device_replaced", "erin");
+    assert!(
+        alert.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("retired for New phone"),
+        "{alert:?}"
+    );
+    assert!(
+        alerts.pending().await.is_empty(),
+        "the first enrollment raised nothing"
     );
 }
 
@@ -287,7 +341,7 @@ async fn admin_reset_then_re_enroll_at_next_login() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn totp_lockout_after_five_wrong_codes_and_unlock() {
-    let stack = Stack::start(&[]).await;
+    let (stack, alerts) = stack_with_alerts().await;
     stack.add_user("grace").await;
     let (device, _) = enroll(&stack, "grace", apns_push()).await;
 
@@ -337,6 +391,16 @@ async fn totp_lockout_after_five_wrong_codes_and_unlock() {
     let events = stack.events("grace").await;
     assert!(events.contains(&"totp/locked".to_owned()), "{events:?}");
     assert!(events.contains(&"admin/unlock".to_owned()));
+    let alert = alerts.next().await;
+    assert_alert(&alert, "locked_out", "grace");
+    assert!(
+        alert.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("5 wrong codes"),
+        "{alert:?}"
+    );
+    assert!(alerts.pending().await.is_empty(), "one alert per lockout");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
