@@ -11,73 +11,36 @@
 use std::sync::Mutex;
 
 use assent_protocol::answer::verify_answer;
-use assent_protocol::challenge::build_challenge;
 use assent_protocol::poll::{verify_poll, verify_push_token_update};
-use assent_protocol::registration::verify_registration;
 use assent_protocol::signer::SignerError;
 use assent_protocol::{
-    AnswerError, ChallengeContent, DenyReason, EnrollmentToken, LoginContext, NumberMatching,
-    PendingChallenge, Platform, PublicJwk, Purpose, PushConfig, PushEnrollment, Registration,
-    Response, Signer, SoftwareSigner, TokenState, Transport, UserVerification,
+    AnswerError, DenyReason, PendingChallenge, Platform, PublicJwk, Purpose, PushConfig,
+    Registration, Response, Signer, SoftwareSigner, Transport,
 };
+use assent_test_portal::TestPortal;
 use authenticator_core::push::{DeviceInfo, KeyChoice, PlatformSigner, PushError, PushState};
 use authenticator_core::seal::{Unlock, VaultKey};
 use authenticator_core::vault::Vault;
-use authenticator_core::{Account, Algorithm, OtpParams, SecretBytes, uri};
 
 const NOW: u64 = 1_800_000_000;
 
-struct Portal {
-    key: SoftwareSigner,
-    token: EnrollmentToken,
-}
+/// The in-memory portal side, with this file's fixed clock and number.
+struct Portal(TestPortal);
 
 impl Portal {
     fn new() -> Self {
-        let mut rng = assent_protocol::system_rng();
-        Self {
-            key: SoftwareSigner::generate(&mut rng),
-            token: EnrollmentToken::generate(&mut rng),
-        }
+        Self(TestPortal::new())
     }
 
-    fn key_id(&self) -> String {
-        self.key.public_key().thumbprint()
-    }
-
-    /// The one QR: a standard TOTP account plus the push enrollment parameters.
     fn qr(&self) -> String {
-        let account = Account {
-            issuer: "Acme".into(),
-            name: "alice@acme.test".into(),
-            otp: OtpParams::totp(Algorithm::Sha1, 6, 30).unwrap(),
-            secret: SecretBytes::new(b"12345678901234567890".to_vec()),
-        };
-        let enrollment = PushEnrollment {
-            portal_url: "https://portal.acme.test".into(),
-            token: self.token.clone(),
-            portal_key: self.key.public_key(),
-            expires_at: NOW + 600,
-        };
-        let params = enrollment.to_params();
-        let extra: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        uri::to_uri_with(&account, &extra).to_string()
+        self.0.qr(NOW)
     }
 
     fn verify_registration(&self, body: &str) -> Registration {
-        let token = self.token.expose().to_owned();
-        verify_registration(body, &self.key_id(), NOW, |t| {
-            if t == token {
-                TokenState::Valid {
-                    expires_at: NOW + 600,
-                }
-            } else {
-                TokenState::Unknown
-            }
-        })
-        .unwrap()
+        self.0.verify_registration(body, NOW).unwrap()
     }
 
+    /// A challenge; with number matching the number to type is 42.
     fn challenge(
         &self,
         device: &Registration,
@@ -85,39 +48,8 @@ impl Portal {
         digits: Option<u8>,
         now: u64,
     ) -> (String, PendingChallenge) {
-        let content = ChallengeContent {
-            purpose,
-            context: LoginContext {
-                user: "alice@acme.test".into(),
-                application: "Acme Mail".into(),
-                ip: Some("203.0.113.7".into()),
-                location: Some("Lyon, FR".into()),
-                browser: Some("Firefox".into()),
-                os: Some("Linux".into()),
-            },
-            number_matching: digits.map(|digits| NumberMatching { digits }),
-            user_verification: UserVerification::Preferred,
-        };
-        let built = build_challenge(
-            &self.key,
-            &device.device_id,
-            &device.encryption_key,
-            &content,
-            now,
-            &mut assent_protocol::system_rng(),
-        )
-        .unwrap();
-        let pending = PendingChallenge {
-            id: built.id.clone(),
-            device_id: device.device_id.clone(),
-            device_signing_key: device.signing_key.clone(),
-            challenge_hash: built.hash(),
-            exp: built.exp,
-            expected_number: digits.map(|_| "42".to_owned()),
-            user_verification: UserVerification::Preferred,
-            answered: false,
-        };
-        (built.jws, pending)
+        self.0
+            .challenge(device, purpose, digits, Some("42".to_owned()), now)
     }
 }
 
