@@ -94,8 +94,7 @@ impl Alerts {
         context.update(format!("{t}.").as_bytes());
         context.update(body);
         let tag = context.sign();
-        let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-        Some(format!("t={t},v1={hex}"))
+        Some(format!("t={t},v1={}", crate::app::hex(tag.as_ref())))
     }
 
     /// Sends `alert` in the background (needs a Tokio runtime: the server's). Never blocks.
@@ -158,11 +157,7 @@ mod tests {
         let header = alerts.signature(body, 1_764_064_000).unwrap();
         let key = hmac::Key::new(hmac::HMAC_SHA256, b"webhook secret");
         let expected = hmac::sign(&key, br#"1764064000.{"alert":"not_me"}"#);
-        let hex: String = expected
-            .as_ref()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = crate::app::hex(expected.as_ref());
         assert_eq!(header, format!("t=1764064000,v1={hex}"));
         assert_ne!(alerts.signature(body, 1_764_064_001), Some(header));
         let unsigned = Alerts::new("http://127.0.0.1:1/", None).unwrap();

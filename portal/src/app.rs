@@ -12,6 +12,7 @@ use assent_protocol::{
     Signer, SoftwareSigner, UserVerification,
 };
 use authenticator_core::{Account, Algorithm, OtpParams, SecretBytes, uri};
+use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
 use crate::alerts::{Alert, AlertKind};
@@ -180,11 +181,12 @@ pub fn random_token<const N: usize>() -> String {
 
 /// SHA-256 hex (session ids are stored hashed).
 pub fn sha256_hex(data: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(ring::digest::digest(&ring::digest::SHA256, data).as_ref())
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn argon2() -> Argon2<'static> {
@@ -744,12 +746,8 @@ fn matching_step(secret: &[u8], code: &str, now: u64) -> Option<u64> {
     let step = now / TOTP_PERIOD;
     (step.saturating_sub(TOTP_WINDOW)..=step + TOTP_WINDOW).find(|s| {
         let expected = params.code(&secret, s * TOTP_PERIOD);
-        constant_time_eq(expected.value.as_bytes(), code.as_bytes())
+        bool::from(expected.value.as_bytes().ct_eq(code.as_bytes()))
     })
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
