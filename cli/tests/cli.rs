@@ -6,6 +6,8 @@
     reason = "a test fails by panicking"
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -26,15 +28,7 @@ impl Home {
 
     /// `assent` with this home's vault, runtime dir and passphrase, no terminal.
     fn cmd(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_assent"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
-            .env("ASSENT_VAULT", self.vault())
-            .env("ASSENT_PASSPHRASE", "correct horse")
-            .stdin(std::process::Stdio::null());
-        cmd
+        common::assent(self.dir.path())
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -52,16 +46,7 @@ impl Home {
     }
 
     fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "assent {args:?} should have failed");
-        let stderr = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(
-            stderr.trim_end().lines().count(),
-            1,
-            "one line, not: {stderr}"
-        );
-        assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"));
-        stderr
+        common::one_line_error(args, self.run(args))
     }
 
     fn list(&self) -> Vec<serde_json::Value> {

@@ -10,6 +10,8 @@
     reason = "a test fails by panicking"
 )]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -235,15 +237,7 @@ impl Stack {
 
     /// `assent` with this stack's vault and passphrase, no terminal.
     fn assent(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_assent"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
-            .env("ASSENT_VAULT", self.dir.path().join("vault.json"))
-            .env("ASSENT_PASSPHRASE", "correct horse")
-            .stdin(Stdio::null());
-        cmd
+        common::assent(self.dir.path())
     }
 
     fn run(&self, args: &[&str]) -> Output {
@@ -260,16 +254,7 @@ impl Stack {
 
     /// Runs `assent`, expects one line of error; returns it.
     fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(!out.status.success(), "assent {args:?} should have failed");
-        let stderr = String::from_utf8(out.stderr).unwrap();
-        assert_eq!(
-            stderr.trim_end().lines().count(),
-            1,
-            "one line, not: {stderr}"
-        );
-        assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"));
-        stderr
+        common::one_line_error(args, self.run(args))
     }
 
     fn browser(&self) -> Browser {
