@@ -69,12 +69,22 @@ impl std::fmt::Debug for Alerts {
 }
 
 impl Alerts {
-    /// A client posting to `url`, signing with `secret` when given.
-    pub fn new(url: &str, secret: Option<&str>) -> Result<Self, reqwest::Error> {
+    /// A client posting to `url` (http or https), signing with `secret` when given. Refuses a
+    /// URL that could never be posted to, so a typo stops the portal at start, not silently at
+    /// the first alert.
+    pub fn new(url: &str, secret: Option<&str>) -> Result<Self, String> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?}: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(format!("{url:?}: not an http(s) URL"));
+        }
+        if secret.is_some_and(str::is_empty) {
+            return Err("the webhook secret is empty".into());
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .connect_timeout(Duration::from_secs(3))
-            .build()?;
+            .build()
+            .map_err(|e| e.to_string())?;
         let key = secret.map(|s| {
             let bytes = Zeroizing::new(s.as_bytes().to_vec());
             hmac::Key::new(hmac::HMAC_SHA256, &bytes)
@@ -162,5 +172,16 @@ mod tests {
         assert_ne!(alerts.signature(body, 1_764_064_001), Some(header));
         let unsigned = Alerts::new("http://127.0.0.1:1/", None).unwrap();
         assert_eq!(unsigned.signature(body, 1), None);
+    }
+
+    #[test]
+    fn a_webhook_that_could_never_work_is_refused_at_start() {
+        crate::install_crypto();
+        for url in ["not a url", "ftp://example.com/hook", "file:///tmp/hook", "http://"] {
+            let err = Alerts::new(url, None).unwrap_err();
+            assert!(err.contains(url), "{err}");
+        }
+        assert!(Alerts::new("https://hooks.example.com/x", Some("")).is_err());
+        assert!(Alerts::new("https://hooks.example.com/x", Some("s3cret")).is_ok());
     }
 }
