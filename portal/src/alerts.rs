@@ -177,7 +177,12 @@ mod tests {
     #[test]
     fn a_webhook_that_could_never_work_is_refused_at_start() {
         crate::install_crypto();
-        for url in ["not a url", "ftp://example.com/hook", "file:///tmp/hook", "http://"] {
+        for url in [
+            "not a url",
+            "ftp://example.com/hook",
+            "file:///tmp/hook",
+            "http://",
+        ] {
             let err = Alerts::new(url, None).unwrap_err();
             assert!(err.contains(url), "{err}");
         }
