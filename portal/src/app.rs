@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use crate::alerts::{Alert, AlertKind};
 use crate::clock::Clock;
-use crate::db::{ChallengeRow, ChallengeStatus, Db, DbError, Enrollment, User};
+use crate::db::{ChallengeRow, ChallengeStatus, Db, DbError, Enrollment, TotpAttempt, User};
 use crate::relay::{Delivery, PushSender};
 use crate::settings::Settings;
 
@@ -468,7 +468,9 @@ impl Portal {
 
     // ---- TOTP
 
-    /// Checks a TOTP code, counting failures towards the lockout.
+    /// Checks a TOTP code, counting failures towards the lockout. The decision is taken in one
+    /// database transaction (see [`crate::db::Db::totp_attempt`]), never from `user`'s copy of
+    /// the lock, so a burst of concurrent codes gets no more than the allowed attempts.
     pub fn check_totp(
         &self,
         user: &User,
@@ -476,45 +478,51 @@ impl Portal {
         client: &Client,
     ) -> Result<TotpOutcome, PortalError> {
         let now = self.now();
-        if user.locked(now) {
-            self.db.log(
-                user.id,
-                now,
-                &client.ip,
-                "totp",
-                "locked",
-                "attempt while locked",
-            )?;
-            return Ok(TotpOutcome::Locked);
-        }
-        let Some(secret) = &user.totp_secret else {
-            return Ok(TotpOutcome::NotEnrolled);
-        };
-        if let Some(step) = matching_step(secret, code, now)
-            && self.db.totp_accept_step(user.id, step)?
-        {
-            self.db.log(user.id, now, &client.ip, "totp", "ok", "")?;
-            return Ok(TotpOutcome::Accepted);
-        }
         let max = self.settings.totp_max_attempts.max(1);
-        let count = self
+        let lock_seconds = self.settings.lockout_minutes * 60;
+        let attempt = self
             .db
-            .totp_failed(user.id, max, now + self.settings.lockout_minutes * 60)?;
-        if count >= max {
-            let detail = format!(
-                "{count} wrong codes; locked for {} min",
-                self.settings.lockout_minutes
-            );
-            self.db
-                .log(user.id, now, &client.ip, "totp", "locked", &detail)?;
-            self.alert(user, AlertKind::LockedOut, &client.ip, &detail);
-            return Ok(TotpOutcome::Locked);
+            .totp_attempt(user.id, now, (max, lock_seconds), |secret| {
+                matching_step(secret, code, now)
+            })?;
+        match attempt {
+            TotpAttempt::Locked { .. } => {
+                self.db.log(
+                    user.id,
+                    now,
+                    &client.ip,
+                    "totp",
+                    "locked",
+                    "attempt while locked",
+                )?;
+                Ok(TotpOutcome::Locked)
+            }
+            TotpAttempt::NotEnrolled => Ok(TotpOutcome::NotEnrolled),
+            TotpAttempt::Accepted => {
+                self.db.log(user.id, now, &client.ip, "totp", "ok", "")?;
+                Ok(TotpOutcome::Accepted)
+            }
+            TotpAttempt::Wrong {
+                count,
+                locked_until: Some(_),
+            } => {
+                let detail = format!(
+                    "{count} wrong codes; locked for {} min",
+                    self.settings.lockout_minutes
+                );
+                self.db
+                    .log(user.id, now, &client.ip, "totp", "locked", &detail)?;
+                self.alert(user, AlertKind::LockedOut, &client.ip, &detail);
+                Ok(TotpOutcome::Locked)
+            }
+            TotpAttempt::Wrong { count, .. } => {
+                self.db
+                    .log(user.id, now, &client.ip, "totp", "failed", "wrong code")?;
+                Ok(TotpOutcome::Rejected {
+                    remaining: max.saturating_sub(count),
+                })
+            }
         }
-        self.db
-            .log(user.id, now, &client.ip, "totp", "failed", "wrong code")?;
-        Ok(TotpOutcome::Rejected {
-            remaining: max - count,
-        })
     }
 
     // ---- challenges

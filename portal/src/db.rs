@@ -346,6 +346,15 @@ pub struct Session {
     pub step_up_at: Option<u64>,
 }
 
+impl Session {
+    /// Whether a form's anti-CSRF value is this session's, compared in constant time so the
+    /// comparison tells an attacker nothing about how much of a guess was right.
+    pub fn csrf_matches(&self, value: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        bool::from(self.csrf.as_bytes().ct_eq(value.as_bytes()))
+    }
+}
+
 /// An enrollment token issued to a user.
 #[derive(Debug, Clone)]
 pub struct Enrollment {
@@ -401,6 +410,28 @@ fn jwk_json(jwk: &PublicJwk) -> String {
 
 fn parse_jwk(text: &str) -> DbResult<PublicJwk> {
     serde_json::from_str(text).map_err(|_| DbError::Corrupt("device key"))
+}
+
+/// What one TOTP attempt came to (see [`Db::totp_attempt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotpAttempt {
+    /// The account is locked until this time: the code was not looked at.
+    Locked {
+        /// When the lock ends (Unix seconds).
+        until: u64,
+    },
+    /// The user has no TOTP secret (or no longer exists).
+    NotEnrolled,
+    /// A right code for a step not used before; the count of wrong codes is cleared.
+    Accepted,
+    /// A wrong or reused code, the `count`th in a row; `locked_until` is set when it reached
+    /// the limit and locked the account.
+    Wrong {
+        /// Wrong codes in a row, this one included.
+        count: u32,
+        /// When the lock this attempt set ends, if it set one.
+        locked_until: Option<u64>,
+    },
 }
 
 const USER_COLUMNS: &str = "id, username, password_hash, mfa_required, suspended, failed_totp, \
@@ -666,33 +697,77 @@ impl Db {
         Ok(())
     }
 
-    /// Records a wrong TOTP code; locks until `lock_until` when the count reaches `max`.
-    /// Returns the new count.
-    pub fn totp_failed(&self, user_id: i64, max: u32, lock_until: u64) -> DbResult<u32> {
-        let conn = self.conn();
-        let count: u32 = conn.query_row(
-            "UPDATE users SET failed_totp = failed_totp + 1 WHERE id = ?1 RETURNING failed_totp",
-            [user_id],
-            |r| r.get(0),
-        )?;
-        if count >= max {
-            conn.execute(
-                "UPDATE users SET locked_until = ?2 WHERE id = ?1",
-                params![user_id, to_i64(lock_until)],
-            )?;
+    /// Decides one TOTP attempt in a single immediate transaction, so concurrent attempts cannot
+    /// race the lockout: the lock is read from the database, not from a copy the caller holds;
+    /// the attempt is counted before `matching` looks at the code; a right code is refused while
+    /// the account is locked. `matching` returns the time step whose code was typed, if any; a
+    /// step at or before the last one accepted counts as wrong, so a code works once. Reaching
+    /// `max` wrong codes in a row locks until `now + lock_seconds`; a lock that has run out
+    /// starts the count again.
+    pub fn totp_attempt(
+        &self,
+        user_id: i64,
+        now: u64,
+        (max, lock_seconds): (u32, u64),
+        matching: impl FnOnce(&[u8]) -> Option<u64>,
+    ) -> DbResult<TotpAttempt> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let Some((failed, locked_until, secret, last_step)) = tx
+            .query_row(
+                "SELECT failed_totp, locked_until, totp_secret, totp_last_step FROM users
+                 WHERE id = ?1",
+                [user_id],
+                |r| {
+                    Ok((
+                        r.get::<_, u32>(0)?,
+                        r.get::<_, Option<i64>>(1)?.map(to_u64),
+                        r.get::<_, Option<Vec<u8>>>(2)?,
+                        r.get::<_, Option<i64>>(3)?.map(to_u64),
+                    ))
+                },
+            )
+            .optional()?
+        else {
+            return Ok(TotpAttempt::NotEnrolled);
+        };
+        if let Some(until) = locked_until.filter(|&until| now < until) {
+            return Ok(TotpAttempt::Locked { until });
         }
-        Ok(count)
-    }
-
-    /// Accepts a TOTP code's time step: `false` when this step (or a later one) was already
-    /// used, so a code works once. Resets the failure count on success.
-    pub fn totp_accept_step(&self, user_id: i64, step: u64) -> DbResult<bool> {
-        let updated = self.conn().execute(
-            "UPDATE users SET totp_last_step = ?2, failed_totp = 0
-             WHERE id = ?1 AND (totp_last_step IS NULL OR totp_last_step < ?2)",
-            params![user_id, to_i64(step)],
-        )?;
-        Ok(updated == 1)
+        let Some(secret) = secret else {
+            return Ok(TotpAttempt::NotEnrolled);
+        };
+        let secret = zeroize::Zeroizing::new(secret);
+        // A lock that has run out leaves a fresh count behind it.
+        let count = if locked_until.is_some() {
+            1
+        } else {
+            failed + 1
+        };
+        let accepted = matching(&secret).filter(|&step| last_step.is_none_or(|last| step > last));
+        let outcome = match accepted {
+            Some(step) => {
+                tx.execute(
+                    "UPDATE users SET totp_last_step = ?2, failed_totp = 0, locked_until = NULL
+                     WHERE id = ?1",
+                    params![user_id, to_i64(step)],
+                )?;
+                TotpAttempt::Accepted
+            }
+            None => {
+                let lock = (count >= max).then(|| now + lock_seconds);
+                tx.execute(
+                    "UPDATE users SET failed_totp = ?2, locked_until = ?3 WHERE id = ?1",
+                    params![user_id, count, lock.map(to_i64)],
+                )?;
+                TotpAttempt::Wrong {
+                    count,
+                    locked_until: lock,
+                }
+            }
+        };
+        tx.commit()?;
+        Ok(outcome)
     }
 
     /// Clears the failure count and any lockout.

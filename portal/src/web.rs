@@ -452,7 +452,7 @@ pub async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     if let Some(s) = session(&portal, &headers)?
-        && s.csrf == form.csrf
+        && s.csrf_matches(&form.csrf)
     {
         portal.db.delete_session(&s.id)?;
     }
@@ -646,7 +646,7 @@ pub async fn push_send(
     let Some(mut s) = session(&portal, &headers)? else {
         return Ok(to_login("Your session ended; sign in again."));
     };
-    if s.csrf != form.csrf {
+    if !s.csrf_matches(&form.csrf) {
         return Ok((StatusCode::FORBIDDEN, "bad form").into_response());
     }
     let Some(user) = portal.db.user(s.user_id)? else {
@@ -708,7 +708,7 @@ pub async fn totp(
     else {
         return Ok(to_login("Sign in first."));
     };
-    if s.csrf != form.csrf {
+    if !s.csrf_matches(&form.csrf) {
         return Ok((StatusCode::FORBIDDEN, "bad form").into_response());
     }
     let Some(user) = portal.db.user(s.user_id)? else {
@@ -917,7 +917,7 @@ pub async fn enroll_totp(
     let Some((mut s, user)) = enrolling(&portal, &headers)? else {
         return Ok(to_login("Sign in to enroll a device."));
     };
-    if s.csrf != form.csrf {
+    if !s.csrf_matches(&form.csrf) {
         return Ok((StatusCode::FORBIDDEN, "bad form").into_response());
     }
     let token = s.enrollment.clone().unwrap_or_default();
@@ -1073,7 +1073,7 @@ pub async fn reset_new(
     let Some(s) = session(&portal, &headers)?.filter(|s| s.state == SessionState::Reset) else {
         return Ok(to_login("Start the password reset again."));
     };
-    if s.csrf != form.csrf {
+    if !s.csrf_matches(&form.csrf) {
         return Ok((StatusCode::FORBIDDEN, "bad form").into_response());
     }
     let Some(user) = portal.db.user(s.user_id)? else {

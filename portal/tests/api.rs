@@ -413,3 +413,204 @@ async fn password_reset_requests_spend_the_address_budget() {
     .await;
     assert_eq!(page(&p, reset("alice", b)).await.0, StatusCode::OK);
 }
+
+/// Signs alice in with her password from `ip` and returns the session's cookie and CSRF value,
+/// read from the TOTP form the password leads to.
+async fn password_session(p: &Arc<Portal>, ip: [u8; 4]) -> (String, String) {
+    let response = api::router(p.clone())
+        .oneshot(sign_in("alice", "correct horse battery", ip))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/login/totp");
+    let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let form = Request::get("/login/totp")
+        .header("cookie", &cookie)
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, text) = page(p, form).await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = text
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    (cookie, csrf)
+}
+
+/// A TOTP code of `secret` for the time `at`, as an authenticator app shows it.
+fn totp_code(secret: &[u8], at: u64) -> String {
+    use authenticator_core::{Algorithm, OtpParams, SecretBytes};
+    OtpParams::totp(Algorithm::Sha1, 6, 30)
+        .unwrap()
+        .code(&SecretBytes::new(secret.to_vec()), at)
+        .value
+}
+
+/// How many TOTP codes alice's were actually checked: each wrong one is logged as `failed`,
+/// or as the lockout it caused; attempts refused unread are logged as `attempt while locked`.
+fn totp_codes_checked(p: &Portal) -> usize {
+    p.user_events("alice")
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "totp" && e.detail != "attempt while locked")
+        .count()
+}
+
+/// Posts a TOTP code in a session; returns where the portal sends the browser next, if anywhere
+/// (`/` once signed in).
+async fn totp_post(
+    p: &Arc<Portal>,
+    (cookie, csrf): &(String, String),
+    code: &str,
+    start: &tokio::sync::Barrier,
+) -> Option<String> {
+    let mut request = form_post(
+        "/login/totp",
+        &format!("csrf={csrf}&code={code}"),
+        [10, 0, 2, 1],
+        &[],
+    );
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let router = api::router(p.clone());
+    start.wait().await;
+    let response = router.oneshot(request).await.unwrap();
+    response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned())
+}
+
+// Worker threads, so that the requests really run at the same time: the handler has no await
+// between reading the session and checking the code, and one thread would run each to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_totp_codes_cannot_pass_the_lockout_together() {
+    for sessions in [1, 40] {
+        let p = portal(Settings::defaults().unwrap());
+        let user = p.create_user("alice", "correct horse battery").unwrap();
+        // Enrolled with a third-party app: the password leads to the TOTP form.
+        let (enrollment, _) = p.start_enrollment(&user).unwrap();
+        let code = totp_code(&enrollment.totp_secret, p.now());
+        assert!(
+            p.confirm_totp_enrollment(&user, &enrollment.token, &code, "10.0.0.1")
+                .unwrap()
+        );
+        let mut forms = Vec::new();
+        for i in 0..sessions {
+            forms.push(password_session(&p, [10, 0, 1, i as u8]).await);
+        }
+        // Forty wrong codes in flight at once, spread over the sessions.
+        let start = Arc::new(tokio::sync::Barrier::new(40));
+        let attempts = (0..40).map(|i| {
+            let code = format!("{:06}", 100_000 + i);
+            let form = forms[i % sessions].clone();
+            let (p, start) = (p.clone(), start.clone());
+            tokio::spawn(async move { totp_post(&p, &form, &code, &start).await })
+        });
+        let locations: Vec<Option<String>> = futures_util::future::join_all(attempts)
+            .await
+            .into_iter()
+            .map(|joined| joined.unwrap())
+            .collect();
+        assert!(
+            locations.iter().all(|l| l.as_deref() != Some("/")),
+            "{sessions} session(s): {locations:?}"
+        );
+        assert_eq!(
+            totp_codes_checked(&p),
+            5,
+            "{sessions} session(s): at most five codes are looked at"
+        );
+        assert!(
+            p.user("alice").unwrap().locked(p.now()),
+            "{sessions} session(s)"
+        );
+
+        // The right code, for a step not used yet, is refused while the account is locked,
+        // from every session whose password step came before the lock.
+        let right = totp_code(&enrollment.totp_secret, p.now() + 30);
+        let alone = tokio::sync::Barrier::new(1);
+        for form in &forms {
+            assert_ne!(
+                totp_post(&p, form, &right, &alone).await.as_deref(),
+                Some("/"),
+                "{sessions} session(s)"
+            );
+        }
+        let events = p.user_events("alice").unwrap();
+        assert!(
+            !events.iter().any(|e| e.outcome == "signed_in"),
+            "{sessions} session(s): nobody signed in"
+        );
+        // Later sign-ins are stopped at the password step.
+        let (status, _, _) =
+            page(&p, sign_in("alice", "correct horse battery", [10, 0, 3, 1])).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{sessions} session(s)");
+    }
+}
+
+#[test]
+fn the_lockout_is_read_from_the_database_not_from_the_callers_copy() {
+    use portal::app::{Client, TotpOutcome};
+    let clock = Arc::new(SystemClock::default());
+    let settings = Settings::defaults().unwrap();
+    let lockout = settings.lockout_minutes * 60;
+    let p = Arc::new(
+        Portal::new(
+            settings,
+            Db::in_memory().unwrap(),
+            clock.clone(),
+            Arc::new(NoRelay),
+        )
+        .unwrap(),
+    );
+    let user = p.create_user("alice", "correct horse battery").unwrap();
+    let (enrollment, _) = p.start_enrollment(&user).unwrap();
+    let code = totp_code(&enrollment.totp_secret, p.now());
+    assert!(
+        p.confirm_totp_enrollment(&user, &enrollment.token, &code, "10.0.0.1")
+            .unwrap()
+    );
+    // What a handler holds while other requests run: the user as it was before any of them.
+    let stale = p.user("alice").unwrap();
+    let client = Client::new("10.0.0.2".into(), "");
+    let outcomes: Vec<TotpOutcome> = (0..8)
+        .map(|i| {
+            p.check_totp(&stale, &format!("{:06}", 200_000 + i), &client)
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            TotpOutcome::Rejected { remaining: 4 },
+            TotpOutcome::Rejected { remaining: 3 },
+            TotpOutcome::Rejected { remaining: 2 },
+            TotpOutcome::Rejected { remaining: 1 },
+            TotpOutcome::Locked,
+            TotpOutcome::Locked,
+            TotpOutcome::Locked,
+            TotpOutcome::Locked,
+        ]
+    );
+    assert_eq!(totp_codes_checked(&p), 5);
+    let right = totp_code(&enrollment.totp_secret, p.now() + 30);
+    assert_eq!(
+        p.check_totp(&stale, &right, &client).unwrap(),
+        TotpOutcome::Locked,
+        "a right code is refused while locked"
+    );
+    // Once the lock has run out, the count starts again and a right code works.
+    clock.advance(i64::try_from(lockout).unwrap() + 1);
+    let wrong = p.check_totp(&stale, "000000", &client).unwrap();
+    assert_eq!(wrong, TotpOutcome::Rejected { remaining: 4 });
+    let right = totp_code(&enrollment.totp_secret, p.now());
+    assert_eq!(
+        p.check_totp(&stale, &right, &client).unwrap(),
+        TotpOutcome::Accepted
+    );
+}
