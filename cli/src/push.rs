@@ -236,21 +236,37 @@ pub fn poll(
 /// Opens a pushed or polled challenge: `Ok(None)` for one that needs no prompt (already
 /// answered here, or expired), an error for one that cannot be trusted.
 pub fn open(vault: &Vault, jws: &str) -> Result<Option<Found>, Failure> {
-    match vault.open_challenge(jws, now()) {
-        Ok(challenge) => {
-            let account = vault
-                .push_accounts()
-                .iter()
-                .find(|p| p.device_id == challenge.device_id);
-            Ok(Some(Found {
-                device_id: challenge.device_id.clone(),
-                label: account.map(|p| p.label.clone()).unwrap_or_default(),
-                portal: account.map(|p| p.portal_url.clone()).unwrap_or_default(),
-                challenge,
-            }))
-        }
+    closed_is_none(vault.open_challenge(jws, now()).map(|c| found(vault, c)))
+}
+
+/// Like [`open`], keeping the request open in `vault`: `None` as well when it was open already
+/// (the same request by the relay's stream and by a poll).
+pub fn receive(vault: &mut Vault, jws: &str) -> Result<Option<Found>, Failure> {
+    let received = closed_is_none(vault.receive(jws, now()))?;
+    Ok(received
+        .filter(|r| r.first_time)
+        .map(|r| found(vault, r.challenge)))
+}
+
+/// A request that can no longer be answered is nothing to show; other errors are reported.
+fn closed_is_none<T>(opened: Result<T, PushError>) -> Result<Option<T>, Failure> {
+    match opened {
+        Ok(value) => Ok(Some(value)),
         Err(PushError::AlreadyAnswered | PushError::Expired) => Ok(None),
         Err(e) => Err(Failure::new(format!("a request was ignored: {e}"))),
+    }
+}
+
+fn found(vault: &Vault, challenge: Challenge) -> Found {
+    let account = vault
+        .push_accounts()
+        .iter()
+        .find(|p| p.device_id == challenge.device_id);
+    Found {
+        device_id: challenge.device_id.clone(),
+        label: account.map(|p| p.label.clone()).unwrap_or_default(),
+        portal: account.map(|p| p.portal_url.clone()).unwrap_or_default(),
+        challenge,
     }
 }
 
@@ -296,15 +312,6 @@ pub fn purpose_text(purpose: Purpose) -> &'static str {
         Purpose::StepUp => "step-up",
         Purpose::PasswordReset => "password reset",
         Purpose::Activate => "activation",
-    }
-}
-
-fn purpose_code(purpose: Purpose) -> &'static str {
-    match purpose {
-        Purpose::Login => "login",
-        Purpose::StepUp => "step_up",
-        Purpose::PasswordReset => "password_reset",
-        Purpose::Activate => "activate",
     }
 }
 
@@ -359,7 +366,7 @@ struct Listed<'a> {
     device_id: &'a str,
     account: &'a str,
     portal: &'a str,
-    purpose: &'static str,
+    purpose: Purpose,
     user: &'a str,
     application: &'a str,
     ip: Option<&'a str>,
@@ -387,7 +394,7 @@ pub fn pending(path: &Path, json: bool) -> Result<(), Failure> {
                     device_id: &f.device_id,
                     account: &f.label,
                     portal: &f.portal,
-                    purpose: purpose_code(c.purpose),
+                    purpose: c.purpose,
                     user: &c.context.user,
                     application: &c.context.application,
                     ip: c.context.ip.as_deref(),

@@ -9,7 +9,7 @@ use argon2::{Algorithm as ArgonAlgorithm, Argon2, Params, Version};
 use assent_protocol::challenge::build_challenge;
 use assent_protocol::{
     ChallengeContent, EnrollmentToken, LoginContext, NumberMatching, Purpose, PushEnrollment,
-    Signer, SoftwareSigner, UserVerification,
+    Signer, SoftwareSigner,
 };
 use authenticator_core::{Account, Algorithm, OtpParams, SecretBytes, uri};
 use subtle::ConstantTimeEq as _;
@@ -560,7 +560,7 @@ impl Portal {
         let number_matching = (digits >= 2).then_some(NumberMatching {
             digits: digits.min(3),
         });
-        let user_verification = self.user_verification();
+        let user_verification = self.settings.user_verification;
         let content = ChallengeContent {
             purpose,
             context: LoginContext {
@@ -607,14 +607,6 @@ impl Portal {
         Ok(row)
     }
 
-    fn user_verification(&self) -> UserVerification {
-        match self.settings.user_verification.as_str() {
-            "required" => UserVerification::Required,
-            "discouraged" => UserVerification::Discouraged,
-            _ => UserVerification::Preferred,
-        }
-    }
-
     /// Builds, signs and stores a challenge.
     pub fn store_challenge(
         &self,
@@ -641,16 +633,11 @@ impl Portal {
             device_id: device_id.to_owned(),
             hash: built.hash(),
             jws: built.jws,
-            purpose: purpose_name(content.purpose).to_owned(),
+            purpose: content.purpose.as_str().to_owned(),
             iat: built.iat,
             exp: built.exp,
             number,
-            user_verification: match content.user_verification {
-                UserVerification::Required => "required",
-                UserVerification::Preferred => "preferred",
-                UserVerification::Discouraged => "discouraged",
-            }
-            .to_owned(),
+            user_verification: content.user_verification.as_str().to_owned(),
             status: ChallengeStatus::Pending,
             reason: None,
             session: session.map(str::to_owned),
@@ -730,16 +717,6 @@ pub fn purpose_kind(purpose: Purpose) -> &'static str {
         Purpose::StepUp => "push_step_up",
         Purpose::PasswordReset => "push_password_reset",
         Purpose::Activate => "push_activate",
-    }
-}
-
-/// The stored name of a purpose.
-pub fn purpose_name(purpose: Purpose) -> &'static str {
-    match purpose {
-        Purpose::Login => "login",
-        Purpose::StepUp => "step_up",
-        Purpose::PasswordReset => "password_reset",
-        Purpose::Activate => "activate",
     }
 }
 

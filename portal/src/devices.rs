@@ -8,7 +8,7 @@ use assent_protocol::poll::{peek_device, verify_poll, verify_push_token_update};
 use assent_protocol::registration::verify_registration;
 use assent_protocol::{
     AnswerError, ChallengeContent, Decision, DenyReason, ErrorCode, LoginContext, PendingChallenge,
-    Platform, Purpose, TokenState, UserVerification,
+    Purpose, TokenState, UserVerification,
 };
 
 use crate::alerts::AlertKind;
@@ -51,14 +51,6 @@ const NONCE_SECONDS: u64 = 2 * assent_protocol::CLOCK_SKEW;
 /// Challenges per poll response.
 const MAX_PENDING: usize = assent_protocol::poll::MAX_PENDING;
 
-fn platform_name(platform: Platform) -> &'static str {
-    match platform {
-        Platform::Ios => "ios",
-        Platform::Android => "android",
-        Platform::Desktop => "desktop",
-    }
-}
-
 /// `POST /assent/v1/register`: stores the device as pending and returns
 /// `{"device_id", "challenge"}` with its activation challenge.
 pub fn register(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::Value, Refusal> {
@@ -89,7 +81,7 @@ pub fn register(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json:
         enrollment: enrollment.token.clone(),
         signing_key: registration.signing_key.clone(),
         encryption_key: registration.encryption_key.clone(),
-        platform: platform_name(registration.platform).to_owned(),
+        platform: registration.platform.as_str().to_owned(),
         name: registration.name.clone(),
         push: Some(registration.push.clone()),
         state: DeviceState::Pending,
@@ -181,11 +173,10 @@ pub fn answer(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::V
         challenge_hash: row.hash.clone(),
         exp: row.exp,
         expected_number: row.number.clone(),
-        user_verification: match row.user_verification.as_str() {
-            "required" => UserVerification::Required,
-            "discouraged" => UserVerification::Discouraged,
-            _ => UserVerification::Preferred,
-        },
+        user_verification: row
+            .user_verification
+            .parse()
+            .map_err(|_| crate::db::DbError::Corrupt("challenge user verification"))?,
         answered: matches!(
             row.status,
             ChallengeStatus::Approved | ChallengeStatus::Denied | ChallengeStatus::Failed

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use assent_protocol::{PushConfig, Transport};
+use assent_protocol::PushConfig;
 
 /// What the relay said about one push.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,11 +95,7 @@ impl PushSender for RelayClient {
         collapse_id: &'a str,
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
-            let platform = match push.transport {
-                Transport::Apns => "apns",
-                Transport::Fcm => "fcm",
-                Transport::Direct => "direct",
-            };
+            let platform = push.transport.as_str();
             let body = serde_json::json!({
                 "platform": platform,
                 "device_token": push.token,

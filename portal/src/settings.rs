@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use assent_protocol::UserVerification;
+
 /// Everything the portal needs to run.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
@@ -64,9 +66,9 @@ pub struct Settings {
     #[arg(long, env = "PORTAL_NUMBER_DIGITS", default_value_t = 2)]
     pub number_digits: u8,
     /// Whether approving requires the device to verify the user (Face ID, fingerprint,
-    /// passcode): `required`, `preferred` or `discouraged`.
+    /// passcode): `required`, `preferred` or `discouraged`. Any other value stops the portal.
     #[arg(long, env = "PORTAL_USER_VERIFICATION", default_value = "preferred")]
-    pub user_verification: String,
+    pub user_verification: UserVerification,
     /// How long an enrollment QR stays valid, in seconds.
     #[arg(long, env = "PORTAL_ENROLLMENT_SECONDS", default_value_t = 600)]
     pub enrollment_seconds: u64,

@@ -24,6 +24,7 @@ pub mod enrollment;
 pub mod error_response;
 pub mod jwk;
 pub mod jws;
+pub mod names;
 pub mod poll;
 pub mod registration;
 pub mod signer;
@@ -40,6 +41,7 @@ pub use enrollment::{EnrollmentError, EnrollmentToken, PushEnrollment};
 pub use error_response::{ErrorCode, ErrorResponse};
 pub use jwk::{JwkError, PublicJwk};
 pub use jws::JwsError;
+pub use names::UnknownName;
 pub use poll::{Pending, Poll, PollError, PushTokenUpdate};
 pub use registration::{
     ApnsEnvironment, Platform, PushConfig, Registration, RegistrationError, TokenState, Transport,
