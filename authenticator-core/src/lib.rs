@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
-mod atomic;
+pub mod atomic;
 pub mod backup;
 pub mod import;
 pub mod otp;

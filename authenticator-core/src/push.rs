@@ -7,6 +7,8 @@
 //! survive (keys, the pinned portal key, answered challenges) lives in the [`Vault`], so it is
 //! encrypted at rest with the accounts; call [`Vault::save`] after each mutating call.
 
+use std::collections::HashMap;
+
 use assent_protocol::answer::build_answer;
 use assent_protocol::challenge::open_challenge;
 use assent_protocol::poll::{build_poll, build_push_token_update};
@@ -53,13 +55,39 @@ impl PortalRequest {
 }
 
 /// Signing that happens outside Rust: the iOS Secure Enclave or the Android Keystore. The key
-/// never leaves the platform; the vault stores only its alias and public key.
+/// never leaves the platform; the vault stores only its alias and public key. Both methods take
+/// and return what the platforms natively produce; the core does the converting.
 pub trait PlatformSigner: Send + Sync {
-    /// Creates a new P-256 signing key under `alias` and returns its public key.
-    fn create_key(&self, alias: &str) -> Result<PublicJwk, SignerError>;
+    /// Creates a new P-256 signing key under `alias` and returns its public key as a SEC1 point
+    /// (65 bytes uncompressed, as SecKeyCopyExternalRepresentation and Android export it, or 33
+    /// compressed).
+    fn create_key(&self, alias: &str) -> Result<Vec<u8>, SignerError>;
     /// Signs `message` (ECDSA P-256 with SHA-256 over the message) with the key `alias`;
-    /// returns `r || s`, 64 bytes.
-    fn sign(&self, alias: &str, message: &[u8]) -> Result<[u8; 64], SignerError>;
+    /// returns the signature as DER (SecKeyCreateSignature, java.security.Signature) or as raw
+    /// `r || s` (64 bytes).
+    fn sign(&self, alias: &str, message: &[u8]) -> Result<Vec<u8>, SignerError>;
+}
+
+/// A platform's ECDSA P-256 signature (DER, or raw `r || s`) as JWS wants it: raw, with a low
+/// `s`, since some ES256 verifiers refuse the high-`s` twin that platforms may produce.
+pub fn jws_signature(platform: &[u8]) -> Result<[u8; 64], SignerError> {
+    let parsed = if platform.len() == 64 {
+        p256::ecdsa::Signature::from_slice(platform)
+    } else {
+        p256::ecdsa::Signature::from_der(platform)
+    }
+    .map_err(|_| SignerError::Platform("the keystore's signature is not ECDSA P-256".into()))?;
+    let normalized = parsed.normalize_s();
+    let mut out = [0u8; 64];
+    out.copy_from_slice(&normalized.to_bytes());
+    Ok(out)
+}
+
+/// Whether a challenge expiring at `exp` can still be answered at `now`, with the protocol's
+/// clock-skew allowance. The one rule for answering, and for forgetting what was opened or
+/// answered: once it is false, the portal refuses any answer anyway.
+pub fn answerable(exp: u64, now: u64) -> bool {
+    now <= exp.saturating_add(assent_protocol::CLOCK_SKEW)
 }
 
 /// Who an enrollment's device key belongs to.
@@ -185,9 +213,25 @@ pub enum PushError {
     /// The push enrollment in the QR is invalid or expired: get a new QR from the portal.
     #[error("the push enrollment cannot be used: {0}; ask the portal for a new QR code")]
     Enrollment(#[from] assent_protocol::EnrollmentError),
-    /// A message could not be built (a field out of bounds, or the signer failed).
-    #[error("the request could not be built: {0}")]
-    Build(String),
+    /// The platform keystore refused to create or use the device key (Face ID cancelled, the
+    /// Keystore locked, the key invalidated by new biometrics): nothing was sent; let the user
+    /// try again, or enroll again if the key is gone.
+    #[error("the device key could not be used: {0}")]
+    PlatformKey(SignerError),
+    /// A key kept in the vault for this enrollment is damaged: enroll this device again.
+    #[error("this device's stored {0} is damaged; enroll this device again")]
+    CorruptKey(&'static str),
+    /// The portal's reply is not what the protocol says it sends: nothing changed; try again
+    /// later, and tell the portal's operator if it persists.
+    #[error("the portal sent an unexpected reply: {0}")]
+    PortalReply(&'static str),
+    /// A value for the request breaks the protocol's rules (a device name too long, a number
+    /// that is not digits); the field is named.
+    #[error("the {0} is not allowed by the protocol")]
+    InvalidField(&'static str),
+    /// A push carried the portal's activation, which only a registration response may carry.
+    #[error("this push is not a request to approve")]
+    NotARequest,
     /// The challenge was refused; nothing was answered.
     #[error("the challenge was refused: {0}")]
     Challenge(ChallengeError),
@@ -200,6 +244,10 @@ pub enum PushError {
     /// The challenge's time is over (with the stated clock-skew allowance).
     #[error("this request has expired")]
     Expired,
+    /// The request was not opened on this device (or was answered or expired since): open it
+    /// again from the notification or a poll.
+    #[error("this request is no longer open here; open it again before answering")]
+    NotOpened,
     /// No push account with that device id.
     #[error("no push account with device id {0}")]
     UnknownPushAccount(String),
@@ -209,6 +257,52 @@ pub enum PushError {
     /// A vault operation failed.
     #[error(transparent)]
     Vault(#[from] VaultError),
+}
+
+/// Building a protocol message fails only when the signer refuses or a field breaks a rule (a
+/// message over its size limit counts as its content at fault).
+macro_rules! building_errors {
+    ($($error:ty),+) => {$(
+        impl From<$error> for PushError {
+            fn from(e: $error) -> Self {
+                type E = $error;
+                match e {
+                    E::Signer(signer) => Self::PlatformKey(signer),
+                    E::Invalid(field) => Self::InvalidField(field),
+                    _ => Self::InvalidField("message content"),
+                }
+            }
+        }
+    )+};
+}
+
+building_errors!(
+    assent_protocol::RegistrationError,
+    assent_protocol::AnswerError,
+    assent_protocol::PollError
+);
+
+/// Challenges opened on this device and not answered yet: kept in memory only (what was opened
+/// is open again from its notification or a poll after a restart), each until it can no longer
+/// be answered.
+#[derive(Default)]
+pub(crate) struct Inbox {
+    opened: HashMap<String, Challenge>,
+}
+
+impl Inbox {
+    fn prune(&mut self, now: u64) {
+        self.opened.retain(|_, c| answerable(c.exp, now));
+    }
+}
+
+/// What [`Vault::receive`] found.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The opened challenge.
+    pub challenge: Challenge,
+    /// False when this challenge was already open here (the same request by push and by poll).
+    pub first_time: bool,
 }
 
 /// The result of [`Vault::enroll`].
@@ -242,7 +336,7 @@ impl Signer for PlatformKey<'_> {
         self.public.clone()
     }
     fn sign(&self, signing_input: &[u8]) -> Result<[u8; 64], SignerError> {
-        self.signer.sign(self.alias, signing_input)
+        jws_signature(&self.signer.sign(self.alias, signing_input)?)
     }
 }
 
@@ -256,7 +350,7 @@ impl PushAccount {
         match &self.signing {
             DeviceKey::Software { secret } => {
                 let signer = SoftwareSigner::from_bytes(&secret.0)
-                    .ok_or_else(|| PushError::Build("the stored signing key is invalid".into()))?;
+                    .ok_or(PushError::CorruptKey("signing key"))?;
                 Ok(f(&signer))
             }
             DeviceKey::Platform { alias, public } => {
@@ -271,8 +365,7 @@ impl PushAccount {
     }
 
     fn encryption_key(&self) -> Result<EncryptionKey, PushError> {
-        EncryptionKey::from_bytes(&self.encryption.0)
-            .ok_or_else(|| PushError::Build("the stored encryption key is invalid".into()))
+        EncryptionKey::from_bytes(&self.encryption.0).ok_or(PushError::CorruptKey("encryption key"))
     }
 
     fn url(&self, endpoint: &str) -> String {
@@ -282,6 +375,43 @@ impl PushAccount {
     fn has_answered(&self, challenge_id: &str) -> bool {
         self.answered.iter().any(|a| a.challenge == challenge_id)
     }
+
+    /// Opens a challenge meant for this enrollment; refuses one it already answered.
+    fn open(&self, jws: &str, now: u64) -> Result<Challenge, PushError> {
+        let key = self.encryption_key()?;
+        let challenge = open_challenge(jws, &self.portal_key, &key, &self.device_id, now).map_err(
+            |e| match e {
+                ChallengeError::Expired { .. } => PushError::Expired,
+                other => PushError::Challenge(other),
+            },
+        )?;
+        if self.has_answered(&challenge.id) {
+            return Err(PushError::AlreadyAnswered);
+        }
+        Ok(challenge)
+    }
+}
+
+/// Opens a challenge with whichever of `accounts` it is for (see [`Vault::open_challenge`]).
+pub(crate) fn open_among(
+    accounts: &[PushAccount],
+    jws: &str,
+    now: u64,
+) -> Result<Challenge, PushError> {
+    let mut last_error = PushError::UnknownChallenge;
+    for account in accounts {
+        match account.open(jws, now) {
+            Ok(challenge) if challenge.content.purpose == Purpose::Activate => {
+                return Err(PushError::NotARequest);
+            }
+            Ok(challenge) => return Ok(challenge),
+            Err(PushError::Challenge(
+                ChallengeError::UnknownPortalKey | ChallengeError::WrongDevice,
+            )) => {}
+            Err(other) => last_error = other,
+        }
+    }
+    Err(last_error)
 }
 
 impl Vault {
@@ -318,9 +448,12 @@ impl Vault {
                 let mut alias_bytes = [0u8; 12];
                 rng.fill_bytes(&mut alias_bytes);
                 let alias = format!("assent-{}", B64.encode(alias_bytes));
-                let public = signer
-                    .create_key(&alias)
-                    .map_err(|e| PushError::Build(e.to_string()))?;
+                let sec1 = signer.create_key(&alias).map_err(PushError::PlatformKey)?;
+                let public = PublicJwk::from_sec1(&sec1).map_err(|_| {
+                    PushError::PlatformKey(SignerError::Platform(
+                        "the keystore's public key is not a P-256 point".into(),
+                    ))
+                })?;
                 (DeviceKey::Platform { alias, public }, Some(signer))
             }
         };
@@ -348,7 +481,7 @@ impl Vault {
             );
             (signer.public_key().thumbprint(), body)
         })?;
-        let body = body.map_err(|e| PushError::Build(e.to_string()))?;
+        let body = body?;
         // Only now that the request exists does the vault change.
         let account_id = self.add_or_find(parsed.account)?;
         account.device_id = device_id.clone();
@@ -375,16 +508,16 @@ impl Vault {
         platform: Option<&dyn PlatformSigner>,
     ) -> Result<PortalRequest, PushError> {
         let response: RegistrationResponse = serde_json::from_str(registration_response)
-            .map_err(|e| PushError::Build(format!("the portal's registration response: {e}")))?;
+            .map_err(|_| PushError::PortalReply("the registration response is not its JSON"))?;
         if response.device_id != device_id {
-            return Err(PushError::Build(
-                "the portal registered another device id".into(),
+            return Err(PushError::PortalReply(
+                "the portal registered another device id",
             ));
         }
         let challenge = self.open_for(device_id, &response.challenge, now)?;
         if challenge.content.purpose != Purpose::Activate {
-            return Err(PushError::Build(
-                "the registration response is not an activation".into(),
+            return Err(PushError::PortalReply(
+                "the registration response is not an activation",
             ));
         }
         let approve = Response::Approve {
@@ -401,20 +534,61 @@ impl Vault {
     /// device already answered. Activation challenges are refused here (they come only as the
     /// registration response).
     pub fn open_challenge(&self, jws: &str, now: u64) -> Result<Challenge, PushError> {
-        let mut last_error = PushError::UnknownChallenge;
-        for account in &self.push {
-            match self.open_with(account, jws, now) {
-                Ok(challenge) if challenge.content.purpose == Purpose::Activate => {
-                    return Err(PushError::Build("an activation arrived as a push".into()));
-                }
-                Ok(challenge) => return Ok(challenge),
-                Err(PushError::Challenge(
-                    ChallengeError::UnknownPortalKey | ChallengeError::WrongDevice,
-                )) => {}
-                Err(other) => last_error = other,
-            }
+        open_among(&self.push, jws, now)
+    }
+
+    /// Opens a challenge received by push or by polling (as [`Vault::open_challenge`]) and keeps
+    /// it open for [`Vault::answer_opened`]; says whether it was already open, so that a request
+    /// arriving both ways is shown once. Forgets what can no longer be answered.
+    pub fn receive(&mut self, jws: &str, now: u64) -> Result<Received, PushError> {
+        self.inbox.prune(now);
+        let challenge = self.open_challenge(jws, now)?;
+        let first_time = self
+            .inbox
+            .opened
+            .insert(challenge.id.clone(), challenge.clone())
+            .is_none();
+        Ok(Received {
+            challenge,
+            first_time,
+        })
+    }
+
+    /// The challenges open here, soonest to expire first.
+    pub fn opened(&self, now: u64) -> Vec<&Challenge> {
+        let mut open: Vec<&Challenge> = self
+            .inbox
+            .opened
+            .values()
+            .filter(|c| answerable(c.exp, now))
+            .collect();
+        open.sort_by_key(|c| (c.exp, c.id.as_str()));
+        open
+    }
+
+    /// Answers a challenge opened with [`Vault::receive`], by id (see [`Vault::answer`]). It is
+    /// closed here once answered, or once it turns out to be expired or answered already.
+    pub fn answer_opened(
+        &mut self,
+        challenge_id: &str,
+        response: &Response,
+        now: u64,
+        platform: Option<&dyn PlatformSigner>,
+    ) -> Result<PortalRequest, PushError> {
+        let challenge = self
+            .inbox
+            .opened
+            .get(challenge_id)
+            .cloned()
+            .ok_or(PushError::NotOpened)?;
+        let answered = self.answer(&challenge, response, now, platform);
+        if matches!(
+            answered,
+            Ok(_) | Err(PushError::AlreadyAnswered | PushError::Expired)
+        ) {
+            self.inbox.opened.remove(challenge_id);
         }
-        Err(last_error)
+        answered
     }
 
     /// Signs the user's answer to an opened challenge and remembers it, so that this device
@@ -430,19 +604,15 @@ impl Vault {
         if account.has_answered(&challenge.id) {
             return Err(PushError::AlreadyAnswered);
         }
-        if now > challenge.exp.saturating_add(assent_protocol::CLOCK_SKEW) {
+        if !answerable(challenge.exp, now) {
             return Err(PushError::Expired);
         }
-        let body = account
-            .with_signer(platform, |signer| {
-                build_answer(signer, challenge, response, now)
-            })?
-            .map_err(|e| PushError::Build(e.to_string()))?;
+        let body = account.with_signer(platform, |signer| {
+            build_answer(signer, challenge, response, now)
+        })??;
         let url = account.url("answers");
         let account = self.push_account_mut(&challenge.device_id)?;
-        account
-            .answered
-            .retain(|a| a.exp.saturating_add(assent_protocol::CLOCK_SKEW) >= now);
+        account.answered.retain(|a| answerable(a.exp, now));
         account.answered.push(Answered {
             challenge: challenge.id.clone(),
             exp: challenge.exp,
@@ -461,9 +631,7 @@ impl Vault {
         rng: &mut impl rand_core::CryptoRng,
     ) -> Result<PortalRequest, PushError> {
         let account = self.push_account(device_id)?;
-        let body = account
-            .with_signer(platform, |signer| build_poll(signer, now, rng))?
-            .map_err(|e| PushError::Build(e.to_string()))?;
+        let body = account.with_signer(platform, |signer| build_poll(signer, now, rng))??;
         Ok(PortalRequest::post(account.url("pending"), body))
     }
 
@@ -477,11 +645,9 @@ impl Vault {
         rng: &mut impl rand_core::CryptoRng,
     ) -> Result<PortalRequest, PushError> {
         let account = self.push_account(device_id)?;
-        let body = account
-            .with_signer(platform, |signer| {
-                build_push_token_update(signer, &push, now, rng)
-            })?
-            .map_err(|e| PushError::Build(e.to_string()))?;
+        let body = account.with_signer(platform, |signer| {
+            build_push_token_update(signer, &push, now, rng)
+        })??;
         let url = account.url("push-token");
         self.push_account_mut(device_id)?.device.push = push;
         Ok(PortalRequest::post(url, body))
@@ -498,25 +664,7 @@ impl Vault {
     }
 
     fn open_for(&self, device_id: &str, jws: &str, now: u64) -> Result<Challenge, PushError> {
-        self.open_with(self.push_account(device_id)?, jws, now)
-    }
-
-    fn open_with(
-        &self,
-        account: &PushAccount,
-        jws: &str,
-        now: u64,
-    ) -> Result<Challenge, PushError> {
-        let key = account.encryption_key()?;
-        let challenge = open_challenge(jws, &account.portal_key, &key, &account.device_id, now)
-            .map_err(|e| match e {
-                ChallengeError::Expired { .. } => PushError::Expired,
-                other => PushError::Challenge(other),
-            })?;
-        if account.has_answered(&challenge.id) {
-            return Err(PushError::AlreadyAnswered);
-        }
-        Ok(challenge)
+        self.push_account(device_id)?.open(jws, now)
     }
 
     fn push_account(&self, device_id: &str) -> Result<&PushAccount, PushError> {
@@ -543,5 +691,49 @@ impl Vault {
             Some(existing) => Ok(existing.id.clone()),
             None => self.add(account),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use assent_protocol::Signer as _;
+
+    use super::*;
+
+    #[test]
+    fn platform_signatures_become_low_s_raw_signatures() {
+        let key = SoftwareSigner::generate(&mut assent_protocol::system_rng());
+        let raw = key.sign(b"header.payload").unwrap();
+        let low = p256::ecdsa::Signature::from_slice(&raw)
+            .unwrap()
+            .normalize_s();
+        let (r, s) = low.split_scalars();
+        let high = p256::ecdsa::Signature::from_scalars(r, -*s).unwrap();
+        let expected: [u8; 64] = low.to_bytes().into();
+        for platform in [
+            low.to_bytes().to_vec(),
+            low.to_der().as_bytes().to_vec(),
+            high.to_bytes().to_vec(),
+            high.to_der().as_bytes().to_vec(),
+        ] {
+            assert_eq!(jws_signature(&platform).unwrap(), expected);
+        }
+        for garbage in [&[][..], &[0u8; 63], &[0u8; 64], b"0\x02\x01\x00"] {
+            assert!(matches!(
+                jws_signature(garbage),
+                Err(SignerError::Platform(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn answerable_until_the_skew_allowance_is_over() {
+        let exp = 1_000;
+        assert!(answerable(exp, exp));
+        assert!(answerable(exp, exp + assent_protocol::CLOCK_SKEW));
+        assert!(!answerable(exp, exp + assent_protocol::CLOCK_SKEW + 1));
+        assert!(answerable(u64::MAX, u64::MAX));
     }
 }

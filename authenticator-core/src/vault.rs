@@ -8,13 +8,14 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use assent_protocol::Challenge;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::account::Account;
 use crate::atomic;
-use crate::push::PushAccount;
+use crate::push::{Inbox, PushAccount, PushError};
 use crate::seal::{self, KdfParams, SealError, Unlock, VaultKey};
 
 const FORMAT: &str = "assent-vault";
@@ -114,6 +115,7 @@ pub struct Vault {
     kdf: Option<KdfParams>,
     entries: Vec<Entry>,
     pub(crate) push: Vec<PushAccount>,
+    pub(crate) inbox: Inbox,
 }
 
 impl std::fmt::Debug for Vault {
@@ -153,6 +155,7 @@ impl Vault {
             kdf,
             entries: Vec::new(),
             push: Vec::new(),
+            inbox: Inbox::default(),
         };
         vault.save()?;
         Ok(vault)
@@ -180,7 +183,39 @@ impl Vault {
             kdf: opened.kdf,
             entries: payload.accounts,
             push: payload.push,
+            inbox: Inbox::default(),
         })
+    }
+
+    /// Opens a push challenge straight from the vault file at `path`, writing nothing and keeping
+    /// nothing: for a notification service extension, which has a few megabytes and seconds and
+    /// must not race the app's writes. Only the push enrollments are read from the payload (the
+    /// accounts are skipped unparsed). Answering needs the app (it writes the vault): see
+    /// docs/architecture.md.
+    pub fn peek_challenge(
+        path: &Path,
+        key: &VaultKey,
+        jws: &str,
+        now: u64,
+    ) -> Result<(Challenge, String), PushError> {
+        /// The payload without its accounts.
+        #[derive(Deserialize)]
+        struct PushOnly {
+            #[serde(default)]
+            push: Vec<PushAccount>,
+        }
+        let bytes = read_file(path)?;
+        let opened = seal::open(FORMAT, &bytes, Unlock::Key(key)).map_err(VaultError::from)?;
+        let payload: PushOnly = serde_json::from_slice(&opened.plaintext)
+            .map_err(|e| VaultError::from(SealError::BadPayload(e.to_string())))?;
+        let challenge = crate::push::open_among(&payload.push, jws, now)?;
+        let label = payload
+            .push
+            .iter()
+            .find(|p| p.device_id == challenge.device_id)
+            .map(|p| p.label.clone())
+            .unwrap_or_default();
+        Ok((challenge, label))
     }
 
     /// Whether the vault at `path` needs a passphrase (true) or a platform key (false), read

@@ -14,8 +14,8 @@ use assent_protocol::answer::verify_answer;
 use assent_protocol::poll::{verify_poll, verify_push_token_update};
 use assent_protocol::signer::SignerError;
 use assent_protocol::{
-    AnswerError, DenyReason, PendingChallenge, Platform, PublicJwk, Purpose, PushConfig,
-    Registration, Response, Signer, SoftwareSigner, Transport,
+    AnswerError, DenyReason, PendingChallenge, Platform, Purpose, PushConfig, Registration,
+    Response, Signer, SoftwareSigner, Transport,
 };
 use assent_test_portal::TestPortal;
 use authenticator_core::push::{DeviceInfo, KeyChoice, PlatformSigner, PushError, PushState};
@@ -311,20 +311,24 @@ struct Enclave {
 }
 
 impl PlatformSigner for Enclave {
-    fn create_key(&self, alias: &str) -> Result<PublicJwk, SignerError> {
+    fn create_key(&self, alias: &str) -> Result<Vec<u8>, SignerError> {
         let key = SoftwareSigner::generate(&mut assent_protocol::system_rng());
-        let public = key.public_key();
+        let public = key.public_key().to_sec1_uncompressed();
         self.keys.lock().unwrap().push((alias.to_owned(), key));
         Ok(public)
     }
 
-    fn sign(&self, alias: &str, message: &[u8]) -> Result<[u8; 64], SignerError> {
+    /// DER with a high `s`, as a platform may return it: the core converts and normalizes.
+    fn sign(&self, alias: &str, message: &[u8]) -> Result<Vec<u8>, SignerError> {
         let keys = self.keys.lock().unwrap();
         let (_, key) = keys
             .iter()
             .find(|(a, _)| a == alias)
             .ok_or_else(|| SignerError::Platform("no such key".into()))?;
-        key.sign(message)
+        let raw = p256::ecdsa::Signature::from_slice(&key.sign(message)?).unwrap();
+        let (r, s) = raw.split_scalars();
+        let high = p256::ecdsa::Signature::from_scalars(r, -*s).unwrap();
+        Ok(high.to_der().as_bytes().to_vec())
     }
 }
 
@@ -362,4 +366,99 @@ fn a_platform_signer_holds_the_device_key() {
     )
     .unwrap();
     assert_eq!(stored.push_accounts().len(), 1);
+}
+
+#[test]
+fn received_challenges_stay_open_until_answered_and_show_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let portal = Portal::new();
+    let registration = enroll(&mut vault, &portal, KeyChoice::Software, None);
+    let (jws, pending) = portal.challenge(&registration, Purpose::Login, Some(2), NOW);
+
+    // By push and by poll: the same request is open once.
+    let first = vault.receive(&jws, NOW + 1).unwrap();
+    assert!(first.first_time);
+    assert!(!vault.receive(&jws, NOW + 2).unwrap().first_time);
+    assert_eq!(vault.opened(NOW + 2).len(), 1);
+
+    let approve = Response::Approve {
+        number: Some("42".into()),
+        user_verified: false,
+    };
+    let request = vault
+        .answer_opened(&first.challenge.id, &approve, NOW + 3, None)
+        .unwrap();
+    verify_answer(&request.body, &pending, NOW + 3).unwrap();
+    assert!(vault.opened(NOW + 3).is_empty());
+    assert!(matches!(
+        vault.answer_opened(&first.challenge.id, &approve, NOW + 4, None),
+        Err(PushError::NotOpened)
+    ));
+    assert!(matches!(
+        vault.receive(&jws, NOW + 4),
+        Err(PushError::AlreadyAnswered)
+    ));
+
+    // Unanswered ones are forgotten once they can no longer be answered.
+    let (late, _) = portal.challenge(&registration, Purpose::StepUp, None, NOW);
+    vault.receive(&late, NOW + 5).unwrap();
+    let after = NOW + 60 + assent_protocol::CLOCK_SKEW + 1;
+    assert!(vault.opened(after).is_empty());
+}
+
+#[test]
+fn a_challenge_is_peeked_from_the_file_without_writing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let portal = Portal::new();
+    let registration = enroll(&mut vault, &portal, KeyChoice::Software, None);
+    vault.save().unwrap();
+    let path = dir.path().join("vault.json");
+    let before = std::fs::read(&path).unwrap();
+    let (jws, _) = portal.challenge(&registration, Purpose::Login, Some(2), NOW);
+    let key = VaultKey::from_bytes([3; 32]);
+    let (challenge, label) = Vault::peek_challenge(&path, &key, &jws, NOW + 1).unwrap();
+    assert_eq!(challenge.content.purpose, Purpose::Login);
+    assert_eq!(label, vault.push_accounts()[0].label);
+    assert_eq!(std::fs::read(&path).unwrap(), before, "nothing written");
+
+    // Refusals are the ones a full open gives.
+    assert!(matches!(
+        Vault::peek_challenge(&path, &VaultKey::from_bytes([4; 32]), &jws, NOW + 1),
+        Err(PushError::Vault(_))
+    ));
+    assert!(matches!(
+        Vault::peek_challenge(&path, &key, &jws, NOW + 600),
+        Err(PushError::Expired)
+    ));
+    let (activation, _) = portal.challenge(&registration, Purpose::Activate, None, NOW);
+    assert!(matches!(
+        Vault::peek_challenge(&path, &key, &activation, NOW + 1),
+        Err(PushError::NotARequest)
+    ));
+}
+
+#[test]
+fn a_broken_registration_response_is_the_portals_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let portal = Portal::new();
+    let mut rng = assent_protocol::system_rng();
+    let enrolled = vault
+        .enroll(&portal.qr(), device(), KeyChoice::Software, NOW, &mut rng)
+        .unwrap();
+    for body in [
+        "not json".to_owned(),
+        serde_json::json!({ "device_id": "someone-else", "challenge": "x.y.z" }).to_string(),
+    ] {
+        assert!(
+            matches!(
+                vault.activate(&enrolled.device_id, &body, NOW, None),
+                Err(PushError::PortalReply(_))
+            ),
+            "{body}"
+        );
+    }
+    assert_eq!(vault.push_accounts()[0].state, PushState::Registering);
 }

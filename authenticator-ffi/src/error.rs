@@ -1,6 +1,7 @@
 //! The one public error of the bindings, mapped from the core's rich errors in this one place.
-//! Each variant is an action the app takes; the message is for the user (and readable from
-//! Kotlin and Swift: `e.message`).
+//! Each variant is an action the app takes; the message is a sentence for the user (capital
+//! first letter, full stop, no debug output and no secret), readable from Kotlin and Swift as
+//! `e.message`.
 
 use authenticator_core::import::ImportError;
 use authenticator_core::push::PushError;
@@ -30,24 +31,42 @@ pub enum AssentError {
     /// The platform keystore or signer failed: retry, or re-enroll if the key is gone.
     #[error("{0}")]
     PlatformKey(String),
-    /// The vault file cannot be read or written (disk full, damaged): tell the user; restore a
-    /// backup if it is damaged. Nothing was overwritten.
+    /// The vault file cannot be read or written (disk full, damaged), or a key kept in it is
+    /// damaged: tell the user; restore a backup if it is damaged. Nothing was overwritten.
     #[error("{0}")]
     Storage(String),
+    /// The portal answered something the protocol does not allow (a broken registration
+    /// response): nothing changed; let the user try again later and report it if it persists.
+    #[error("{0}")]
+    PortalReply(String),
+}
+
+/// A core error's text as a sentence: first letter capital, a full stop at the end.
+pub(crate) fn sentence(text: impl std::fmt::Display) -> String {
+    let text = text.to_string();
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return "Something went wrong.".into(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 impl From<UriError> for AssentError {
     fn from(e: UriError) -> Self {
-        Self::InvalidInput(format!("Not a valid account: {e}"))
+        Self::InvalidInput(sentence(format_args!("Not a valid account: {e}")))
     }
 }
 
 impl From<ImportError> for AssentError {
     fn from(e: ImportError) -> Self {
         match e {
-            ImportError::PasswordRequired { .. } => Self::PasswordRequired(e.to_string()),
-            ImportError::WrongPassword { .. } => Self::WrongPassword(e.to_string()),
-            other => Self::InvalidInput(other.to_string()),
+            ImportError::PasswordRequired { .. } => Self::PasswordRequired(sentence(e)),
+            ImportError::WrongPassword { .. } => Self::WrongPassword(sentence(e)),
+            other => Self::InvalidInput(sentence(other)),
         }
     }
 }
@@ -56,9 +75,9 @@ impl From<SealError> for AssentError {
     fn from(e: SealError) -> Self {
         match e {
             SealError::WrongKeyOrTampered | SealError::WrongKeyKind(_) => {
-                Self::WrongPassword(e.to_string())
+                Self::WrongPassword(sentence(e))
             }
-            other => Self::Storage(other.to_string()),
+            other => Self::Storage(sentence(other)),
         }
     }
 }
@@ -67,9 +86,13 @@ impl From<VaultError> for AssentError {
     fn from(e: VaultError) -> Self {
         match e {
             VaultError::Seal(seal) => seal.into(),
-            VaultError::Duplicate(_) => Self::InvalidInput(e.to_string()),
-            VaultError::UnknownAccount(_) => Self::InvalidInput(e.to_string()),
-            other => Self::Storage(other.to_string()),
+            VaultError::Duplicate(_) | VaultError::UnknownAccount(_) => {
+                Self::InvalidInput(sentence(e))
+            }
+            VaultError::Io { .. } => Self::Storage(sentence(format_args!(
+                "The vault could not be saved or read ({e})"
+            ))),
+            other => Self::Storage(sentence(other)),
         }
     }
 }
@@ -79,26 +102,40 @@ impl From<PushError> for AssentError {
         match e {
             PushError::Uri(uri) => uri.into(),
             PushError::Vault(vault) => vault.into(),
-            PushError::AlreadyAnswered | PushError::Expired | PushError::UnknownChallenge => {
-                Self::RequestClosed(e.to_string())
+            PushError::AlreadyAnswered
+            | PushError::Expired
+            | PushError::UnknownChallenge
+            | PushError::NotOpened => Self::RequestClosed(sentence(e)),
+            PushError::PlatformKey(_) | PushError::PlatformSignerMissing => {
+                Self::PlatformKey(sentence(e))
             }
-            PushError::PlatformSignerMissing => Self::PlatformKey(e.to_string()),
-            other => Self::InvalidInput(other.to_string()),
+            PushError::CorruptKey(_) => Self::Storage(sentence(e)),
+            PushError::PortalReply(_) => Self::PortalReply(sentence(e)),
+            PushError::NoPushEnrollment
+            | PushError::Enrollment(_)
+            | PushError::InvalidField(_)
+            | PushError::NotARequest
+            | PushError::Challenge(_)
+            | PushError::UnknownPushAccount(_) => Self::InvalidInput(sentence(e)),
         }
     }
 }
 
-/// Errors a foreign implementation (Kotlin, Swift) of a callback trait returns.
+/// Errors a foreign implementation (Kotlin, Swift) of a callback trait returns. Not a flat
+/// error: uniffi can only carry flat errors out of Rust, and this one comes in from the app.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
-#[uniffi(flat_error)]
 pub enum KeystoreError {
-    /// The key is not available (locked device, deleted key, user cancelled biometrics).
-    #[error("{0}")]
-    Unavailable(String),
+    /// The key is not available (locked device, deleted key, user cancelled biometrics); the
+    /// message is the platform's, shown to the user as the reason.
+    #[error("{message}")]
+    Unavailable {
+        /// Why, in the platform's words.
+        message: String,
+    },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for KeystoreError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        Self::Unavailable(e.reason)
+        Self::Unavailable { message: e.reason }
     }
 }

@@ -17,17 +17,16 @@
 
 mod error;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use assent_protocol::signer::SignerError;
 use assent_protocol::{
-    ApnsEnvironment, Challenge, DenyReason, Platform, PublicJwk, Purpose, PushConfig, Response,
-    Transport, UserVerification,
+    ApnsEnvironment, Challenge, DenyReason, Platform, Purpose, PushConfig, Response, Transport,
+    UserVerification,
 };
-use authenticator_core::push::{DeviceInfo, KeyChoice, PlatformSigner, PushError};
+use authenticator_core::push::{DeviceInfo, KeyChoice, PlatformSigner};
 use authenticator_core::seal::{KdfParams, Unlock, VaultKey};
 use authenticator_core::vault::{AccountId, Vault};
 use authenticator_core::{Account, OtpKind, backup, import, uri};
@@ -228,13 +227,40 @@ pub struct PushAccountView {
     pub active: bool,
 }
 
+/// Why the portal asks: the protocol's enum, exported as it is so that Swift `switch` and Kotlin
+/// `when` over it are exhaustive.
+#[uniffi::remote(Enum)]
+pub enum Purpose {
+    /// Sign-in after a correct password.
+    Login,
+    /// Re-confirmation inside a session; a deny ends the session.
+    StepUp,
+    /// Approval of a password reset.
+    PasswordReset,
+    /// A new device's activation (answered by `activate`, never shown).
+    Activate,
+}
+
+/// Whether to ask for Face ID, a fingerprint or the passcode before answering.
+#[uniffi::remote(Enum)]
+pub enum UserVerification {
+    /// Always ask: the portal refuses an approve without it.
+    Required,
+    /// Ask when the device can.
+    Preferred,
+    /// Do not ask.
+    Discouraged,
+}
+
 /// A challenge to show the user.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ChallengeView {
     /// The challenge id, for [`Store::answer`].
     pub id: String,
-    /// `login`, `step_up` or `password_reset`.
-    pub purpose: String,
+    /// The push enrollment it came for (`Issuer (name)`).
+    pub account: String,
+    /// Why the portal asks.
+    pub purpose: Purpose,
     /// The user signing in.
     pub user: String,
     /// The application.
@@ -249,8 +275,8 @@ pub struct ChallengeView {
     pub os: Option<String>,
     /// How many digits the user must type from the sign-in page (number matching), if any.
     pub number_digits: Option<u8>,
-    /// `required`, `preferred` or `discouraged`: whether to ask for Face ID / fingerprint.
-    pub user_verification: String,
+    /// Whether to ask for Face ID / fingerprint / passcode before answering.
+    pub user_verification: UserVerification,
     /// When it expires (portal clock, Unix seconds).
     pub expires_at: u64,
 }
@@ -280,37 +306,50 @@ pub struct Store {
     vault: Mutex<Vault>,
     clock: Arc<dyn Clock>,
     keystore: Option<Arc<dyn DeviceKeystore>>,
-    opened: Mutex<HashMap<String, Challenge>>,
 }
 
-/// Adapts the app's keystore to the core's signer.
+/// The app's keystore as the core's signer: only the error type changes.
 struct Keystore<'a>(&'a dyn DeviceKeystore);
 
 impl PlatformSigner for Keystore<'_> {
-    fn create_key(&self, alias: &str) -> Result<PublicJwk, SignerError> {
-        let sec1 = self
-            .0
+    fn create_key(&self, alias: &str) -> Result<Vec<u8>, SignerError> {
+        self.0
             .create_key(alias.to_owned())
-            .map_err(|e| SignerError::Platform(e.to_string()))?;
-        PublicJwk::from_sec1(&sec1).map_err(|e| SignerError::Platform(e.to_string()))
+            .map_err(|e| SignerError::Platform(e.to_string()))
     }
 
-    fn sign(&self, alias: &str, message: &[u8]) -> Result<[u8; 64], SignerError> {
-        let signature = self
-            .0
+    fn sign(&self, alias: &str, message: &[u8]) -> Result<Vec<u8>, SignerError> {
+        self.0
             .sign(alias.to_owned(), message.to_vec())
-            .map_err(|e| SignerError::Platform(e.to_string()))?;
-        let parsed = if signature.len() == 64 {
-            p256::ecdsa::Signature::from_slice(&signature)
-        } else {
-            p256::ecdsa::Signature::from_der(&signature)
-        }
-        .map_err(|_| SignerError::Platform("the keystore's signature is not ECDSA P-256".into()))?;
-        // Normalize to low-s, as verifiers of ES256 may require.
-        let parsed = parsed.normalize_s();
-        let mut out = [0u8; 64];
-        out.copy_from_slice(&parsed.to_bytes());
-        Ok(out)
+            .map_err(|e| SignerError::Platform(e.to_string()))
+    }
+}
+
+/// The vault key from the app's provider.
+fn vault_key(provider: &dyn VaultKeyProvider) -> Result<VaultKey, AssentError> {
+    let bytes = provider
+        .vault_key()
+        .map_err(|e| AssentError::PlatformKey(e.to_string()))?;
+    VaultKey::from_slice(&bytes).ok_or_else(|| {
+        AssentError::PlatformKey("The vault key from the key store must be 32 bytes.".into())
+    })
+}
+
+fn challenge_view(challenge: &Challenge, account: String) -> ChallengeView {
+    let content = &challenge.content;
+    ChallengeView {
+        id: challenge.id.clone(),
+        account,
+        purpose: content.purpose,
+        user: content.context.user.clone(),
+        application: content.context.application.clone(),
+        ip: content.context.ip.clone(),
+        location: content.context.location.clone(),
+        browser: content.context.browser.clone(),
+        os: content.context.os.clone(),
+        number_digits: content.number_matching.map(|n| n.digits),
+        user_verification: content.user_verification,
+        expires_at: challenge.exp,
     }
 }
 
@@ -348,11 +387,7 @@ impl Store {
         keystore: Option<Arc<dyn DeviceKeystore>>,
         clock: Option<Arc<dyn Clock>>,
     ) -> Result<Arc<Self>, AssentError> {
-        let bytes = key
-            .vault_key()
-            .map_err(|e| AssentError::PlatformKey(e.to_string()))?;
-        let key = VaultKey::from_slice(&bytes)
-            .ok_or_else(|| AssentError::PlatformKey("the vault key must be 32 bytes".into()))?;
+        let key = vault_key(key.as_ref())?;
         let path = PathBuf::from(path);
         let vault = if path.exists() {
             Vault::open(&path, Unlock::Key(&key))?
@@ -363,7 +398,6 @@ impl Store {
             vault: Mutex::new(vault),
             clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
             keystore,
-            opened: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -557,40 +591,18 @@ impl Store {
     }
 
     /// Opens a challenge received by push (the notification's payload) or by polling, and
-    /// returns what to show. Nothing is answered yet.
+    /// returns what to show; it stays open for [`Store::answer`]. Nothing is answered yet.
     pub fn open_challenge(&self, payload: String) -> Result<ChallengeView, AssentError> {
         let now = self.clock.now_unix_seconds();
-        let challenge = lock(&self.vault)?.open_challenge(payload.trim(), now)?;
-        let content = &challenge.content;
-        let view = ChallengeView {
-            id: challenge.id.clone(),
-            purpose: match content.purpose {
-                Purpose::Login => "login",
-                Purpose::StepUp => "step_up",
-                Purpose::PasswordReset => "password_reset",
-                Purpose::Activate => "activate",
-            }
-            .to_owned(),
-            user: content.context.user.clone(),
-            application: content.context.application.clone(),
-            ip: content.context.ip.clone(),
-            location: content.context.location.clone(),
-            browser: content.context.browser.clone(),
-            os: content.context.os.clone(),
-            number_digits: content.number_matching.map(|n| n.digits),
-            user_verification: match content.user_verification {
-                UserVerification::Required => "required",
-                UserVerification::Preferred => "preferred",
-                UserVerification::Discouraged => "discouraged",
-            }
-            .to_owned(),
-            expires_at: challenge.exp,
-        };
-        let mut opened = lock(&self.opened)?;
-        // Forget challenges nobody answered before they expired.
-        opened.retain(|_, c| c.exp.saturating_add(assent_protocol::CLOCK_SKEW) >= now);
-        opened.insert(challenge.id.clone(), challenge);
-        Ok(view)
+        let mut vault = lock(&self.vault)?;
+        let challenge = vault.receive(payload.trim(), now)?.challenge;
+        let account = vault
+            .push_accounts()
+            .iter()
+            .find(|p| p.device_id == challenge.device_id)
+            .map(|p| p.label.clone())
+            .unwrap_or_default();
+        Ok(challenge_view(&challenge, account))
     }
 
     /// Answers an opened challenge; returns the signed answer to send. The vault remembers it
@@ -600,12 +612,6 @@ impl Store {
         challenge_id: String,
         answer: UserAnswer,
     ) -> Result<PortalRequest, AssentError> {
-        let challenge = lock(&self.opened)?
-            .get(&challenge_id)
-            .cloned()
-            .ok_or_else(|| {
-                AssentError::RequestClosed("open the request before answering it".into())
-            })?;
         let response = match answer {
             UserAnswer::Approve {
                 number,
@@ -630,13 +636,8 @@ impl Store {
         let signer = keystore.as_ref().map(|k| k as &dyn PlatformSigner);
         let now = self.clock.now_unix_seconds();
         let mut vault = lock(&self.vault)?;
-        let answered = vault.answer(&challenge, &response, now, signer);
-        if let Err(PushError::AlreadyAnswered | PushError::Expired) = &answered {
-            lock(&self.opened)?.remove(&challenge_id);
-        }
-        let request = answered?;
+        let request = vault.answer_opened(&challenge_id, &response, now, signer)?;
         vault.save()?;
-        lock(&self.opened)?.remove(&challenge_id);
         Ok(request.into())
     }
 
@@ -671,6 +672,23 @@ impl Store {
         vault.save()?;
         Ok(request.into())
     }
+}
+
+/// Opens a push challenge for display without opening a [`Store`]: reads only the push
+/// enrollments of the vault at `path`, writes nothing and keeps nothing. For the iOS
+/// notification service extension (a few MB and seconds); the answer is given by the app, which
+/// opens the challenge again with [`Store::open_challenge`].
+#[uniffi::export]
+pub fn peek_challenge(
+    path: String,
+    key: Arc<dyn VaultKeyProvider>,
+    payload: String,
+    clock: Option<Arc<dyn Clock>>,
+) -> Result<ChallengeView, AssentError> {
+    let key = vault_key(key.as_ref())?;
+    let now = clock.map_or_else(|| SystemClock.now_unix_seconds(), |c| c.now_unix_seconds());
+    let (challenge, account) = Vault::peek_challenge(Path::new(&path), &key, payload.trim(), now)?;
+    Ok(challenge_view(&challenge, account))
 }
 
 /// The code of an otpauth URI at `unix_seconds`, without a vault (HOTP: at its counter).

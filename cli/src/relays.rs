@@ -3,7 +3,6 @@
 //! encrypted vault), and the core's vault format does not need to know about relays.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::failure::{Context, Failure};
@@ -57,24 +56,14 @@ impl Relays {
         self.save()
     }
 
-    /// Writes the file atomically: a temporary file in the same directory, then a rename.
+    /// Writes the file with the core's crash-safe write (temporary file, fsync, rename, fsync of
+    /// the directory; readable by the owner only).
     fn save(&self) -> Result<(), Failure> {
-        let bytes =
+        let mut bytes =
             serde_json::to_vec_pretty(&self.by_device).map_err(|e| Failure::new(e.to_string()))?;
-        let mut temporary = self.path.as_os_str().to_owned();
-        temporary.push(format!(".tmp{}", std::process::id()));
-        let temporary = PathBuf::from(temporary);
-        let written = std::fs::File::create(&temporary)
-            .and_then(|mut file| {
-                file.write_all(&bytes)?;
-                file.write_all(b"\n")?;
-                file.sync_all()
-            })
-            .and_then(|()| std::fs::rename(&temporary, &self.path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&temporary);
-        }
-        written.context(|| format!("writing {}", self.path.display()))
+        bytes.push(b'\n');
+        authenticator_core::atomic::write(&self.path, &bytes)
+            .context(|| format!("writing {}", self.path.display()))
     }
 }
 
@@ -97,6 +86,19 @@ mod tests {
         // Devices no longer in the vault are dropped.
         again.set("dev3", Some("http://x")).unwrap();
         again.keep_only(&["dev3"]).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join("vault.json.relays.json"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(
+                mode & 0o777,
+                0o600,
+                "written by the core's crash-safe write"
+            );
+        }
         let last = Relays::load(&vault).unwrap();
         assert_eq!(
             (last.get("dev1"), last.get("dev3")),

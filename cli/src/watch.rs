@@ -6,7 +6,7 @@
 //! is shown once. Answers are read from standard input line by line, so the command works on a
 //! terminal and with piped input alike.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -94,7 +94,6 @@ struct Watch {
     vault: Vault,
     client: PortalClient,
     accounts: Vec<Watched>,
-    seen: HashMap<String, u64>,
     queue: VecDeque<(Found, Source)>,
     prompt: Option<Prompt>,
     lines: VecDeque<String>,
@@ -153,7 +152,6 @@ pub fn watch(path: &Path, once: bool) -> Result<(), Failure> {
         vault,
         client,
         accounts,
-        seen: HashMap::new(),
         queue: VecDeque::new(),
         prompt: None,
         lines: VecDeque::new(),
@@ -274,8 +272,6 @@ impl Watch {
     /// takes a line of input. `Some` when a request was handled, with its outcome.
     fn step(&mut self) -> Option<Handled> {
         let now = now();
-        self.seen
-            .retain(|_, exp| exp.saturating_add(assent_protocol::CLOCK_SKEW) >= now);
         if let Some(prompt) = &self.prompt
             && now > prompt.found.challenge.exp
         {
@@ -444,17 +440,10 @@ impl Watch {
         }
     }
 
-    /// A challenge from either source: opened, and queued unless it was seen before.
+    /// A challenge from either source: opened, and queued unless it was open already.
     fn receive(&mut self, jws: &str, source: Source) {
-        match push::open(&self.vault, jws) {
-            Ok(Some(found)) => {
-                if self.seen.contains_key(&found.challenge.id) {
-                    return;
-                }
-                self.seen
-                    .insert(found.challenge.id.clone(), found.challenge.exp);
-                self.queue.push_back((found, source));
-            }
+        match push::receive(&mut self.vault, jws) {
+            Ok(Some(found)) => self.queue.push_back((found, source)),
             Ok(None) => {}
             Err(why) => eprintln!("assent: {why}"),
         }
