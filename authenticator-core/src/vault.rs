@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::account::Account;
 use crate::atomic;
+use crate::autobackup;
 use crate::push::PushAccount;
 use crate::seal::{self, KdfParams, SealError, Unlock, VaultKey};
 
@@ -65,6 +66,9 @@ struct Payload {
     /// Push enrollments (absent in vaults written before push existed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     push: Vec<PushAccount>,
+    /// Automatic backup settings (absent when they are off, and in vaults written before them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auto_backup: Option<autobackup::Settings>,
 }
 
 /// Why a vault operation failed.
@@ -114,6 +118,7 @@ pub struct Vault {
     kdf: Option<KdfParams>,
     entries: Vec<Entry>,
     pub(crate) push: Vec<PushAccount>,
+    pub(crate) auto_backup: Option<autobackup::Settings>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -153,6 +158,7 @@ impl Vault {
             kdf,
             entries: Vec::new(),
             push: Vec::new(),
+            auto_backup: None,
         };
         vault.save()?;
         Ok(vault)
@@ -180,6 +186,7 @@ impl Vault {
             kdf: opened.kdf,
             entries: payload.accounts,
             push: payload.push,
+            auto_backup: payload.auto_backup,
         })
     }
 
@@ -210,6 +217,7 @@ impl Vault {
         let plaintext = to_json_zeroizing(&Payload {
             accounts: self.entries.clone(),
             push: self.push.clone(),
+            auto_backup: self.auto_backup.clone(),
         })?;
         Ok(seal::seal(
             FORMAT,
