@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::account::Account;
-use crate::seal::{self, KdfParams, SealError, Unlock};
+use crate::seal::{self, KdfParams, SealError, Unlock, VaultKey};
 use crate::uri;
 use crate::vault::to_json_zeroizing;
 
@@ -34,12 +34,29 @@ pub fn seal_backup<'a>(
     passphrase: &[u8],
     kdf: KdfParams,
 ) -> Result<Vec<u8>, SealError> {
+    let plaintext = plaintext(accounts)?;
+    let key = kdf.derive(passphrase)?;
+    seal_plaintext(&plaintext, &key, &kdf)
+}
+
+/// The JSON payload of a backup of `accounts`, in a buffer wiped on drop.
+pub(crate) fn plaintext<'a>(
+    accounts: impl IntoIterator<Item = &'a Account>,
+) -> Result<Zeroizing<Vec<u8>>, SealError> {
     let payload = Payload {
         accounts: accounts.into_iter().cloned().collect(),
     };
-    let plaintext = to_json_zeroizing(&payload)?;
-    let key = kdf.derive(passphrase)?;
-    seal::seal(FORMAT, &key, Some(&kdf), &plaintext)
+    to_json_zeroizing(&payload)
+}
+
+/// Seals a backup payload under a key already derived from the backup passphrase with `kdf`
+/// (the automatic backups derive it once, not at every version).
+pub(crate) fn seal_plaintext(
+    plaintext: &[u8],
+    key: &VaultKey,
+    kdf: &KdfParams,
+) -> Result<Vec<u8>, SealError> {
+    seal::seal(FORMAT, key, Some(kdf), plaintext)
 }
 
 /// True when `bytes` look like an Assent encrypted backup.

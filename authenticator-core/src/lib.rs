@@ -3,7 +3,8 @@
 //! - [`otp`]: HOTP, TOTP and Steam codes, computed for a time the caller passes in;
 //! - [`uri`]: `otpauth://` URIs, parsed and produced;
 //! - [`Account`]: one account; [`vault`]: the encrypted, crash-safe store of accounts;
-//! - [`import`] and [`backup`]: bringing accounts in from other apps and taking them out.
+//! - [`import`] and [`backup`]: bringing accounts in from other apps and taking them out;
+//! - [`autobackup`]: a new encrypted backup version in a chosen folder after every change.
 //!
 //! Nothing in this crate reads the clock: every function that depends on time takes it as
 //! an argument, so every rule is testable without sleeping.
@@ -12,6 +13,7 @@
 
 pub mod account;
 pub mod atomic;
+pub mod autobackup;
 pub mod backup;
 pub mod import;
 pub mod otp;

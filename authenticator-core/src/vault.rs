@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::account::Account;
 use crate::atomic;
+use crate::autobackup;
 use crate::push::{Inbox, PushAccount, PushError};
 use crate::seal::{self, KdfParams, SealError, Unlock, VaultKey};
 
@@ -66,6 +67,9 @@ struct Payload {
     /// Push enrollments (absent in vaults written before push existed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     push: Vec<PushAccount>,
+    /// Automatic backup settings (absent when they are off, and in vaults written before them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auto_backup: Option<autobackup::Settings>,
 }
 
 /// Why a vault operation failed.
@@ -116,6 +120,7 @@ pub struct Vault {
     entries: Vec<Entry>,
     pub(crate) push: Vec<PushAccount>,
     pub(crate) inbox: Inbox,
+    pub(crate) auto_backup: Option<autobackup::Settings>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -156,6 +161,7 @@ impl Vault {
             entries: Vec::new(),
             push: Vec::new(),
             inbox: Inbox::default(),
+            auto_backup: None,
         };
         vault.save()?;
         Ok(vault)
@@ -184,6 +190,7 @@ impl Vault {
             entries: payload.accounts,
             push: payload.push,
             inbox: Inbox::default(),
+            auto_backup: payload.auto_backup,
         })
     }
 
@@ -245,6 +252,7 @@ impl Vault {
         let plaintext = to_json_zeroizing(&Payload {
             accounts: self.entries.clone(),
             push: self.push.clone(),
+            auto_backup: self.auto_backup.clone(),
         })?;
         Ok(seal::seal(
             FORMAT,

@@ -161,6 +161,12 @@ pub enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Automatic encrypted backups: a new version in a folder after every change
+    Backup {
+        /// What to do
+        #[command(subcommand)]
+        action: BackupAction,
+    },
     /// Unlock the vault once and print a session for ASSENT_SESSION
     Unlock {
         /// Print only the session token
@@ -179,6 +185,32 @@ pub enum Command {
         /// Seconds before the clipboard is cleared
         seconds: u64,
     },
+}
+
+/// `assent backup ...`.
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// Turn automatic backups on: after every change, a new encrypted version in DIR (asks a
+    /// backup passphrase, or reads ASSENT_BACKUP_PASSPHRASE)
+    Auto {
+        /// The folder for the versions; it must exist (a missing one is reported, never created)
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// How many versions to keep (the oldest beyond are deleted)
+        #[arg(long, value_name = "N", default_value_t = 10,
+              value_parser = clap::value_parser!(u32).range(1..))]
+        keep: u32,
+    },
+    /// Turn automatic backups off (the versions already written stay)
+    Off,
+    /// Show the folder, the last backup, the last failure and whether a change waits
+    Status {
+        /// Print JSON for scripts
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a version now if the vault changed since the last one (after a failure, say)
+    Now,
 }
 
 /// Export formats.

@@ -12,7 +12,9 @@ use serde::Serialize;
 
 use crate::args::{Args, Command, ExportFormat};
 use crate::failure::{Context, Failure};
-use crate::{clipboard, interactive, os_keyring, passphrase, push, session, store, watch};
+use crate::{
+    auto_backup, clipboard, interactive, os_keyring, passphrase, push, session, store, watch,
+};
 
 /// Runs the parsed command line.
 pub fn run(args: Args) -> Result<(), Failure> {
@@ -96,6 +98,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         }
         Command::Deny { id, not_me } => push::respond(&path, &id, push::Decision::Deny { not_me }),
         Command::Watch { once } => watch::watch(&path, once),
+        Command::Backup { action } => auto_backup::run(&path, action),
         Command::Unlock { raw } => unlock(&path, raw),
         Command::Lock => {
             let ended = session::end(&path)?;
@@ -227,6 +230,7 @@ pub fn save_new(path: &Path, accounts: Vec<Account>) -> Result<(), Failure> {
         report.added.len(),
         report.duplicates.len()
     );
+    auto_backup::after_change(&vault);
     Ok(())
 }
 
@@ -347,6 +351,7 @@ fn copy(path: &Path, query: &str, print: bool, at: Option<u64>) -> Result<(), Fa
     if let Some(counter) = hotp_next {
         vault.set_counter(&id, counter)?;
         vault.save()?;
+        auto_backup::after_change(&vault);
     }
     Ok(())
 }
@@ -363,6 +368,7 @@ fn edit(
     let message = change(&mut vault, &id)?;
     vault.save()?;
     eprintln!("{message}");
+    auto_backup::after_change(&vault);
     Ok(())
 }
 

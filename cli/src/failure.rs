@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use authenticator_core::autobackup::AutoBackupError;
 use authenticator_core::import::ImportError;
 use authenticator_core::push::PushError;
 use authenticator_core::seal::SealError;
@@ -38,6 +39,12 @@ impl From<VaultError> for Failure {
             )),
             other => Self::new(other.to_string()),
         }
+    }
+}
+
+impl From<AutoBackupError> for Failure {
+    fn from(e: AutoBackupError) -> Self {
+        Self::new(e.to_string())
     }
 }
 

@@ -13,7 +13,7 @@ use crossterm::{cursor, execute, queue};
 
 use crate::commands::group;
 use crate::failure::Failure;
-use crate::{clipboard, store};
+use crate::{auto_backup, clipboard, store};
 
 struct Screen {
     vault: Vault,
@@ -134,10 +134,12 @@ impl Screen {
             let saved = store::lock(self.vault.path()).and_then(|_lock| {
                 self.vault.set_counter(&id, counter)?;
                 self.vault.save()?;
-                Ok(())
+                Ok(auto_backup::warning_after_change(&self.vault))
             });
-            if let Err(e) = saved {
-                self.status = format!("Could not save the HOTP counter: {e}");
+            match saved {
+                Ok(Some(warning)) => self.status = warning,
+                Ok(None) => {}
+                Err(e) => self.status = format!("Could not save the HOTP counter: {e}"),
             }
         }
     }

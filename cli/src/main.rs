@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod auto_backup;
 mod clipboard;
 mod commands;
 mod direct;

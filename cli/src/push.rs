@@ -21,7 +21,7 @@ use crate::commands::{now, save_new};
 use crate::failure::{Context, Failure};
 use crate::portal_client::{Exchange, PortalClient};
 use crate::relays::Relays;
-use crate::{direct, qr_image, store};
+use crate::{auto_backup, direct, qr_image, store};
 
 /// The longest device name the protocol allows, in bytes.
 const MAX_NAME: usize = 64;
@@ -91,6 +91,7 @@ pub fn enroll(
             restored.add_all(vec![entry.account.clone()])?;
         }
         restored.save()?;
+        auto_backup::after_change(&restored);
         relays.set(&device_id, None)?;
         return Err(Failure::new(format!(
             "{failure}; the codes were kept, push was not set up"
@@ -112,6 +113,7 @@ pub fn enroll(
         "Enrolled {label} for push and codes (device {}…)",
         short(&device_id)
     );
+    auto_backup::after_change(&vault);
     match &relay {
         Some(url) => eprintln!("Requests arrive through the relay at {url}: run `assent watch`."),
         None => eprintln!(
@@ -472,6 +474,7 @@ pub fn respond(path: &Path, id: &str, decision: Decision) -> Result<(), Failure>
     };
     let request = vault.answer(&found.challenge, &response, now(), None)?;
     vault.save()?;
+    auto_backup::after_change(&vault);
     drop(lock);
     let status = send_answer(&client, &request)?;
     println!("{status}");

@@ -24,7 +24,7 @@ use crate::failure::{Context, Failure};
 use crate::portal_client::PortalClient;
 use crate::push::{self, Found};
 use crate::relays::Relays;
-use crate::store;
+use crate::{auto_backup, store};
 
 /// Poll interval while an enrollment has no stream up.
 const POLL_WITHOUT_STREAM: Duration = Duration::from_secs(5);
@@ -351,6 +351,7 @@ impl Watch {
         let mut fresh = Vault::open(&self.path, Unlock::Key(self.vault.key()))?;
         let request = fresh.answer(&found.challenge, response, now(), None)?;
         fresh.save()?;
+        auto_backup::after_change(&fresh);
         drop(lock);
         self.vault = fresh;
         push::send_answer(&self.client, &request)

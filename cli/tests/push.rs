@@ -804,3 +804,48 @@ fn watch_reconnects_when_the_relay_comes_back() {
     assert!(wait_exit(&mut process).success(), "{}", lines.rest());
     assert_eq!(browser.status()["status"], "approved");
 }
+
+#[test]
+fn enrolling_writes_a_backup_version_and_answering_writes_none() {
+    let stack = Stack::new(false);
+    let folder = stack.dir.path().join("backups");
+    std::fs::create_dir(&folder).unwrap();
+    let versions = || {
+        let mut names: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        names
+    };
+    stack.ok(&["add", "otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP"]);
+    let out = stack
+        .assent()
+        .env("ASSENT_BACKUP_PASSPHRASE", "backup pass")
+        .args(["backup", "auto", "--dir", folder.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(versions().len(), 1);
+
+    let stderr = stack.enroll();
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let after_enroll = versions();
+    assert_eq!(after_enroll.len(), 2);
+    let bytes = std::fs::read(after_enroll.last().unwrap()).unwrap();
+    let restored = authenticator_core::import::import(&bytes, Some("backup pass")).unwrap();
+    assert_eq!(
+        restored.accounts.len(),
+        2,
+        "the enrolled account's codes too"
+    );
+
+    // An answer changes the push state only, which no backup holds: no new version.
+    let mut browser = stack.browser();
+    browser.start_push_login();
+    let id = pending(&stack)[0]["id"].as_str().unwrap().to_owned();
+    let (out, stderr) = stack.ok(&["deny", &id]);
+    assert_eq!(out, "denied\n");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert_eq!(versions(), after_enroll);
+}
