@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds AssentCore.xcframework: the static library for iOS devices (arm64) and the simulator
 # (arm64 + x86_64, merged with lipo), with the generated Swift bindings' C header and module
-# map. Needs macOS with Xcode; our CI machines have neither, so this script is checked by
+# map, into ios-app/AssentCore.xcframework: the library ios-app/AssentKit's Package.swift links
+# on Apple platforms (the generated Swift reaches the app through AssentKit's symlink, not a
+# copy). Needs macOS with Xcode; our CI machines have neither, so this script is checked by
 # reading only (see authenticator-ffi/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,5 +24,3 @@ xcodebuild -create-xcframework \
   -library target/aarch64-apple-ios/release/libassent_core.a -headers "$work/headers" \
   -library "$work/simulator/libassent_core.a" -headers "$work/headers" \
   -output ios-app/AssentCore.xcframework
-mkdir -p ios-app/AssentCore
-cp authenticator-ffi/bindings/swift/AssentCore.swift ios-app/AssentCore/
