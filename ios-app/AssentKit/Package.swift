@@ -12,8 +12,10 @@
 // Where libassent_core comes from:
 // - Linux (scripts/test-swift.sh), or anywhere ASSENT_LIB_DIR is set: the Rust cdylib in
 //   $ASSENT_LIB_DIR (default ../../target/debug), linked with an rpath to it.
-// - Otherwise (Xcode, iOS): ../AssentCore.xcframework, built by scripts/build-ios.sh (static
-//   libraries for device and simulator, with the same header and module map inside).
+// - Otherwise (Xcode, iOS): AssentCoreFFI.xcframework in this folder, built by
+//   scripts/build-ios.sh (static libraries for device and simulator, with the same header and
+//   module map inside). It sits inside the package: binary targets, like sources, belong under
+//   the package root.
 import PackageDescription
 
 let libDir = Context.environment["ASSENT_LIB_DIR"]
@@ -33,7 +35,7 @@ if hostLibrary {
         .unsafeFlags(["-L", dir, "-Xlinker", "-rpath", "-Xlinker", dir]),
     ]
 } else {
-    ffi = .binaryTarget(name: "AssentCoreFFI", path: "../AssentCore.xcframework")
+    ffi = .binaryTarget(name: "AssentCoreFFI", path: "AssentCoreFFI.xcframework")
     linkRust = []
 }
 
