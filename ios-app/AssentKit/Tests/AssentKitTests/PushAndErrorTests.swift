@@ -53,6 +53,11 @@ final class PushTests: XCTestCase {
         let deny = try store.answer(challengeId: denied.id, answer: .deny(notMe: true, userVerified: false))
         let refused = try portal.call(["cmd": "verify", "body": deny.body])
         XCTAssertEqual(refused["decision"] as? String, "Deny", "\(refused)")
+        // The registration, the activation and both answers were signed by the keystore, in DER
+        // (a SEQUENCE of 70 to 72 bytes; Rust also takes raw r‖s).
+        XCTAssertEqual(keystore.signatures.count, 4)
+        XCTAssertTrue(keystore.signatures.allSatisfy { $0.first == 0x30 && $0.count > 64 },
+                      "\(keystore.signatures.map(\.count))")
 
         // Polling and a new APNs token are signed requests too.
         let poll = try store.pollRequest(deviceId: enrollment.deviceId)

@@ -77,6 +77,9 @@ final class OpenSSLKeystore: DeviceKeystore, @unchecked Sendable {
     init() throws { dir = try Paths.tempDirectory() }
 
     var aliases: [String] { lock.withLock { Array(keys.keys) } }
+    /// Every signature made, as returned to Rust.
+    var signatures: [Data] { lock.withLock { made } }
+    private var made: [Data] = []
 
     /// When set, signing fails with this message, as when the user cancels Face ID.
     var refusal: String? {
@@ -94,7 +97,7 @@ final class OpenSSLKeystore: DeviceKeystore, @unchecked Sendable {
             throw KeystoreError.Unavailable(message: "openssl gave an unexpected public key.")
         }
         lock.withLock { keys[alias] = pem }
-        return spki.suffix(65)
+        return Data(spki.suffix(65))
     }
 
     func sign(alias: String, message: Data) throws -> Data {
@@ -102,7 +105,9 @@ final class OpenSSLKeystore: DeviceKeystore, @unchecked Sendable {
         guard let pem = lock.withLock({ keys[alias] }) else {
             throw KeystoreError.Unavailable(message: "There is no key \(alias) on this device.")
         }
-        return try openssl(["dgst", "-sha256", "-sign", pem.path], input: message)
+        let signature = try openssl(["dgst", "-sha256", "-sign", pem.path], input: message)
+        lock.withLock { made.append(signature) }
+        return signature
     }
 
     @discardableResult
