@@ -1,0 +1,1 @@
+../../../../authenticator-ffi/bindings/swift/AssentCoreFFI.h
