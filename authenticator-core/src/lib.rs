@@ -3,7 +3,8 @@
 //! - [`otp`]: HOTP, TOTP and Steam codes, computed for a time the caller passes in;
 //! - [`uri`]: `otpauth://` URIs, parsed and produced;
 //! - [`Account`]: one account; [`vault`]: the encrypted, crash-safe store of accounts;
-//! - [`import`] and [`backup`]: bringing accounts in from other apps and taking them out.
+//! - [`import`] and [`backup`]: bringing accounts in from other apps and taking them out;
+//! - [`icons`]: the brand icon or letter avatar an account shows.
 //!
 //! Nothing in this crate reads the clock: every function that depends on time takes it as
 //! an argument, so every rule is testable without sleeping.
@@ -13,6 +14,7 @@
 pub mod account;
 mod atomic;
 pub mod backup;
+pub mod icons;
 pub mod import;
 pub mod otp;
 pub mod push;
