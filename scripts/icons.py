@@ -10,7 +10,7 @@ into Android VectorDrawables. Only npm and the Python standard library are neede
         name or a domain.
     scripts/icons.py check
         Checks the committed folder without the network: index and SVGs agree, and every SVG is
-        the single-path 24x24 drawing the apps expect.
+        the single-path 24x24 drawing the apps expect, with path data that parses.
     scripts/icons.py android OUT_DIR
         Writes OUT_DIR/brand_<slug>.xml, one VectorDrawable per bundled icon (for the Android
         app's res/drawable), and checks that each file parses back.
@@ -22,7 +22,6 @@ import argparse
 import base64
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -96,7 +95,8 @@ def update_folder(folder, version, package):
         scratch = Path(scratch)
         if package is None:
             package = npm_pack(version, scratch)
-        integrity = "sha512-" + base64.b64encode(hashlib.sha512(package.read_bytes()).digest()).decode()
+        digest = hashlib.sha512(package.read_bytes()).digest()
+        integrity = "sha512-" + base64.b64encode(digest).decode()
         with tarfile.open(package) as tar:
             meta = json.loads(member(tar, "package/package.json"))
             licence_text = member(tar, "package/LICENSE.md").decode()
@@ -112,7 +112,7 @@ def update_folder(folder, version, package):
             check_unambiguous(entries)
             svgs = {e["slug"]: member(tar, f"package/icons/{e['slug']}.svg") for e in entries}
         for slug, svg in svgs.items():
-            svg_path(svg.decode(), slug)
+            explicit_path(svg_path(svg.decode(), slug)[0], slug)
 
         # Everything is checked: only now is the folder replaced.
         staged = scratch / "svg"
@@ -303,7 +303,8 @@ def check_folder(folder):
         raise Refused(f"issuers.txt and the index disagree on {sorted(listed ^ slugs)}: "
                       "run `scripts/icons.py update`")
     for entry in entries:
-        svg_path((folder.svg / f"{entry['slug']}.svg").read_text(), entry["slug"])
+        data, _ = svg_path((folder.svg / f"{entry['slug']}.svg").read_text(), entry["slug"])
+        explicit_path(data, entry["slug"])
     return len(entries)
 
 
@@ -329,10 +330,63 @@ def write_android(folder, out_dir):
     for entry in entries:
         svg = (folder.svg / f"{entry['slug']}.svg").read_text()
         data, fill_rule = svg_path(svg, entry["slug"])
+        data = explicit_path(data, entry["slug"])
         target = out_dir / f"brand_{entry['slug']}.xml"
         target.write_text(vector_drawable(entry, data, fill_rule))
         check_vector_drawable(target, data)
     return len(entries)
+
+
+ARITY = {"m": 2, "l": 2, "t": 2, "h": 1, "v": 1, "c": 6, "s": 4, "q": 4, "a": 7, "z": 0}
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def explicit_path(data, slug):
+    """The same path with nothing left implicit, so that any VectorDrawable parser reads it as a
+    browser does: every command letter repeated before each of its argument groups (a moveto's
+    extra pairs become linetos), arc flags split apart ("a1 1 0 011 1" packs two), numbers
+    separated and given their leading zero (".5.5" is two numbers). Refuses path data that does
+    not parse."""
+    tokens, at, command, count = [], 0, None, 0
+
+    def close_command():
+        if command is not None and (count % max(ARITY[command.lower()], 1) or
+                                    (count == 0) != (command in "zZ")):
+            raise Refused(f"{slug}.svg: {command} has {count} numbers")
+
+    while at < len(data):
+        char = data[at]
+        if char in " ,\t\r\n":
+            at += 1
+        elif char.lower() in ARITY:
+            close_command()
+            command, count, at = char, 0, at + 1
+            if command in "zZ":
+                tokens.append(command)
+        elif command is None or command in "zZ":
+            raise Refused(f"{slug}.svg: a number outside a command at {at}")
+        else:
+            arity = ARITY[command.lower()]
+            if count % arity == 0:
+                letter = command
+                if count and command in "mM":
+                    letter = "l" if command == "m" else "L"
+                tokens.append(letter)
+            if command in "aA" and count % arity in (3, 4):
+                if char not in "01":
+                    raise Refused(f"{slug}.svg: arc flag {char!r} at {at}")
+                tokens.append(char)
+                at += 1
+            else:
+                match = NUMBER.match(data, at)
+                if match is None:
+                    raise Refused(f"{slug}.svg: cannot read the path at {at}: {data[at:at + 8]!r}")
+                number = match.group()
+                tokens.append(re.sub(r"^([+-]?)\.", r"\g<1>0.", number))
+                at = match.end()
+            count += 1
+    close_command()
+    return " ".join(tokens)
 
 
 def vector_drawable(entry, data, fill_rule):

@@ -15,6 +15,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "icons.py"
+sys.path.insert(0, str(SCRIPT.parent))
+import icons  # noqa: E402
+
 FOLDER = ROOT / "authenticator-core" / "icons"
 ANDROID = "{http://schemas.android.com/apk/res/android}"
 SVG = ('<svg role="img" viewBox="0 0 24 24" xmlns="http://www.w3.org/2000/svg">'
@@ -52,7 +55,7 @@ def test_every_vector_drawable_is_well_formed(tmp_path):
         assert root.get(f"{ANDROID}width") == "24dp", file
         [path] = root.findall("path")
         assert path.get(f"{ANDROID}fillColor") == f"#FF{colours[slug]}", file
-        assert path.get(f"{ANDROID}pathData", "").startswith(("M", "m")), file
+        assert_explicit(path.get(f"{ANDROID}pathData", ""), file)
         # An Android resource name: lower-case letters, digits and underscores.
         assert file.stem.replace("_", "").isalnum() and file.stem.islower(), file
 
@@ -126,3 +129,37 @@ def test_check_finds_a_missing_svg(tmp_path):
     result = run("check", folder=folder)
     assert result.returncode == 1
     assert "no SVG for ['github']" in result.stderr
+
+
+def assert_explicit(data, where):
+    """Every command letter followed by exactly its own count of numbers."""
+    tokens = data.split()
+    assert tokens and tokens[0] in "Mm", where
+    at = 0
+    while at < len(tokens):
+        command = tokens[at]
+        arity = icons.ARITY[command.lower()]
+        numbers = tokens[at + 1:at + 1 + arity]
+        assert len(numbers) == arity, (where, at)
+        for number in numbers:
+            float(number)
+            assert not number.lstrip("+-").startswith("."), (where, number)
+        at += 1 + arity
+
+
+@pytest.mark.parametrize("packed, explicit", [
+    ("M1.5.5a1 1 0 011 1", "M 1.5 0.5 a 1 1 0 0 1 1 1"),
+    ("M0 0 1 1 2 2Z", "M 0 0 L 1 1 L 2 2 Z"),
+    ("m0 0 1 1zm-.5-1e1h1 2", "m 0 0 l 1 1 z m -0.5 -1e1 h 1 h 2"),
+    ("M12 .297c-6.63 0-12 5.373-12 12 0 5.303 3.438 9.8 8.205 11.385",
+     "M 12 0.297 c -6.63 0 -12 5.373 -12 12 c 0 5.303 3.438 9.8 8.205 11.385"),
+])
+def test_path_data_is_made_explicit(packed, explicit):
+    assert icons.explicit_path(packed, "t") == explicit
+    assert icons.explicit_path(explicit, "t") == explicit
+
+
+@pytest.mark.parametrize("bad", ["M1", "1 2", "A1 1 0 2 1 1 1", "Z1", "M1 2x"])
+def test_path_data_that_does_not_parse_is_refused(bad):
+    with pytest.raises(icons.Refused):
+        icons.explicit_path(bad, "t")
