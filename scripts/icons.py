@@ -14,6 +14,9 @@ into Android VectorDrawables. Only npm and the Python standard library are neede
     scripts/icons.py android OUT_DIR
         Writes OUT_DIR/brand_<slug>.xml, one VectorDrawable per bundled icon (for the Android
         app's res/drawable), and checks that each file parses back.
+    scripts/icons.py ios OUT_DIR.xcassets
+        Writes an asset catalog: brand_<slug>.imageset/ holding the SVG, kept as vectors and
+        rendered as a template image (tinted by the app).
 
 docs/icons.md explains the rules; issuers.txt explains its own format.
 """
@@ -58,6 +61,8 @@ def main():
     commands.add_parser("check", help="check the committed folder (no network)")
     android = commands.add_parser("android", help="write VectorDrawables")
     android.add_argument("out_dir", type=Path)
+    ios = commands.add_parser("ios", help="write an asset catalog")
+    ios.add_argument("out_dir", type=Path)
     args = parser.parse_args()
     try:
         folder = Folder(args.folder)
@@ -67,9 +72,12 @@ def main():
         elif args.command == "check":
             count = check_folder(folder)
             print(f"{count} icons checked")
-        else:
+        elif args.command == "android":
             count = write_android(folder, args.out_dir)
             print(f"{count} VectorDrawables in {args.out_dir}")
+        else:
+            count = write_ios(folder, args.out_dir)
+            print(f"{count} image sets in {args.out_dir}")
     except Refused as refusal:
         print(f"icons.py: {refusal}", file=sys.stderr)
         sys.exit(1)
@@ -423,6 +431,31 @@ def check_vector_drawable(path, data):
     if (root.tag != "vector" or root.get(attr("viewportWidth")) != "24" or len(paths) != 1
             or paths[0].get(attr("pathData")) != data):
         raise Refused(f"{path} is not the expected VectorDrawable")
+
+
+def write_ios(folder, catalog):
+    """An asset catalog of the SVGs: one image set per icon, named `brand_<slug>`, with
+    "Preserve Vector Data" and the template rendering intent (Xcode's Contents.json keys)."""
+    catalog.mkdir(parents=True, exist_ok=True)
+    xcode = {"author": "xcode", "version": 1}
+    (catalog / "Contents.json").write_text(json.dumps({"info": xcode}, indent=2) + "\n")
+    entries = read_index(folder)
+    for entry in entries:
+        slug = entry["slug"]
+        svg_path((folder.svg / f"{slug}.svg").read_text(), slug)
+        image_set = catalog / f"brand_{slug}.imageset"
+        if image_set.exists():
+            shutil.rmtree(image_set)
+        image_set.mkdir()
+        shutil.copyfile(folder.svg / f"{slug}.svg", image_set / f"{slug}.svg")
+        contents = {
+            "images": [{"filename": f"{slug}.svg", "idiom": "universal"}],
+            "info": xcode,
+            "properties": {"preserves-vector-representation": True,
+                           "template-rendering-intent": "template"},
+        }
+        (image_set / "Contents.json").write_text(json.dumps(contents, indent=2) + "\n")
+    return len(entries)
 
 
 if __name__ == "__main__":

@@ -131,6 +131,23 @@ def test_check_finds_a_missing_svg(tmp_path):
     assert "no SVG for ['github']" in result.stderr
 
 
+def test_the_ios_asset_catalog_names_each_icon_as_the_core_does(tmp_path):
+    catalog = tmp_path / "BrandIcons.xcassets"
+    result = run("ios", catalog)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((catalog / "Contents.json").read_text())["info"]["version"] == 1
+    sets = sorted(catalog.glob("*.imageset"))
+    assert len(sets) == len(list((FOLDER / "svg").glob("*.svg")))
+    for image_set in sets:
+        slug = image_set.name.removeprefix("brand_").removesuffix(".imageset")
+        contents = json.loads((image_set / "Contents.json").read_text())
+        assert contents["images"] == [{"filename": f"{slug}.svg", "idiom": "universal"}]
+        assert contents["properties"]["preserves-vector-representation"] is True
+        assert contents["properties"]["template-rendering-intent"] == "template"
+        original = (FOLDER / "svg" / f"{slug}.svg").read_bytes()
+        assert (image_set / f"{slug}.svg").read_bytes() == original
+
+
 def assert_explicit(data, where):
     """Every command letter followed by exactly its own count of numbers."""
     tokens = data.split()
