@@ -12,7 +12,7 @@
 //!    brands' domains, the most specific first (`mail.google.com` is Gmail, a parent domain
 //!    matches its subdomains);
 //! 2. the issuer's words against the brands' names (titles and aliases), ignoring case, accents,
-//!    punctuation and spacing. The whole issuer first, then ever shorter runs of its first whole
+//!    punctuation (a domain's dots too: `gitlab.example.org` is GitLab) and spacing. The whole issuer first, then ever shorter runs of its first whole
 //!    words, so the longest name wins: "Google Cloud Platform" is Google Cloud, "Google Drive
 //!    Backup" is Google Drive, "Google Workspace" is Google (the set has no Workspace icon). A
 //!    name matched that way must be at least [`MIN_PREFIX_CHARS`] long and not marked exact
@@ -565,6 +565,8 @@ mod tests {
         assert_eq!(slug("console.cloud.google.com"), "googlecloud");
         assert_eq!(slug("steamcommunity.com"), "steam");
         assert_eq!(slug("twitter.com"), "x");
+        // The words of a domain-style issuer count as any issuer's: a self-hosted GitLab.
+        assert_eq!(slug("gitlab.example.org"), "gitlab");
         // An unlisted domain: its registrable label as a name.
         assert_eq!(slug("paypal.de"), "paypal");
         assert_eq!(slug("ebay.co.uk"), "ebay");
