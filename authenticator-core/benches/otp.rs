@@ -23,6 +23,7 @@ fn account(i: u32) -> Account {
         name: format!("user{i}@example.com"),
         otp: OtpParams::totp(algorithm, 6 + i % 3, 30).expect("valid"),
         secret: SecretBytes::new(secret),
+        image: None,
     }
 }
 

@@ -17,6 +17,10 @@ pub struct Account {
     pub otp: OtpParams,
     /// The shared secret.
     pub secret: SecretBytes,
+    /// The otpauth `image` parameter: the URL of the issuer's logo, as the issuer gave it. Not
+    /// fetched (that would tell a server which accounts a device holds); [`crate::icons`]
+    /// matches its host against the bundled brands' domains.
+    pub image: Option<String>,
 }
 
 impl Account {
@@ -65,6 +69,9 @@ struct AccountRecord {
     period: u32,
     counter: u64,
     secret: Base32Secret,
+    /// Absent from vaults written before it existed, and omitted when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    image: Option<String>,
 }
 
 struct Base32Secret(SecretBytes);
@@ -104,6 +111,7 @@ impl Serialize for Account {
             period: self.otp.period(),
             counter: self.otp.counter(),
             secret: Base32Secret(self.secret.clone()),
+            image: self.image.clone(),
         }
         .serialize(serializer)
     }
@@ -125,6 +133,7 @@ impl<'de> Deserialize<'de> for Account {
             name: record.name,
             otp,
             secret: record.secret.0.clone(),
+            image: record.image,
         })
     }
 }
@@ -139,6 +148,7 @@ mod tests {
             name: name.into(),
             otp: OtpParams::totp(Algorithm::Sha1, 6, 30).unwrap(),
             secret: SecretBytes::new(secret.to_vec()),
+            image: None,
         }
     }
 
@@ -152,6 +162,25 @@ mod tests {
         );
         let back: Account = serde_json::from_str(&json).unwrap();
         assert_eq!(back, a);
+    }
+
+    #[test]
+    fn stored_form_keeps_the_image_and_loads_records_without_one() {
+        let a = Account {
+            image: Some("https://github.com/logo.png".into()),
+            ..account("GitHub", "alice", b"0123456789abcdef")
+        };
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(
+            json.ends_with(r#""image":"https://github.com/logo.png"}"#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Account>(&json).unwrap(), a);
+        // A record from before the field existed (the first test's output) loads with none.
+        let old = r#"{"issuer":"GitHub","name":"alice","type":"totp","algorithm":"SHA1","digits":6,"period":30,"counter":0,"secret":"GAYTEMZUGU3DOOBZMFRGGZDFMY"}"#;
+        let loaded: Account = serde_json::from_str(old).unwrap();
+        assert_eq!(loaded.image, None);
+        assert_eq!(loaded, account("GitHub", "alice", b"0123456789abcdef"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - [`uri`]: `otpauth://` URIs, parsed and produced;
 //! - [`Account`]: one account; [`vault`]: the encrypted, crash-safe store of accounts;
 //! - [`import`] and [`backup`]: bringing accounts in from other apps and taking them out;
-//! - [`autobackup`]: a new encrypted backup version in a chosen folder after every change.
+//! - [`autobackup`]: a new encrypted backup version in a chosen folder after every change;
+//! - [`icons`]: the brand icon or letter avatar an account shows.
 //!
 //! Nothing in this crate reads the clock: every function that depends on time takes it as
 //! an argument, so every rule is testable without sleeping.
@@ -15,6 +16,7 @@ pub mod account;
 pub mod atomic;
 pub mod autobackup;
 pub mod backup;
+pub mod icons;
 pub mod import;
 pub mod otp;
 pub mod push;

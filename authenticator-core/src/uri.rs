@@ -2,8 +2,9 @@
 //! produce what every app reads.
 //!
 //! `otpauth://TYPE/[ISSUER:]NAME?secret=BASE32&issuer=ISSUER&algorithm=SHA1&digits=6&period=30`
-//! (`counter=N` instead of `period` for HOTP). Unknown parameters are ignored, as every app does,
-//! which is what lets one QR carry a push enrollment beside the TOTP account.
+//! (`counter=N` instead of `period` for HOTP; `image=URL`, the issuer's logo, is kept when
+//! present). Unknown parameters are ignored, as every app does, which is what lets one QR carry a
+//! push enrollment beside the TOTP account.
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use zeroize::Zeroizing;
@@ -19,6 +20,10 @@ pub const MAX_URI_LEN: usize = 8 * 1024;
 pub const MAX_LABEL_FIELD_LEN: usize = 512;
 /// Longest secret accepted, in bytes (HMAC keys beyond a hash's block size add nothing).
 pub const MAX_SECRET_BYTES: usize = 1024;
+/// Longest `image` URL kept, in bytes. A longer one (a `data:` URL, say) is dropped rather than
+/// refused: the image only decorates the account. The bound keeps [`to_uri`]'s output under
+/// [`MAX_URI_LEN`] with every other field at its longest.
+pub const MAX_IMAGE_LEN: usize = 512;
 
 /// Why a string is not a usable otpauth URI. Every variant names the part of the URI at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,6 +132,7 @@ pub fn parse_full(uri: &str) -> Result<OtpauthUri, UriError> {
     let mut digits = None;
     let mut period = None;
     let mut counter = None;
+    let mut image = None;
     let mut extra = Vec::new();
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         match key.to_ascii_lowercase().as_str() {
@@ -136,7 +142,8 @@ pub fn parse_full(uri: &str) -> Result<OtpauthUri, UriError> {
             "digits" if digits.is_none() => digits = Some(number("digits", &value)?),
             "period" if period.is_none() => period = Some(number("period", &value)?),
             "counter" if counter.is_none() => counter = Some(number("counter", &value)?),
-            "secret" | "issuer" | "algorithm" | "digits" | "period" | "counter" => {}
+            "image" if image.is_none() => image = Some(value.trim().to_owned()),
+            "secret" | "issuer" | "algorithm" | "digits" | "period" | "counter" | "image" => {}
             _ => extra.push((key.into_owned(), value.into_owned())),
         }
     }
@@ -202,12 +209,14 @@ pub fn parse_full(uri: &str) -> Result<OtpauthUri, UriError> {
             return Err(UriError::FieldTooLong { field });
         }
     }
+    let image = image.filter(|url| !url.is_empty() && url.len() <= MAX_IMAGE_LEN);
     Ok(OtpauthUri {
         account: Account {
             issuer,
             name,
             otp,
             secret,
+            image,
         },
         extra,
     })
@@ -253,6 +262,10 @@ pub fn to_uri_with(account: &Account, extra: &[(&str, &str)]) -> Zeroizing<Strin
     match otp.kind() {
         OtpKind::Hotp => uri.push_str(&format!("&counter={}", otp.counter())),
         OtpKind::Totp | OtpKind::Steam => uri.push_str(&format!("&period={}", otp.period())),
+    }
+    if let Some(image) = &account.image {
+        uri.push_str("&image=");
+        uri.push_str(&utf8_percent_encode(image, COMPONENT).to_string());
     }
     for (key, value) in extra {
         uri.push('&');
@@ -358,13 +371,34 @@ mod tests {
             "otpauth://totp/X:y?secret=JBSWY3DPEHPK3PXP&image=https%3A%2F%2Fx%2Fa.png&assent=abc",
         )
         .unwrap();
-        assert_eq!(
-            parsed.extra,
-            vec![
-                ("image".to_owned(), "https://x/a.png".to_owned()),
-                ("assent".to_owned(), "abc".to_owned())
-            ]
+        assert_eq!(parsed.extra, vec![("assent".to_owned(), "abc".to_owned())]);
+        assert_eq!(parsed.account.image.as_deref(), Some("https://x/a.png"));
+    }
+
+    #[test]
+    fn the_image_parameter_is_kept_and_written_back() {
+        let uri = "otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP&issuer=GitHub&image=https%3A%2F%2Fgithub.com%2Flogo.png%3Fs%3D64";
+        let a = parse(uri).unwrap();
+        assert_eq!(a.image.as_deref(), Some("https://github.com/logo.png?s=64"));
+        let written = to_uri(&a);
+        assert!(
+            written.ends_with("&period=30&image=https%3A%2F%2Fgithub.com%2Flogo.png%3Fs%3D64"),
+            "{}",
+            written.as_str()
         );
+        assert_eq!(parse(&written).unwrap(), a);
+        assert_eq!(parse(GOOGLE_EXAMPLE).unwrap().image, None);
+        // The first one counts, as for every parameter; an empty one is none.
+        let twice = parse("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&image=a&image=b").unwrap();
+        assert_eq!(twice.image.as_deref(), Some("a"));
+        let empty = parse("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&image=%20").unwrap();
+        assert_eq!(empty.image, None);
+        // Too long to keep: the account is still added, without it.
+        let long = format!(
+            "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&image=data%3Aimage%2Fpng%3Bbase64%2C{}",
+            "A".repeat(MAX_IMAGE_LEN)
+        );
+        assert_eq!(parse(&long).unwrap().image, None);
     }
 
     #[test]
@@ -463,11 +497,13 @@ mod tests {
     #[test]
     fn what_parses_can_be_written_and_read_back() {
         let field = "%25".repeat(MAX_LABEL_FIELD_LEN);
+        let image = "%25".repeat(MAX_IMAGE_LEN);
         let worst = format!(
-            "otpauth://totp/{field}:{field}?secret={}&issuer={field}",
+            "otpauth://totp/{field}:{field}?secret={}&issuer={field}&image={image}",
             "A".repeat(MAX_SECRET_BYTES / 5 * 8)
         );
         let account = parse(&worst).unwrap();
+        assert_eq!(account.image.as_ref().map(String::len), Some(MAX_IMAGE_LEN));
         let written = to_uri(&account);
         assert!(written.len() <= MAX_URI_LEN, "{}", written.len());
         assert_eq!(parse(&written).unwrap(), account);

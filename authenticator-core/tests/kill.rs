@@ -29,6 +29,7 @@ fn account(i: u64) -> Account {
                 .chain(i.to_be_bytes())
                 .collect(),
         ),
+        image: None,
     }
 }
 

@@ -63,6 +63,7 @@ fn totp_matches_oathtool_on_random_inputs() {
             name: "x".into(),
             otp: OtpParams::totp(algorithm, digits, period).unwrap(),
             secret: SecretBytes::new(secret.clone()),
+            image: None,
         };
         let want = oathtool(&[
             format!("--totp={}", algorithm.as_str().to_lowercase()),
@@ -92,6 +93,7 @@ fn hotp_matches_oathtool_on_random_inputs() {
             name: "x".into(),
             otp: OtpParams::hotp(Algorithm::Sha1, digits, counter).unwrap(),
             secret: SecretBytes::new(secret.clone()),
+            image: None,
         };
         let want = oathtool(&[
             "--hotp".into(),

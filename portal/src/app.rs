@@ -412,6 +412,7 @@ impl Portal {
             name: user.username.clone(),
             otp: totp_params(),
             secret: SecretBytes::new(enrollment.totp_secret.clone()),
+            image: None,
         };
         let params = push.to_params();
         let extra: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();

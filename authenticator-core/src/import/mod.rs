@@ -408,6 +408,7 @@ impl Entry {
             name: self.name,
             otp,
             secret: self.secret,
+            image: None,
         })
     }
 }

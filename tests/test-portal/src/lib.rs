@@ -60,6 +60,7 @@ impl TestPortal {
             name: USER.into(),
             otp: OtpParams::totp(Algorithm::Sha1, 6, 30).expect("valid TOTP parameters"),
             secret: SecretBytes::new(TOTP_SECRET.to_vec()),
+            image: None,
         };
         let enrollment = PushEnrollment {
             portal_url: "https://portal.acme.test".into(),
