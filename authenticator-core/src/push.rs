@@ -248,6 +248,12 @@ pub enum PushError {
     /// again from the notification or a poll.
     #[error("this request is no longer open here; open it again before answering")]
     NotOpened,
+    /// The account to delete also approves sign-ins (the one QR gave both): deleting it retires
+    /// that push enrollment too, so the caller must confirm it explicitly.
+    #[error(
+        "this account also approves sign-ins for {0}; deleting it stops that too, so confirm to delete both"
+    )]
+    AlsoPushEnrollment(String),
     /// No push account with that device id.
     #[error("no push account with device id {0}")]
     UnknownPushAccount(String),
@@ -651,6 +657,38 @@ impl Vault {
         let url = account.url("push-token");
         self.push_account_mut(device_id)?.device.push = push;
         Ok(PortalRequest::post(url, body))
+    }
+
+    /// The push enrollment that came in the same QR as the account `id`, if any: the product's
+    /// one account that shows both a code and sign-in requests.
+    pub fn push_account_for(&self, id: &AccountId) -> Option<&PushAccount> {
+        self.push.iter().find(|p| p.account_id.as_ref() == Some(id))
+    }
+
+    /// Deletes the account `id`. When it is also a push enrollment, `retire_push` must be true
+    /// ([`PushError::AlsoPushEnrollment`] otherwise, and nothing changes): the enrollment is
+    /// forgotten here too, so this device no longer answers for it (the portal learns it when
+    /// the user enrolls again or the help desk resets the user). Returns the retired
+    /// enrollment's device id.
+    pub fn delete_account(
+        &mut self,
+        id: &AccountId,
+        retire_push: bool,
+    ) -> Result<Option<String>, PushError> {
+        let linked = self
+            .push_account_for(id)
+            .map(|p| (p.device_id.clone(), p.label.clone()));
+        if let Some((_, label)) = &linked
+            && !retire_push
+        {
+            return Err(PushError::AlsoPushEnrollment(label.clone()));
+        }
+        self.remove(id)?;
+        let retired = linked.map(|(device_id, _)| device_id);
+        if let Some(device_id) = &retired {
+            self.push.retain(|p| &p.device_id != device_id);
+        }
+        Ok(retired)
     }
 
     /// Forgets a push enrollment (the TOTP account stays).

@@ -462,3 +462,41 @@ fn a_broken_registration_response_is_the_portals_fault() {
     }
     assert_eq!(vault.push_accounts()[0].state, PushState::Registering);
 }
+
+#[test]
+fn deleting_an_account_that_approves_sign_ins_needs_confirmation_and_retires_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let portal = Portal::new();
+    let registration = enroll(&mut vault, &portal, KeyChoice::Software, None);
+    let plain = vault
+        .add(
+            authenticator_core::uri::parse("otpauth://totp/Other:bob?secret=JBSWY3DPEHPK3PXP")
+                .unwrap(),
+        )
+        .unwrap();
+    let linked = vault.entries()[0].id.clone();
+    assert_eq!(
+        vault.push_account_for(&linked).map(|p| p.device_id.clone()),
+        Some(registration.device_id.clone())
+    );
+    assert!(vault.push_account_for(&plain).is_none());
+
+    assert!(matches!(
+        vault.delete_account(&linked, false),
+        Err(PushError::AlsoPushEnrollment(label)) if label == vault.push_accounts()[0].label
+    ));
+    assert_eq!((vault.entries().len(), vault.push_accounts().len()), (2, 1));
+
+    assert_eq!(vault.delete_account(&plain, false).unwrap(), None);
+    assert_eq!(
+        vault.delete_account(&linked, true).unwrap(),
+        Some(registration.device_id.clone())
+    );
+    assert!(vault.entries().is_empty() && vault.push_accounts().is_empty());
+    let (jws, _) = portal.challenge(&registration, Purpose::Login, None, NOW);
+    assert!(matches!(
+        vault.open_challenge(&jws, NOW),
+        Err(PushError::UnknownChallenge)
+    ));
+}

@@ -2,8 +2,9 @@
 //! portal side behind a line protocol on stdin/stdout, one JSON object per line.
 //!
 //! Commands: `{"cmd":"qr"}` → `{"qr"}`; `{"cmd":"register","body"}` → `{"response"}` (the
-//! registration response carrying the activation); `{"cmd":"challenge","digits":2|null}` →
-//! `{"payload","number"}`; `{"cmd":"verify","body"}` → `{"ok":true,"decision"}` or
+//! registration response carrying the activation); `{"cmd":"challenge","digits":2|null,
+//! "purpose":"login"|"step_up"|"password_reset"|"activate"}` (purpose optional, login by default)
+//! → `{"payload","number"}`; `{"cmd":"verify","body"}` → `{"ok":true,"decision"}` or
 //! `{"error"}`. Time is the real clock.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a test tool")]
@@ -49,8 +50,13 @@ fn main() {
                 let digits = request["digits"].as_u64().map(|d| d as u8);
                 let number = digits.map(|d| NumberMatching { digits: d }.generate(&mut rng));
                 let registration = device.as_ref().unwrap();
+                let purpose: Purpose = request["purpose"]
+                    .as_str()
+                    .unwrap_or("login")
+                    .parse()
+                    .unwrap();
                 let (jws, p) =
-                    portal.challenge(registration, Purpose::Login, digits, number.clone(), now());
+                    portal.challenge(registration, purpose, digits, number.clone(), now());
                 pending = Some(p);
                 json!({ "payload": jws, "number": number })
             }

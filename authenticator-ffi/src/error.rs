@@ -3,6 +3,7 @@
 //! first letter, full stop, no debug output and no secret), readable from Kotlin and Swift as
 //! `e.message`.
 
+use authenticator_core::autobackup::AutoBackupError;
 use authenticator_core::import::ImportError;
 use authenticator_core::push::PushError;
 use authenticator_core::seal::SealError;
@@ -39,6 +40,10 @@ pub enum AssentError {
     /// response): nothing changed; let the user try again later and report it if it persists.
     #[error("{0}")]
     PortalReply(String),
+    /// The change needs the user's explicit confirmation first (deleting an account that also
+    /// approves sign-ins): show the message, and call again with the confirmation.
+    #[error("{0}")]
+    NeedsConfirmation(String),
 }
 
 /// A core error's text as a sentence: first letter capital, a full stop at the end.
@@ -110,6 +115,7 @@ impl From<PushError> for AssentError {
                 Self::PlatformKey(sentence(e))
             }
             PushError::CorruptKey(_) => Self::Storage(sentence(e)),
+            PushError::AlsoPushEnrollment(_) => Self::NeedsConfirmation(sentence(e)),
             PushError::PortalReply(_) => Self::PortalReply(sentence(e)),
             PushError::NoPushEnrollment
             | PushError::Enrollment(_)
@@ -121,21 +127,36 @@ impl From<PushError> for AssentError {
     }
 }
 
+impl From<AutoBackupError> for AssentError {
+    fn from(e: AutoBackupError) -> Self {
+        match e {
+            AutoBackupError::Seal(seal) => seal.into(),
+            AutoBackupError::KeepZero
+            | AutoBackupError::BadFolderPath(_)
+            | AutoBackupError::EmptyPassphrase => Self::InvalidInput(sentence(e)),
+            AutoBackupError::FolderMissing(_)
+            | AutoBackupError::FolderUnwritable { .. }
+            | AutoBackupError::StatusNotSaved { .. }
+            | AutoBackupError::StatusUnreadable { .. } => Self::Storage(sentence(e)),
+        }
+    }
+}
+
 /// Errors a foreign implementation (Kotlin, Swift) of a callback trait returns. Not a flat
 /// error: uniffi can only carry flat errors out of Rust, and this one comes in from the app.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum KeystoreError {
     /// The key is not available (locked device, deleted key, user cancelled biometrics); the
     /// message is the platform's, shown to the user as the reason.
-    #[error("{message}")]
+    #[error("{reason}")]
     Unavailable {
-        /// Why, in the platform's words.
-        message: String,
+        /// Why, in the platform's words (`reason`, since Kotlin exceptions own `message`).
+        reason: String,
     },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for KeystoreError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        Self::Unavailable { message: e.reason }
+        Self::Unavailable { reason: e.reason }
     }
 }

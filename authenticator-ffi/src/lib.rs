@@ -29,7 +29,7 @@ use assent_protocol::{
 use authenticator_core::push::{DeviceInfo, KeyChoice, PlatformSigner};
 use authenticator_core::seal::{KdfParams, Unlock, VaultKey};
 use authenticator_core::vault::{AccountId, Vault};
-use authenticator_core::{Account, OtpKind, backup, import, uri};
+use authenticator_core::{Account, OtpKind, autobackup, backup, icons, import, uri};
 
 pub use error::{AssentError, KeystoreError};
 
@@ -96,6 +96,106 @@ pub struct AccountView {
     pub code: String,
     /// Seconds the code stays valid; `None` for HOTP.
     pub remaining_seconds: Option<u32>,
+    /// What to draw beside it.
+    pub icon: AccountIcon,
+    /// `brand:<slug>` or `letter:<L>`: a stable key for caching the drawn icon.
+    pub icon_key: String,
+    /// The device id of the push enrollment that came in the same QR, when this account also
+    /// approves sign-ins: show it as one account, and warn before deleting it (see
+    /// [`Store::delete`]).
+    pub push_device_id: Option<String>,
+}
+
+/// An account's icon: a bundled brand icon (docs/icons.md says how each app turns the SVGs
+/// into assets), or a letter avatar the app draws.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum AccountIcon {
+    /// A brand from the bundled set.
+    Brand {
+        /// The Simple Icons slug (`github`).
+        slug: String,
+        /// The brand's name (`GitHub`).
+        title: String,
+        /// The asset name in the apps (`brand_github`).
+        asset: String,
+        /// The brand colour, `#RRGGBB`.
+        color: String,
+    },
+    /// A letter (or digit, or `?`) on a colour chosen from the issuer, white on top.
+    Letter {
+        /// The character to draw.
+        letter: String,
+        /// The background colour, `#RRGGBB`.
+        color: String,
+    },
+}
+
+impl From<icons::Icon> for AccountIcon {
+    fn from(icon: icons::Icon) -> Self {
+        match icon {
+            icons::Icon::Brand(brand) => Self::Brand {
+                slug: brand.slug.to_owned(),
+                title: brand.title.to_owned(),
+                asset: brand.asset_name(),
+                color: brand.color.hex(),
+            },
+            icons::Icon::Letter { letter, color } => Self::Letter {
+                letter: letter.to_string(),
+                color: color.hex(),
+            },
+        }
+    }
+}
+
+/// Where automatic backups stand.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct BackupStatusView {
+    /// The folder versions are written to.
+    pub folder: String,
+    /// How many versions are kept.
+    pub keep: u32,
+    /// When the last version was written (Unix seconds).
+    pub last_success_at: Option<u64>,
+    /// The last version written.
+    pub last_success_file: Option<String>,
+    /// When the last backup failed, if one failed since the last success.
+    pub last_failure_at: Option<u64>,
+    /// Why, as a sentence for the user.
+    pub last_failure: Option<String>,
+    /// True when the folder is missing or unreachable: offer to choose it again.
+    pub folder_missing: bool,
+    /// True when the vault holds changes no version has yet.
+    pub pending: bool,
+}
+
+impl From<autobackup::BackupStatus> for BackupStatusView {
+    fn from(status: autobackup::BackupStatus) -> Self {
+        let failure = status.last_failure.as_ref();
+        Self {
+            folder: status.folder.display().to_string(),
+            keep: status.keep,
+            last_success_at: status.last_success.as_ref().map(|w| w.at),
+            last_success_file: status
+                .last_success
+                .as_ref()
+                .map(|w| w.file.display().to_string()),
+            last_failure_at: failure.map(|f| f.at),
+            last_failure: failure.map(|f| error::sentence(&f.message)),
+            folder_missing: failure
+                .is_some_and(|f| f.kind == autobackup::FailureKind::FolderMissing),
+            pending: status.pending,
+        }
+    }
+}
+
+/// One version in a backup folder; restore it with [`Store::import_data`] and the backup
+/// passphrase.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct BackupVersionView {
+    /// The file.
+    pub path: String,
+    /// When it was written (Unix seconds).
+    pub time: u64,
 }
 
 /// What an import did.
@@ -354,13 +454,16 @@ fn challenge_view(challenge: &Challenge, account: String) -> ChallengeView {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>, AssentError> {
-    mutex
-        .lock()
-        .map_err(|_| AssentError::Storage("an earlier call failed while holding the vault".into()))
+    mutex.lock().map_err(|_| {
+        AssentError::Storage(
+            "An earlier call failed while holding the vault; open the vault again.".into(),
+        )
+    })
 }
 
-fn view(id: &AccountId, account: &Account, now: u64) -> AccountView {
+fn view(vault: &Vault, id: &AccountId, account: &Account, now: u64) -> AccountView {
     let code = account.code(now);
+    let icon = account.icon();
     AccountView {
         id: id.to_string(),
         issuer: account.issuer.clone(),
@@ -372,7 +475,18 @@ fn view(id: &AccountId, account: &Account, now: u64) -> AccountView {
         counter: account.otp.counter(),
         code: code.value,
         remaining_seconds: code.remaining_seconds,
+        icon_key: icon.key(),
+        icon: icon.into(),
+        push_device_id: vault.push_account_for(id).map(|p| p.device_id.clone()),
     }
+}
+
+/// Saves the vault after a change to its accounts, then lets the automatic backup follow
+/// (debounced). A failed backup never fails the change: it is in [`Store::backup_status`].
+fn save_changed(vault: &Vault, now: u64) -> Result<(), AssentError> {
+    vault.save()?;
+    let _ = vault.backup_after_change(now);
+    Ok(())
 }
 
 #[uniffi::export]
@@ -408,7 +522,7 @@ impl Store {
         Ok(vault
             .entries()
             .iter()
-            .map(|e| view(&e.id, &e.account, now))
+            .map(|e| view(&vault, &e.id, &e.account, now))
             .collect())
     }
 
@@ -419,7 +533,7 @@ impl Store {
         Ok(vault
             .search(&query)
             .into_iter()
-            .map(|e| view(&e.id, &e.account, now))
+            .map(|e| view(&vault, &e.id, &e.account, now))
             .collect())
     }
 
@@ -428,7 +542,7 @@ impl Store {
         let account = uri::parse(&uri)?;
         let mut vault = lock(&self.vault)?;
         let id = vault.add(account)?;
-        vault.save()?;
+        save_changed(&vault, self.clock.now_unix_seconds())?;
         Ok(id.to_string())
     }
 
@@ -441,21 +555,23 @@ impl Store {
     ) -> Result<(), AssentError> {
         let mut vault = lock(&self.vault)?;
         vault.rename(&AccountId::from(id.as_str()), issuer, name)?;
-        Ok(vault.save()?)
+        save_changed(&vault, self.clock.now_unix_seconds())
     }
 
-    /// Deletes an account.
-    pub fn delete(&self, id: String) -> Result<(), AssentError> {
+    /// Deletes an account. One that also approves sign-ins (`push_device_id` is set) is deleted
+    /// only with `retire_push` (else [`AssentError::NeedsConfirmation`], nothing changed): ask
+    /// the user, since this device then stops answering for that portal too.
+    pub fn delete(&self, id: String, retire_push: bool) -> Result<(), AssentError> {
         let mut vault = lock(&self.vault)?;
-        vault.remove(&AccountId::from(id.as_str()))?;
-        Ok(vault.save()?)
+        vault.delete_account(&AccountId::from(id.as_str()), retire_push)?;
+        save_changed(&vault, self.clock.now_unix_seconds())
     }
 
     /// Moves an account to `position` (0 = first).
     pub fn move_to(&self, id: String, position: u32) -> Result<(), AssentError> {
         let mut vault = lock(&self.vault)?;
         vault.move_to(&AccountId::from(id.as_str()), position as usize)?;
-        Ok(vault.save()?)
+        save_changed(&vault, self.clock.now_unix_seconds())
     }
 
     /// Uses an HOTP account's code: returns it and advances the counter.
@@ -464,14 +580,16 @@ impl Store {
         let mut vault = lock(&self.vault)?;
         let entry = vault
             .get(&id)
-            .ok_or_else(|| AssentError::InvalidInput(format!("no account with id {id}")))?;
+            .ok_or_else(|| AssentError::InvalidInput(format!("No account with id {id}.")))?;
         if entry.account.otp.kind() != OtpKind::Hotp {
-            return Err(AssentError::InvalidInput("not an HOTP account".into()));
+            return Err(AssentError::InvalidInput(
+                "This is not an HOTP (counter-based) account.".into(),
+            ));
         }
         let code = entry.account.code(0).value;
         let next = entry.account.otp.counter().saturating_add(1);
         vault.set_counter(&id, next)?;
-        vault.save()?;
+        save_changed(&vault, self.clock.now_unix_seconds())?;
         Ok(code)
     }
 
@@ -485,7 +603,7 @@ impl Store {
         let imported = import::import(&data, password.as_deref())?;
         let mut vault = lock(&self.vault)?;
         let report = vault.add_all(imported.accounts)?;
-        vault.save()?;
+        save_changed(&vault, self.clock.now_unix_seconds())?;
         Ok(ImportReport {
             added: u32::try_from(report.added.len()).unwrap_or(u32::MAX),
             duplicates: report
@@ -519,6 +637,49 @@ impl Store {
         )?)
     }
 
+    /// Turns automatic encrypted backups on: after every change a new version goes into
+    /// `folder` (an absolute path the app can write; on iOS a folder the user picked, on
+    /// Android a path under an app-writable location), the last `keep` are kept, each sealed
+    /// under `passphrase` (never the vault key). Derives the key with Argon2id once: slow on
+    /// purpose, call off the main thread. Writes the first version before returning.
+    pub fn enable_auto_backup(
+        &self,
+        folder: String,
+        keep: u32,
+        passphrase: String,
+    ) -> Result<BackupStatusView, AssentError> {
+        let passphrase = zeroize::Zeroizing::new(passphrase);
+        let mut vault = lock(&self.vault)?;
+        vault.enable_auto_backup(Path::new(&folder), keep, passphrase.as_bytes())?;
+        vault.flush_backup(self.clock.now_unix_seconds())?;
+        vault.save()?;
+        backup_status(&vault)?
+            .ok_or_else(|| AssentError::Storage("Automatic backups could not be turned on.".into()))
+    }
+
+    /// Turns automatic backups off; the versions already written stay.
+    pub fn disable_auto_backup(&self) -> Result<(), AssentError> {
+        let mut vault = lock(&self.vault)?;
+        if vault.disable_auto_backup() {
+            vault.save()?;
+        }
+        Ok(())
+    }
+
+    /// Where automatic backups stand (`None` when they are off): the last success or failure
+    /// to show in the settings screen.
+    pub fn backup_status(&self) -> Result<Option<BackupStatusView>, AssentError> {
+        backup_status(&*lock(&self.vault)?)
+    }
+
+    /// Writes a backup of changes the debounce held back (call when the app goes to the
+    /// background or starts); returns the status afterwards.
+    pub fn flush_backup(&self) -> Result<Option<BackupStatusView>, AssentError> {
+        let vault = lock(&self.vault)?;
+        let _ = vault.flush_backup(self.clock.now_unix_seconds());
+        backup_status(&vault)
+    }
+
     /// The push enrollments of this device.
     pub fn push_accounts(&self) -> Result<Vec<PushAccountView>, AssentError> {
         let vault = lock(&self.vault)?;
@@ -550,7 +711,7 @@ impl Store {
             (Some(keystore), true) => KeyChoice::Platform(keystore),
             (None, true) => {
                 return Err(AssentError::PlatformKey(
-                    "a hardware key was asked for but no keystore was given".into(),
+                    "A hardware key was asked for but no keystore was given.".into(),
                 ));
             }
             (_, false) => KeyChoice::Software,
@@ -567,7 +728,7 @@ impl Store {
         let now = self.clock.now_unix_seconds();
         let mut vault = lock(&self.vault)?;
         let enrolled = vault.enroll(&qr, device, key, now, &mut assent_protocol::system_rng())?;
-        vault.save()?;
+        save_changed(&vault, now)?;
         Ok(Enrollment {
             account_id: enrolled.account_id.to_string(),
             device_id: enrolled.device_id,
@@ -689,6 +850,23 @@ pub fn peek_challenge(
     let now = clock.map_or_else(|| SystemClock.now_unix_seconds(), |c| c.now_unix_seconds());
     let (challenge, account) = Vault::peek_challenge(Path::new(&path), &key, payload.trim(), now)?;
     Ok(challenge_view(&challenge, account))
+}
+
+fn backup_status(vault: &Vault) -> Result<Option<BackupStatusView>, AssentError> {
+    Ok(vault.backup_status()?.map(Into::into))
+}
+
+/// The backup versions in `folder`, newest first, to offer for restoring (open one with
+/// [`Store::import_data`] and the backup passphrase).
+#[uniffi::export]
+pub fn backup_versions(folder: String) -> Result<Vec<BackupVersionView>, AssentError> {
+    Ok(autobackup::versions(Path::new(&folder))?
+        .into_iter()
+        .map(|v| BackupVersionView {
+            path: v.file.display().to_string(),
+            time: v.time,
+        })
+        .collect())
 }
 
 /// The code of an otpauth URI at `unix_seconds`, without a vault (HOTP: at its counter).

@@ -96,6 +96,9 @@ pub enum Command {
         /// Do not ask for confirmation
         #[arg(long, short)]
         yes: bool,
+        /// Also retire the push enrollment that came with the account (required when it has one)
+        #[arg(long)]
+        retire_push: bool,
     },
     /// Move an account to another position in the list
     Move {

@@ -65,8 +65,21 @@ pub fn run(args: Args) -> Result<(), Failure> {
             vault.rename(id, issuer.clone(), name.clone())?;
             Ok(format!("Renamed to {}", display(vault, id)))
         }),
-        Command::Remove { query, yes } => edit(&path, &query, |vault, id| {
+        Command::Remove {
+            query,
+            yes,
+            retire_push,
+        } => edit(&path, &query, |vault, id| {
             let name = display(vault, id);
+            if let Some(push) = vault.push_account_for(id)
+                && !retire_push
+            {
+                return Err(Failure::new(format!(
+                    "{name} also approves sign-ins for {} ({}): removing it stops that too; \
+                     add --retire-push to remove both",
+                    push.label, push.portal_url
+                )));
+            }
             if !yes
                 && !confirm(&format!(
                     "Remove {name}? Its codes cannot be recovered. [y/N] "
@@ -74,7 +87,13 @@ pub fn run(args: Args) -> Result<(), Failure> {
             {
                 return Err(Failure::new("not removed"));
             }
-            vault.remove(id)?;
+            let retired = vault.delete_account(id, retire_push)?;
+            if let Some(device_id) = retired {
+                crate::relays::Relays::load(vault.path())?.set(&device_id, None)?;
+                return Ok(format!(
+                    "Removed {name} and its push enrollment (this device no longer answers its sign-ins)"
+                ));
+            }
             Ok(format!("Removed {name}"))
         }),
         Command::Move { query, position } => edit(&path, &query, |vault, id| {
@@ -248,13 +267,19 @@ pub struct Listed<'a> {
     counter: u64,
     code: String,
     remaining_seconds: Option<u32>,
+    /// `brand:<slug>` or `letter:<L>` (docs/icons.md).
+    icon: String,
+    /// The push enrollment that came in the same QR, when this account also approves sign-ins.
+    push_device_id: Option<&'a str>,
 }
 
 impl<'a> Listed<'a> {
-    /// The listing of one entry at time `at`.
-    pub fn new(id: &'a AccountId, account: &'a Account, at: u64) -> Self {
+    /// The listing of one entry of `vault` at time `at`.
+    pub fn new(vault: &'a Vault, id: &'a AccountId, account: &'a Account, at: u64) -> Self {
         let code = account.code(at);
         Self {
+            icon: account.icon().key(),
+            push_device_id: vault.push_account_for(id).map(|p| p.device_id.as_str()),
             id: id.as_str(),
             issuer: &account.issuer,
             name: &account.name,
@@ -281,7 +306,7 @@ fn list(path: &Path, query: Option<&str>, json: bool, at: Option<u64>) -> Result
     if json {
         let listed: Vec<_> = entries
             .iter()
-            .map(|e| Listed::new(&e.id, &e.account, at))
+            .map(|e| Listed::new(&vault, &e.id, &e.account, at))
             .collect();
         serde_json::to_writer_pretty(&mut out, &listed).map_err(|e| Failure::new(e.to_string()))?;
         writeln!(out)?;

@@ -849,3 +849,36 @@ fn enrolling_writes_a_backup_version_and_answering_writes_none() {
     assert!(!stderr.contains("warning"), "{stderr}");
     assert_eq!(versions(), after_enroll);
 }
+
+#[test]
+fn an_account_that_approves_sign_ins_is_listed_as_such_and_removed_only_with_its_enrollment() {
+    let stack = Stack::new(false);
+    stack.enroll();
+    stack.ok(&["add", "otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP"]);
+    let (out, _) = stack.ok(&["list", "--json"]);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let linked: Vec<_> = listed
+        .iter()
+        .filter(|a| a["push_device_id"].is_string())
+        .collect();
+    assert_eq!(linked.len(), 1, "{listed:?}");
+    let github = listed.iter().find(|a| a["issuer"] == "GitHub").unwrap();
+    assert_eq!(github["icon"], "brand:github");
+    assert!(github["push_device_id"].is_null());
+
+    let id = linked[0]["id"].as_str().unwrap();
+    let err = stack.fails(&["remove", id, "--yes"]);
+    assert!(err.contains("also approves sign-ins"), "{err}");
+    assert!(err.contains("--retire-push"), "{err}");
+    assert_eq!(
+        stack.ok(&["pending", "--json"]).0.trim(),
+        "[]",
+        "still enrolled"
+    );
+
+    let (_, stderr) = stack.ok(&["remove", id, "--yes", "--retire-push"]);
+    assert!(stderr.contains("and its push enrollment"), "{stderr}");
+    let err = stack.fails(&["pending"]);
+    assert!(err.contains("no push enrollment"), "{err}");
+    stack.ok(&["remove", "github", "--yes"]);
+}

@@ -36,13 +36,15 @@ def key_provider(assent, key: bytes):
     return Keychain()
 
 
-class FixedClock:
-    def __init__(self, now):
-        self.now = now
+def fixed_clock(assent, now):
+    """A clock the test moves by hand."""
+    class FixedClock(assent.Clock):
+        def __init__(self):
+            self.now = now
 
-    def now_unix_seconds(self):
-        return self.now
-
+        def now_unix_seconds(self):
+            return self.now
+    return FixedClock()
 
 def test_codes_for_known_vectors(assent):
     assert assent.code_for_uri(RFC_SHA1, 59) == "94287082"
@@ -117,15 +119,16 @@ class Portal:
         self.process.wait(timeout=10)
 
 
-def test_push_enrollment_challenge_and_answer_with_a_python_keystore(assent, tmp_path):
+def python_keystore(assent):
+    """Stands in for the Android Keystore: DER signatures, uncompressed public keys; `refuse`
+    makes signing fail as a cancelled biometric prompt does."""
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
     class Keystore(assent.DeviceKeystore):
-        """Stands in for the Android Keystore: DER signatures, uncompressed public keys."""
-
         def __init__(self):
             self.keys = {}
+            self.refuse = None
 
         def create_key(self, alias):
             key = ec.generate_private_key(ec.SECP256R1())
@@ -134,11 +137,127 @@ def test_push_enrollment_challenge_and_answer_with_a_python_keystore(assent, tmp
                 serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
 
         def sign(self, alias, message):
+            if self.refuse:
+                raise assent.KeystoreError.Unavailable(reason=self.refuse)
             return self.keys[alias].sign(message, ec.ECDSA(hashes.SHA256()))
 
+    return Keystore()
+
+
+def assert_sentence(error):
+    """A message for the user: a sentence, without debug output."""
+    text = str(error)
+    assert text[:1].isupper() and text[-1:] in ".!?", text
+    for dump in ("message=", "Some(", "Err(", "{ "):
+        assert dump not in text, text
+
+
+def enrolled(assent, portal, path):
+    keystore = python_keystore(assent)
+    store = assent.Store.open(str(path), key_provider(assent, bytes(32)), keystore, None)
+    enrollment = store.enroll(portal(cmd="qr")["qr"], assent.DevicePlatform.IOS, "iPhone",
+                              assent.PushAddress.APNS(token="ab" * 32, sandbox=True, topic=None), True)
+    registered = portal(cmd="register", body=enrollment.request.body)
+    activation = store.activate(enrollment.device_id, registered["response"])
+    assert portal(cmd="verify", body=activation.body)["ok"]
+    return store, keystore, enrollment.device_id
+
+
+def test_every_push_error_is_typed_and_a_sentence(assent, tmp_path):
     portal = Portal()
     try:
-        keystore = Keystore()
+        store, keystore, device_id = enrolled(assent, portal, tmp_path / "v.json")
+        sent = portal(cmd="challenge", digits=2)
+        view = store.open_challenge(sent["payload"])
+        # A keystore refusal raised in Python arrives as PlatformKey, with the platform's words;
+        # the store keeps working and the same request can be answered after.
+        keystore.refuse = "Face ID was cancelled"
+        with pytest.raises(assent.AssentError.PlatformKey) as refused:
+            store.answer(view.id, assent.UserAnswer.APPROVE(number=sent["number"], user_verified=True))
+        assert "Face ID was cancelled" in str(refused.value)
+        assert_sentence(refused.value)
+        keystore.refuse = None
+        answer = store.answer(view.id, assent.UserAnswer.APPROVE(number=sent["number"], user_verified=True))
+        assert portal(cmd="verify", body=answer.body)["ok"]
+        with pytest.raises(assent.AssentError.RequestClosed) as closed:
+            store.answer(view.id, assent.UserAnswer.APPROVE(number=sent["number"], user_verified=True))
+        assert_sentence(closed.value)
+
+        other = assent.Store.open(str(tmp_path / "o.json"), key_provider(assent, bytes(32)), None, None)
+        enrollment = other.enroll(portal(cmd="qr")["qr"], assent.DevicePlatform.ANDROID, "Pixel",
+                                  assent.PushAddress.FCM(token="t"), False)
+        with pytest.raises(assent.AssentError.PortalReply) as reply:
+            other.activate(enrollment.device_id, '{"device_id": "someone else", "challenge": "a.b.c"}')
+        assert_sentence(reply.value)
+        with pytest.raises(assent.AssentError.InvalidInput) as activation:
+            store.open_challenge(portal(cmd="challenge", purpose="activate")["payload"])
+        assert_sentence(activation.value)
+
+        # The account that approves sign-ins is one account, deleted only when confirmed.
+        account = store.accounts()[0]
+        assert account.push_device_id == device_id
+        with pytest.raises(assent.AssentError.NeedsConfirmation) as confirm:
+            store.delete(account.id, False)
+        assert_sentence(confirm.value)
+        assert len(store.push_accounts()) == 1
+        store.delete(account.id, True)
+        assert store.accounts() == [] and store.push_accounts() == []
+    finally:
+        portal.close()
+
+
+def test_the_read_only_open_for_the_notification_extension(assent, tmp_path):
+    portal = Portal()
+    try:
+        path = tmp_path / "v.json"
+        store, _, _ = enrolled(assent, portal, path)
+        before = path.read_bytes()
+        sent = portal(cmd="challenge", digits=None, purpose="password_reset")
+        peeked = assent.peek_challenge(str(path), key_provider(assent, bytes(32)), sent["payload"], None)
+        assert peeked.purpose == assent.Purpose.PASSWORD_RESET
+        assert path.read_bytes() == before
+        assert store.open_challenge(sent["payload"]) == peeked
+        with pytest.raises(assent.AssentError.WrongPassword) as wrong:
+            assent.peek_challenge(str(path), key_provider(assent, bytes([7]) * 32), sent["payload"], None)
+        assert_sentence(wrong.value)
+    finally:
+        portal.close()
+
+
+def test_automatic_backups_and_icons(assent, tmp_path):
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    clock = fixed_clock(assent, 1_800_000_000)
+    store = assent.Store.open(str(tmp_path / "v.json"), key_provider(assent, bytes(32)), None, clock)
+    store.add_uri("otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP&issuer=GitHub")
+    status = store.enable_auto_backup(str(folder), 3, "backup pass")
+    assert status.last_success_file and not status.pending
+    clock.now += 1
+    store.add_uri(RFC_SHA1)
+    # Within the debounce: pending until flushed.
+    assert store.backup_status().pending
+    assert not store.flush_backup().pending
+    versions = assent.backup_versions(str(folder))
+    assert len(versions) == 2
+    restored = assent.Store.open(str(tmp_path / "r.json"), key_provider(assent, bytes(32)), None, None)
+    assert restored.import_data(Path(versions[0].path).read_bytes(), "backup pass").added == 2
+    with pytest.raises(assent.AssentError.WrongPassword):
+        restored.import_data(Path(versions[0].path).read_bytes(), "nope")
+    shutil.rmtree(folder)
+    clock.now += 100
+    store.rename(store.accounts()[0].id, "GitHub, Inc.", None)
+    failed = store.backup_status()
+    assert failed.folder_missing and failed.pending
+    assert_sentence(failed.last_failure)
+    github = store.accounts()[0]
+    assert github.icon_key == "brand:github"
+    assert isinstance(github.icon, assent.AccountIcon.BRAND)
+
+
+def test_push_enrollment_challenge_and_answer_with_a_python_keystore(assent, tmp_path):
+    portal = Portal()
+    try:
+        keystore = python_keystore(assent)
         store = assent.Store.open(str(tmp_path / "v.json"), key_provider(assent, bytes(32)), keystore, None)
         qr = portal(cmd="qr")["qr"]
         enrollment = store.enroll(qr, assent.DevicePlatform.ANDROID, "Pixel",
@@ -153,7 +272,9 @@ def test_push_enrollment_challenge_and_answer_with_a_python_keystore(assent, tmp
 
         sent = portal(cmd="challenge", digits=2)
         view = store.open_challenge(sent["payload"])
-        assert (view.application, view.number_digits, view.purpose) == ("Acme Mail", 2, "login")
+        assert (view.application, view.number_digits, view.purpose) == (
+            "Acme Mail", 2, assent.Purpose.LOGIN)
+        assert view.user_verification in list(assent.UserVerification)
         answer = store.answer(view.id, assent.UserAnswer.APPROVE(number=sent["number"], user_verified=True))
         assert portal(cmd="verify", body=answer.body) == {"ok": True, "decision": "Approve"}
         with pytest.raises(assent.AssentError.RequestClosed):

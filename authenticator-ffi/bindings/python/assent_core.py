@@ -524,7 +524,11 @@ def _uniffi_check_contract_api_version(lib):
         raise InternalError("UniFFI contract version mismatch: try cleaning and rebuilding your project")
 
 def _uniffi_check_api_checksums(lib):
+    if lib.uniffi_assent_core_checksum_func_backup_versions() != 47460:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_func_code_for_uri() != 45150:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_assent_core_checksum_func_peek_challenge() != 55562:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_clock_now_unix_seconds() != 59101:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -540,7 +544,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_store_answer() != 6661:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_assent_core_checksum_method_store_delete() != 42231:
+    if lib.uniffi_assent_core_checksum_method_store_backup_status() != 35670:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_assent_core_checksum_method_store_delete() != 64177:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_assent_core_checksum_method_store_disable_auto_backup() != 52394:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_assent_core_checksum_method_store_enable_auto_backup() != 35424:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_store_enroll() != 41633:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -548,11 +558,13 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_store_export_uris() != 31681:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_assent_core_checksum_method_store_flush_backup() != 51644:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_store_import_data() != 24944:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_store_move_to() != 54589:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_assent_core_checksum_method_store_open_challenge() != 14244:
+    if lib.uniffi_assent_core_checksum_method_store_open_challenge() != 13621:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_store_poll_request() != 37938:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -599,9 +611,15 @@ _UniffiLib.ffi_assent_core_rustbuffer_reserve.restype = _UniffiRustBuffer
 _UniffiLib.ffi_assent_core_uniffi_contract_version.argtypes = (
 )
 _UniffiLib.ffi_assent_core_uniffi_contract_version.restype = ctypes.c_uint32
+_UniffiLib.uniffi_assent_core_checksum_func_backup_versions.argtypes = (
+)
+_UniffiLib.uniffi_assent_core_checksum_func_backup_versions.restype = ctypes.c_uint16
 _UniffiLib.uniffi_assent_core_checksum_func_code_for_uri.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_func_code_for_uri.restype = ctypes.c_uint16
+_UniffiLib.uniffi_assent_core_checksum_func_peek_challenge.argtypes = (
+)
+_UniffiLib.uniffi_assent_core_checksum_func_peek_challenge.restype = ctypes.c_uint16
 _UniffiLib.uniffi_assent_core_checksum_method_clock_now_unix_seconds.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_clock_now_unix_seconds.restype = ctypes.c_uint16
@@ -623,9 +641,18 @@ _UniffiLib.uniffi_assent_core_checksum_method_store_add_uri.restype = ctypes.c_u
 _UniffiLib.uniffi_assent_core_checksum_method_store_answer.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_store_answer.restype = ctypes.c_uint16
+_UniffiLib.uniffi_assent_core_checksum_method_store_backup_status.argtypes = (
+)
+_UniffiLib.uniffi_assent_core_checksum_method_store_backup_status.restype = ctypes.c_uint16
 _UniffiLib.uniffi_assent_core_checksum_method_store_delete.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_store_delete.restype = ctypes.c_uint16
+_UniffiLib.uniffi_assent_core_checksum_method_store_disable_auto_backup.argtypes = (
+)
+_UniffiLib.uniffi_assent_core_checksum_method_store_disable_auto_backup.restype = ctypes.c_uint16
+_UniffiLib.uniffi_assent_core_checksum_method_store_enable_auto_backup.argtypes = (
+)
+_UniffiLib.uniffi_assent_core_checksum_method_store_enable_auto_backup.restype = ctypes.c_uint16
 _UniffiLib.uniffi_assent_core_checksum_method_store_enroll.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_store_enroll.restype = ctypes.c_uint16
@@ -635,6 +662,9 @@ _UniffiLib.uniffi_assent_core_checksum_method_store_export_backup.restype = ctyp
 _UniffiLib.uniffi_assent_core_checksum_method_store_export_uris.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_store_export_uris.restype = ctypes.c_uint16
+_UniffiLib.uniffi_assent_core_checksum_method_store_flush_backup.argtypes = (
+)
+_UniffiLib.uniffi_assent_core_checksum_method_store_flush_backup.restype = ctypes.c_uint16
 _UniffiLib.uniffi_assent_core_checksum_method_store_import_data.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_store_import_data.restype = ctypes.c_uint16
@@ -668,12 +698,25 @@ _UniffiLib.uniffi_assent_core_checksum_constructor_store_open.restype = ctypes.c
 _UniffiLib.uniffi_assent_core_checksum_method_vaultkeyprovider_vault_key.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_vaultkeyprovider_vault_key.restype = ctypes.c_uint16
+_UniffiLib.uniffi_assent_core_fn_func_backup_versions.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_assent_core_fn_func_backup_versions.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_assent_core_fn_func_code_for_uri.argtypes = (
     _UniffiRustBuffer,
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_assent_core_fn_func_code_for_uri.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_assent_core_fn_func_peek_challenge.argtypes = (
+    _UniffiRustBuffer,
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_assent_core_fn_func_peek_challenge.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_assent_core_fn_method_clock_now_unix_seconds.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -717,12 +760,31 @@ _UniffiLib.uniffi_assent_core_fn_method_store_answer.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_assent_core_fn_method_store_answer.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_assent_core_fn_method_store_backup_status.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_assent_core_fn_method_store_backup_status.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_assent_core_fn_method_store_delete.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
+    ctypes.c_int8,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_assent_core_fn_method_store_delete.restype = None
+_UniffiLib.uniffi_assent_core_fn_method_store_disable_auto_backup.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_assent_core_fn_method_store_disable_auto_backup.restype = None
+_UniffiLib.uniffi_assent_core_fn_method_store_enable_auto_backup.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.c_uint32,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_assent_core_fn_method_store_enable_auto_backup.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_assent_core_fn_method_store_enroll.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -744,6 +806,11 @@ _UniffiLib.uniffi_assent_core_fn_method_store_export_uris.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_assent_core_fn_method_store_export_uris.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_assent_core_fn_method_store_flush_backup.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_assent_core_fn_method_store_flush_backup.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_assent_core_fn_method_store_import_data.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1015,92 +1082,181 @@ class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
-@dataclass
-class AccountView:
+
+
+
+
+
+class AccountIcon:
     """
-    One account with its current code.
+    An account's icon: a bundled brand icon (docs/icons.md says how each app turns the SVGs
+    into assets), or a letter avatar the app draws.
 """
-    def __init__(self, *, id:str, issuer:str, name:str, kind:str, algorithm:str, digits:int, period:int, counter:int, code:str, remaining_seconds:typing.Optional[int]):
-        self.id = id
-        self.issuer = issuer
-        self.name = name
-        self.kind = kind
-        self.algorithm = algorithm
-        self.digits = digits
-        self.period = period
-        self.counter = counter
-        self.code = code
-        self.remaining_seconds = remaining_seconds
+    def __init__(self):
+        raise RuntimeError("AccountIcon cannot be instantiated directly")
+
+    # Each enum variant is a nested class of the enum itself.
+    @dataclass
+    class BRAND:
+        """
+        A brand from the bundled set.
+"""
         
+        def __init__(self, slug:str, title:str, asset:str, color:str):
+            self.slug = slug
+            
+            """
+        The Simple Icons slug (`github`).
+"""
         
+            self.title = title
+            
+            """
+        The brand's name (`GitHub`).
+"""
+        
+            self.asset = asset
+            
+            """
+        The asset name in the apps (`brand_github`).
+"""
+        
+            self.color = color
+            
+            """
+        The brand colour, `#RRGGBB`.
+"""
+        
+            pass
 
     
-    def __str__(self):
-        return "AccountView(id={}, issuer={}, name={}, kind={}, algorithm={}, digits={}, period={}, counter={}, code={}, remaining_seconds={})".format(self.id, self.issuer, self.name, self.kind, self.algorithm, self.digits, self.period, self.counter, self.code, self.remaining_seconds)
-    def __eq__(self, other):
-        if self.id != other.id:
-            return False
-        if self.issuer != other.issuer:
-            return False
-        if self.name != other.name:
-            return False
-        if self.kind != other.kind:
-            return False
-        if self.algorithm != other.algorithm:
-            return False
-        if self.digits != other.digits:
-            return False
-        if self.period != other.period:
-            return False
-        if self.counter != other.counter:
-            return False
-        if self.code != other.code:
-            return False
-        if self.remaining_seconds != other.remaining_seconds:
-            return False
-        return True
+            
+            
+    
+        def __str__(self):
+            return "AccountIcon.BRAND(slug={}, title={}, asset={}, color={})".format(self.slug, self.title, self.asset, self.color)
+        def __eq__(self, other):
+            if not isinstance(other, AccountIcon):
+                return NotImplemented
+            if not other.is_BRAND():
+                return False
+            if self.slug != other.slug:
+                return False
+            if self.title != other.title:
+                return False
+            if self.asset != other.asset:
+                return False
+            if self.color != other.color:
+                return False
+            return True
 
-class _UniffiFfiConverterTypeAccountView(_UniffiConverterRustBuffer):
+    @dataclass
+    class LETTER:
+        """
+        A letter (or digit, or `?`) on a colour chosen from the issuer, white on top.
+"""
+        
+        def __init__(self, letter:str, color:str):
+            self.letter = letter
+            
+            """
+        The character to draw.
+"""
+        
+            self.color = color
+            
+            """
+        The background colour, `#RRGGBB`.
+"""
+        
+            pass
+
+    
+            
+            
+    
+        def __str__(self):
+            return "AccountIcon.LETTER(letter={}, color={})".format(self.letter, self.color)
+        def __eq__(self, other):
+            if not isinstance(other, AccountIcon):
+                return NotImplemented
+            if not other.is_LETTER():
+                return False
+            if self.letter != other.letter:
+                return False
+            if self.color != other.color:
+                return False
+            return True
+
+    
+
+    # For each variant, we have `is_NAME` and `is_name` methods for easily checking
+    # whether an instance is that variant.
+    def is_BRAND(self) -> bool:
+        return isinstance(self, AccountIcon.BRAND)
+    def is_brand(self) -> bool:
+        return isinstance(self, AccountIcon.BRAND)
+    def is_LETTER(self) -> bool:
+        return isinstance(self, AccountIcon.LETTER)
+    def is_letter(self) -> bool:
+        return isinstance(self, AccountIcon.LETTER)
+    
+
+# Now, a little trick - we make each nested variant class be a subclass of the main
+# enum class, so that method calls and instance checks etc will work intuitively.
+# We might be able to do this a little more neatly with a metaclass, but this'll do.
+AccountIcon.BRAND = type("AccountIcon.BRAND", (AccountIcon.BRAND, AccountIcon,), {})  # type: ignore
+AccountIcon.LETTER = type("AccountIcon.LETTER", (AccountIcon.LETTER, AccountIcon,), {})  # type: ignore
+
+
+
+
+class _UniffiFfiConverterTypeAccountIcon(_UniffiConverterRustBuffer):
     @staticmethod
     def read(buf):
-        return AccountView(
-            id=_UniffiFfiConverterString.read(buf),
-            issuer=_UniffiFfiConverterString.read(buf),
-            name=_UniffiFfiConverterString.read(buf),
-            kind=_UniffiFfiConverterString.read(buf),
-            algorithm=_UniffiFfiConverterString.read(buf),
-            digits=_UniffiFfiConverterUInt8.read(buf),
-            period=_UniffiFfiConverterUInt32.read(buf),
-            counter=_UniffiFfiConverterUInt64.read(buf),
-            code=_UniffiFfiConverterString.read(buf),
-            remaining_seconds=_UniffiFfiConverterOptionalUInt32.read(buf),
-        )
+        variant = buf.read_i32()
+        if variant == 1:
+            return AccountIcon.BRAND(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 2:
+            return AccountIcon.LETTER(
+                _UniffiFfiConverterString.read(buf),
+                _UniffiFfiConverterString.read(buf),
+            )
+        raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
     def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.id)
-        _UniffiFfiConverterString.check_lower(value.issuer)
-        _UniffiFfiConverterString.check_lower(value.name)
-        _UniffiFfiConverterString.check_lower(value.kind)
-        _UniffiFfiConverterString.check_lower(value.algorithm)
-        _UniffiFfiConverterUInt8.check_lower(value.digits)
-        _UniffiFfiConverterUInt32.check_lower(value.period)
-        _UniffiFfiConverterUInt64.check_lower(value.counter)
-        _UniffiFfiConverterString.check_lower(value.code)
-        _UniffiFfiConverterOptionalUInt32.check_lower(value.remaining_seconds)
+        if value.is_BRAND():
+            _UniffiFfiConverterString.check_lower(value.slug)
+            _UniffiFfiConverterString.check_lower(value.title)
+            _UniffiFfiConverterString.check_lower(value.asset)
+            _UniffiFfiConverterString.check_lower(value.color)
+            return
+        if value.is_LETTER():
+            _UniffiFfiConverterString.check_lower(value.letter)
+            _UniffiFfiConverterString.check_lower(value.color)
+            return
+        raise ValueError(value)
 
     @staticmethod
     def write(value, buf):
-        _UniffiFfiConverterString.write(value.id, buf)
-        _UniffiFfiConverterString.write(value.issuer, buf)
-        _UniffiFfiConverterString.write(value.name, buf)
-        _UniffiFfiConverterString.write(value.kind, buf)
-        _UniffiFfiConverterString.write(value.algorithm, buf)
-        _UniffiFfiConverterUInt8.write(value.digits, buf)
-        _UniffiFfiConverterUInt32.write(value.period, buf)
-        _UniffiFfiConverterUInt64.write(value.counter, buf)
-        _UniffiFfiConverterString.write(value.code, buf)
-        _UniffiFfiConverterOptionalUInt32.write(value.remaining_seconds, buf)
+        if value.is_BRAND():
+            buf.write_i32(1)
+            _UniffiFfiConverterString.write(value.slug, buf)
+            _UniffiFfiConverterString.write(value.title, buf)
+            _UniffiFfiConverterString.write(value.asset, buf)
+            _UniffiFfiConverterString.write(value.color, buf)
+        if value.is_LETTER():
+            buf.write_i32(2)
+            _UniffiFfiConverterString.write(value.letter, buf)
+            _UniffiFfiConverterString.write(value.color, buf)
+
+
 
 class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
     @classmethod
@@ -1127,6 +1283,344 @@ class _UniffiFfiConverterOptionalString(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
+@dataclass
+class AccountView:
+    """
+    One account with its current code.
+"""
+    def __init__(self, *, id:str, issuer:str, name:str, kind:str, algorithm:str, digits:int, period:int, counter:int, code:str, remaining_seconds:typing.Optional[int], icon:AccountIcon, icon_key:str, push_device_id:typing.Optional[str]):
+        self.id = id
+        self.issuer = issuer
+        self.name = name
+        self.kind = kind
+        self.algorithm = algorithm
+        self.digits = digits
+        self.period = period
+        self.counter = counter
+        self.code = code
+        self.remaining_seconds = remaining_seconds
+        self.icon = icon
+        self.icon_key = icon_key
+        self.push_device_id = push_device_id
+        
+        
+
+    
+    def __str__(self):
+        return "AccountView(id={}, issuer={}, name={}, kind={}, algorithm={}, digits={}, period={}, counter={}, code={}, remaining_seconds={}, icon={}, icon_key={}, push_device_id={})".format(self.id, self.issuer, self.name, self.kind, self.algorithm, self.digits, self.period, self.counter, self.code, self.remaining_seconds, self.icon, self.icon_key, self.push_device_id)
+    def __eq__(self, other):
+        if self.id != other.id:
+            return False
+        if self.issuer != other.issuer:
+            return False
+        if self.name != other.name:
+            return False
+        if self.kind != other.kind:
+            return False
+        if self.algorithm != other.algorithm:
+            return False
+        if self.digits != other.digits:
+            return False
+        if self.period != other.period:
+            return False
+        if self.counter != other.counter:
+            return False
+        if self.code != other.code:
+            return False
+        if self.remaining_seconds != other.remaining_seconds:
+            return False
+        if self.icon != other.icon:
+            return False
+        if self.icon_key != other.icon_key:
+            return False
+        if self.push_device_id != other.push_device_id:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeAccountView(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return AccountView(
+            id=_UniffiFfiConverterString.read(buf),
+            issuer=_UniffiFfiConverterString.read(buf),
+            name=_UniffiFfiConverterString.read(buf),
+            kind=_UniffiFfiConverterString.read(buf),
+            algorithm=_UniffiFfiConverterString.read(buf),
+            digits=_UniffiFfiConverterUInt8.read(buf),
+            period=_UniffiFfiConverterUInt32.read(buf),
+            counter=_UniffiFfiConverterUInt64.read(buf),
+            code=_UniffiFfiConverterString.read(buf),
+            remaining_seconds=_UniffiFfiConverterOptionalUInt32.read(buf),
+            icon=_UniffiFfiConverterTypeAccountIcon.read(buf),
+            icon_key=_UniffiFfiConverterString.read(buf),
+            push_device_id=_UniffiFfiConverterOptionalString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.id)
+        _UniffiFfiConverterString.check_lower(value.issuer)
+        _UniffiFfiConverterString.check_lower(value.name)
+        _UniffiFfiConverterString.check_lower(value.kind)
+        _UniffiFfiConverterString.check_lower(value.algorithm)
+        _UniffiFfiConverterUInt8.check_lower(value.digits)
+        _UniffiFfiConverterUInt32.check_lower(value.period)
+        _UniffiFfiConverterUInt64.check_lower(value.counter)
+        _UniffiFfiConverterString.check_lower(value.code)
+        _UniffiFfiConverterOptionalUInt32.check_lower(value.remaining_seconds)
+        _UniffiFfiConverterTypeAccountIcon.check_lower(value.icon)
+        _UniffiFfiConverterString.check_lower(value.icon_key)
+        _UniffiFfiConverterOptionalString.check_lower(value.push_device_id)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.id, buf)
+        _UniffiFfiConverterString.write(value.issuer, buf)
+        _UniffiFfiConverterString.write(value.name, buf)
+        _UniffiFfiConverterString.write(value.kind, buf)
+        _UniffiFfiConverterString.write(value.algorithm, buf)
+        _UniffiFfiConverterUInt8.write(value.digits, buf)
+        _UniffiFfiConverterUInt32.write(value.period, buf)
+        _UniffiFfiConverterUInt64.write(value.counter, buf)
+        _UniffiFfiConverterString.write(value.code, buf)
+        _UniffiFfiConverterOptionalUInt32.write(value.remaining_seconds, buf)
+        _UniffiFfiConverterTypeAccountIcon.write(value.icon, buf)
+        _UniffiFfiConverterString.write(value.icon_key, buf)
+        _UniffiFfiConverterOptionalString.write(value.push_device_id, buf)
+
+class _UniffiFfiConverterOptionalUInt64(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterUInt64.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterUInt64.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterUInt64.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterBoolean:
+    @classmethod
+    def check_lower(cls, value):
+        return not not value
+
+    @classmethod
+    def lower(cls, value):
+        return 1 if value else 0
+
+    @staticmethod
+    def lift(value):
+        return value != 0
+
+    @classmethod
+    def read(cls, buf):
+        return cls.lift(buf.read_u8())
+
+    @classmethod
+    def write(cls, value, buf):
+        buf.write_u8(value)
+
+@dataclass
+class BackupStatusView:
+    """
+    Where automatic backups stand.
+"""
+    def __init__(self, *, folder:str, keep:int, last_success_at:typing.Optional[int], last_success_file:typing.Optional[str], last_failure_at:typing.Optional[int], last_failure:typing.Optional[str], folder_missing:bool, pending:bool):
+        self.folder = folder
+        self.keep = keep
+        self.last_success_at = last_success_at
+        self.last_success_file = last_success_file
+        self.last_failure_at = last_failure_at
+        self.last_failure = last_failure
+        self.folder_missing = folder_missing
+        self.pending = pending
+        
+        
+
+    
+    def __str__(self):
+        return "BackupStatusView(folder={}, keep={}, last_success_at={}, last_success_file={}, last_failure_at={}, last_failure={}, folder_missing={}, pending={})".format(self.folder, self.keep, self.last_success_at, self.last_success_file, self.last_failure_at, self.last_failure, self.folder_missing, self.pending)
+    def __eq__(self, other):
+        if self.folder != other.folder:
+            return False
+        if self.keep != other.keep:
+            return False
+        if self.last_success_at != other.last_success_at:
+            return False
+        if self.last_success_file != other.last_success_file:
+            return False
+        if self.last_failure_at != other.last_failure_at:
+            return False
+        if self.last_failure != other.last_failure:
+            return False
+        if self.folder_missing != other.folder_missing:
+            return False
+        if self.pending != other.pending:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeBackupStatusView(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return BackupStatusView(
+            folder=_UniffiFfiConverterString.read(buf),
+            keep=_UniffiFfiConverterUInt32.read(buf),
+            last_success_at=_UniffiFfiConverterOptionalUInt64.read(buf),
+            last_success_file=_UniffiFfiConverterOptionalString.read(buf),
+            last_failure_at=_UniffiFfiConverterOptionalUInt64.read(buf),
+            last_failure=_UniffiFfiConverterOptionalString.read(buf),
+            folder_missing=_UniffiFfiConverterBoolean.read(buf),
+            pending=_UniffiFfiConverterBoolean.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.folder)
+        _UniffiFfiConverterUInt32.check_lower(value.keep)
+        _UniffiFfiConverterOptionalUInt64.check_lower(value.last_success_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.last_success_file)
+        _UniffiFfiConverterOptionalUInt64.check_lower(value.last_failure_at)
+        _UniffiFfiConverterOptionalString.check_lower(value.last_failure)
+        _UniffiFfiConverterBoolean.check_lower(value.folder_missing)
+        _UniffiFfiConverterBoolean.check_lower(value.pending)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.folder, buf)
+        _UniffiFfiConverterUInt32.write(value.keep, buf)
+        _UniffiFfiConverterOptionalUInt64.write(value.last_success_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.last_success_file, buf)
+        _UniffiFfiConverterOptionalUInt64.write(value.last_failure_at, buf)
+        _UniffiFfiConverterOptionalString.write(value.last_failure, buf)
+        _UniffiFfiConverterBoolean.write(value.folder_missing, buf)
+        _UniffiFfiConverterBoolean.write(value.pending, buf)
+
+@dataclass
+class BackupVersionView:
+    """
+    One version in a backup folder; restore it with [`Store::import_data`] and the backup
+    passphrase.
+"""
+    def __init__(self, *, path:str, time:int):
+        self.path = path
+        self.time = time
+        
+        
+
+    
+    def __str__(self):
+        return "BackupVersionView(path={}, time={})".format(self.path, self.time)
+    def __eq__(self, other):
+        if self.path != other.path:
+            return False
+        if self.time != other.time:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeBackupVersionView(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return BackupVersionView(
+            path=_UniffiFfiConverterString.read(buf),
+            time=_UniffiFfiConverterUInt64.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterString.check_lower(value.path)
+        _UniffiFfiConverterUInt64.check_lower(value.time)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterString.write(value.path, buf)
+        _UniffiFfiConverterUInt64.write(value.time, buf)
+
+
+
+
+
+
+class Purpose(enum.Enum):
+    """
+    Why the portal asks: the protocol's enum, exported as it is so that Swift `switch` and Kotlin
+    `when` over it are exhaustive.
+"""
+    
+    LOGIN = 0
+    """
+    Sign-in after a correct password.
+"""
+    
+    STEP_UP = 1
+    """
+    Re-confirmation inside a session; a deny ends the session.
+"""
+    
+    PASSWORD_RESET = 2
+    """
+    Approval of a password reset.
+"""
+    
+    ACTIVATE = 3
+    """
+    A new device's activation (answered by `activate`, never shown).
+"""
+    
+
+
+class _UniffiFfiConverterTypePurpose(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return Purpose.LOGIN
+        if variant == 2:
+            return Purpose.STEP_UP
+        if variant == 3:
+            return Purpose.PASSWORD_RESET
+        if variant == 4:
+            return Purpose.ACTIVATE
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == Purpose.LOGIN:
+            return
+        if value == Purpose.STEP_UP:
+            return
+        if value == Purpose.PASSWORD_RESET:
+            return
+        if value == Purpose.ACTIVATE:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == Purpose.LOGIN:
+            buf.write_i32(1)
+        if value == Purpose.STEP_UP:
+            buf.write_i32(2)
+        if value == Purpose.PASSWORD_RESET:
+            buf.write_i32(3)
+        if value == Purpose.ACTIVATE:
+            buf.write_i32(4)
+
+
+
 class _UniffiFfiConverterOptionalUInt8(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -1152,13 +1646,74 @@ class _UniffiFfiConverterOptionalUInt8(_UniffiConverterRustBuffer):
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
+
+
+
+
+
+class UserVerification(enum.Enum):
+    """
+    Whether to ask for Face ID, a fingerprint or the passcode before answering.
+"""
+    
+    REQUIRED = 0
+    """
+    Always ask: the portal refuses an approve without it.
+"""
+    
+    PREFERRED = 1
+    """
+    Ask when the device can.
+"""
+    
+    DISCOURAGED = 2
+    """
+    Do not ask.
+"""
+    
+
+
+class _UniffiFfiConverterTypeUserVerification(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return UserVerification.REQUIRED
+        if variant == 2:
+            return UserVerification.PREFERRED
+        if variant == 3:
+            return UserVerification.DISCOURAGED
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == UserVerification.REQUIRED:
+            return
+        if value == UserVerification.PREFERRED:
+            return
+        if value == UserVerification.DISCOURAGED:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == UserVerification.REQUIRED:
+            buf.write_i32(1)
+        if value == UserVerification.PREFERRED:
+            buf.write_i32(2)
+        if value == UserVerification.DISCOURAGED:
+            buf.write_i32(3)
+
+
+
 @dataclass
 class ChallengeView:
     """
     A challenge to show the user.
 """
-    def __init__(self, *, id:str, purpose:str, user:str, application:str, ip:typing.Optional[str], location:typing.Optional[str], browser:typing.Optional[str], os:typing.Optional[str], number_digits:typing.Optional[int], user_verification:str, expires_at:int):
+    def __init__(self, *, id:str, account:str, purpose:Purpose, user:str, application:str, ip:typing.Optional[str], location:typing.Optional[str], browser:typing.Optional[str], os:typing.Optional[str], number_digits:typing.Optional[int], user_verification:UserVerification, expires_at:int):
         self.id = id
+        self.account = account
         self.purpose = purpose
         self.user = user
         self.application = application
@@ -1174,9 +1729,11 @@ class ChallengeView:
 
     
     def __str__(self):
-        return "ChallengeView(id={}, purpose={}, user={}, application={}, ip={}, location={}, browser={}, os={}, number_digits={}, user_verification={}, expires_at={})".format(self.id, self.purpose, self.user, self.application, self.ip, self.location, self.browser, self.os, self.number_digits, self.user_verification, self.expires_at)
+        return "ChallengeView(id={}, account={}, purpose={}, user={}, application={}, ip={}, location={}, browser={}, os={}, number_digits={}, user_verification={}, expires_at={})".format(self.id, self.account, self.purpose, self.user, self.application, self.ip, self.location, self.browser, self.os, self.number_digits, self.user_verification, self.expires_at)
     def __eq__(self, other):
         if self.id != other.id:
+            return False
+        if self.account != other.account:
             return False
         if self.purpose != other.purpose:
             return False
@@ -1205,7 +1762,8 @@ class _UniffiFfiConverterTypeChallengeView(_UniffiConverterRustBuffer):
     def read(buf):
         return ChallengeView(
             id=_UniffiFfiConverterString.read(buf),
-            purpose=_UniffiFfiConverterString.read(buf),
+            account=_UniffiFfiConverterString.read(buf),
+            purpose=_UniffiFfiConverterTypePurpose.read(buf),
             user=_UniffiFfiConverterString.read(buf),
             application=_UniffiFfiConverterString.read(buf),
             ip=_UniffiFfiConverterOptionalString.read(buf),
@@ -1213,14 +1771,15 @@ class _UniffiFfiConverterTypeChallengeView(_UniffiConverterRustBuffer):
             browser=_UniffiFfiConverterOptionalString.read(buf),
             os=_UniffiFfiConverterOptionalString.read(buf),
             number_digits=_UniffiFfiConverterOptionalUInt8.read(buf),
-            user_verification=_UniffiFfiConverterString.read(buf),
+            user_verification=_UniffiFfiConverterTypeUserVerification.read(buf),
             expires_at=_UniffiFfiConverterUInt64.read(buf),
         )
 
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.id)
-        _UniffiFfiConverterString.check_lower(value.purpose)
+        _UniffiFfiConverterString.check_lower(value.account)
+        _UniffiFfiConverterTypePurpose.check_lower(value.purpose)
         _UniffiFfiConverterString.check_lower(value.user)
         _UniffiFfiConverterString.check_lower(value.application)
         _UniffiFfiConverterOptionalString.check_lower(value.ip)
@@ -1228,13 +1787,14 @@ class _UniffiFfiConverterTypeChallengeView(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.check_lower(value.browser)
         _UniffiFfiConverterOptionalString.check_lower(value.os)
         _UniffiFfiConverterOptionalUInt8.check_lower(value.number_digits)
-        _UniffiFfiConverterString.check_lower(value.user_verification)
+        _UniffiFfiConverterTypeUserVerification.check_lower(value.user_verification)
         _UniffiFfiConverterUInt64.check_lower(value.expires_at)
 
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.id, buf)
-        _UniffiFfiConverterString.write(value.purpose, buf)
+        _UniffiFfiConverterString.write(value.account, buf)
+        _UniffiFfiConverterTypePurpose.write(value.purpose, buf)
         _UniffiFfiConverterString.write(value.user, buf)
         _UniffiFfiConverterString.write(value.application, buf)
         _UniffiFfiConverterOptionalString.write(value.ip, buf)
@@ -1242,7 +1802,7 @@ class _UniffiFfiConverterTypeChallengeView(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalString.write(value.browser, buf)
         _UniffiFfiConverterOptionalString.write(value.os, buf)
         _UniffiFfiConverterOptionalUInt8.write(value.number_digits, buf)
-        _UniffiFfiConverterString.write(value.user_verification, buf)
+        _UniffiFfiConverterTypeUserVerification.write(value.user_verification, buf)
         _UniffiFfiConverterUInt64.write(value.expires_at, buf)
 
 @dataclass
@@ -1415,27 +1975,6 @@ class _UniffiFfiConverterTypeImportReport(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.skipped, buf)
         _UniffiFfiConverterSequenceString.write(value.missing_parts, buf)
 
-class _UniffiFfiConverterBoolean:
-    @classmethod
-    def check_lower(cls, value):
-        return not not value
-
-    @classmethod
-    def lower(cls, value):
-        return 1 if value else 0
-
-    @staticmethod
-    def lift(value):
-        return value != 0
-
-    @classmethod
-    def read(cls, buf):
-        return cls.lift(buf.read_u8())
-
-    @classmethod
-    def write(cls, value, buf):
-        buf.write_u8(value)
-
 @dataclass
 class PushAccountView:
     """
@@ -1548,12 +2087,28 @@ class AssentError:  # type: ignore
     _UniffiTempAssentError.PlatformKey = PlatformKey # type: ignore
     class Storage(_UniffiTempAssentError):
         """
-        The vault file cannot be read or written (disk full, damaged): tell the user; restore a
-        backup if it is damaged. Nothing was overwritten.
+        The vault file cannot be read or written (disk full, damaged), or a key kept in it is
+        damaged: tell the user; restore a backup if it is damaged. Nothing was overwritten.
 """
         def __repr__(self):
             return "AssentError.Storage({})".format(repr(str(self)))
     _UniffiTempAssentError.Storage = Storage # type: ignore
+    class PortalReply(_UniffiTempAssentError):
+        """
+        The portal answered something the protocol does not allow (a broken registration
+        response): nothing changed; let the user try again later and report it if it persists.
+"""
+        def __repr__(self):
+            return "AssentError.PortalReply({})".format(repr(str(self)))
+    _UniffiTempAssentError.PortalReply = PortalReply # type: ignore
+    class NeedsConfirmation(_UniffiTempAssentError):
+        """
+        The change needs the user's explicit confirmation first (deleting an account that also
+        approves sign-ins): show the message, and call again with the confirmation.
+"""
+        def __repr__(self):
+            return "AssentError.NeedsConfirmation({})".format(repr(str(self)))
+    _UniffiTempAssentError.NeedsConfirmation = NeedsConfirmation # type: ignore
 
 AssentError = _UniffiTempAssentError # type: ignore
 del _UniffiTempAssentError
@@ -1587,6 +2142,14 @@ class _UniffiFfiConverterTypeAssentError(_UniffiConverterRustBuffer):
             return AssentError.Storage(
                 _UniffiFfiConverterString.read(buf),
             )
+        if variant == 7:
+            return AssentError.PortalReply(
+                _UniffiFfiConverterString.read(buf),
+            )
+        if variant == 8:
+            return AssentError.NeedsConfirmation(
+                _UniffiFfiConverterString.read(buf),
+            )
         raise InternalError("Raw enum value doesn't match any cases")
 
     @staticmethod
@@ -1603,6 +2166,10 @@ class _UniffiFfiConverterTypeAssentError(_UniffiConverterRustBuffer):
             return
         if isinstance(value, AssentError.Storage):
             return
+        if isinstance(value, AssentError.PortalReply):
+            return
+        if isinstance(value, AssentError.NeedsConfirmation):
+            return
 
     @staticmethod
     def write(value, buf):
@@ -1618,6 +2185,10 @@ class _UniffiFfiConverterTypeAssentError(_UniffiConverterRustBuffer):
             buf.write_i32(5)
         if isinstance(value, AssentError.Storage):
             buf.write_i32(6)
+        if isinstance(value, AssentError.PortalReply):
+            buf.write_i32(7)
+        if isinstance(value, AssentError.NeedsConfirmation):
+            buf.write_i32(8)
 
 
 
@@ -1689,7 +2260,8 @@ class _UniffiFfiConverterTypeDevicePlatform(_UniffiConverterRustBuffer):
 # namespace.
 class KeystoreError(Exception):
     """
-    Errors a foreign implementation (Kotlin, Swift) of a callback trait returns.
+    Errors a foreign implementation (Kotlin, Swift) of a callback trait returns. Not a flat
+    error: uniffi can only carry flat errors out of Rust, and this one comes in from the app.
 """
     pass
 
@@ -1697,15 +2269,24 @@ _UniffiTempKeystoreError = KeystoreError
 
 class KeystoreError:  # type: ignore
     """
-    Errors a foreign implementation (Kotlin, Swift) of a callback trait returns.
+    Errors a foreign implementation (Kotlin, Swift) of a callback trait returns. Not a flat
+    error: uniffi can only carry flat errors out of Rust, and this one comes in from the app.
 """
     
     class Unavailable(_UniffiTempKeystoreError):
         """
-        The key is not available (locked device, deleted key, user cancelled biometrics).
+        The key is not available (locked device, deleted key, user cancelled biometrics); the
+        message is the platform's, shown to the user as the reason.
 """
+        
+        def __init__(self, reason):
+            super().__init__(", ".join([
+                "reason={!r}".format(reason),
+            ]))
+            self.reason = reason
+
         def __repr__(self):
-            return "KeystoreError.Unavailable({})".format(repr(str(self)))
+            return "KeystoreError.Unavailable({})".format(str(self))
     _UniffiTempKeystoreError.Unavailable = Unavailable # type: ignore
 
 KeystoreError = _UniffiTempKeystoreError # type: ignore
@@ -1725,12 +2306,14 @@ class _UniffiFfiConverterTypeKeystoreError(_UniffiConverterRustBuffer):
     @staticmethod
     def check_lower(value):
         if isinstance(value, KeystoreError.Unavailable):
+            _UniffiFfiConverterString.check_lower(value.reason)
             return
 
     @staticmethod
     def write(value, buf):
         if isinstance(value, KeystoreError.Unavailable):
             buf.write_i32(1)
+            _UniffiFfiConverterString.write(value.reason, buf)
 
 
 
@@ -2460,6 +3043,31 @@ class _UniffiFfiConverterSequenceTypeAccountView(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeAccountView.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterOptionalTypeBackupStatusView(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeBackupStatusView.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeBackupStatusView.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeBackupStatusView.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
 class _UniffiFfiConverterSequenceTypePushAccountView(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -2510,9 +3118,31 @@ class StoreProtocol(typing.Protocol):
         before returning, so the same challenge is never answered twice.
 """
         raise NotImplementedError
-    def delete(self, id: str) -> None:
+    def backup_status(self, ) -> typing.Optional[BackupStatusView]:
         """
-        Deletes an account.
+        Where automatic backups stand (`None` when they are off): the last success or failure
+        to show in the settings screen.
+"""
+        raise NotImplementedError
+    def delete(self, id: str,retire_push: bool) -> None:
+        """
+        Deletes an account. One that also approves sign-ins (`push_device_id` is set) is deleted
+        only with `retire_push` (else [`AssentError::NeedsConfirmation`], nothing changed): ask
+        the user, since this device then stops answering for that portal too.
+"""
+        raise NotImplementedError
+    def disable_auto_backup(self, ) -> None:
+        """
+        Turns automatic backups off; the versions already written stay.
+"""
+        raise NotImplementedError
+    def enable_auto_backup(self, folder: str,keep: int,passphrase: str) -> BackupStatusView:
+        """
+        Turns automatic encrypted backups on: after every change a new version goes into
+        `folder` (an absolute path the app can write; on iOS a folder the user picked, on
+        Android a path under an app-writable location), the last `keep` are kept, each sealed
+        under `passphrase` (never the vault key). Derives the key with Argon2id once: slow on
+        purpose, call off the main thread. Writes the first version before returning.
 """
         raise NotImplementedError
     def enroll(self, qr: str,platform: DevicePlatform,device_name: str,push: PushAddress,hardware_key: bool) -> Enrollment:
@@ -2533,6 +3163,12 @@ class StoreProtocol(typing.Protocol):
         Every account as an otpauth URI, one per line (secrets in clear: warn the user).
 """
         raise NotImplementedError
+    def flush_backup(self, ) -> typing.Optional[BackupStatusView]:
+        """
+        Writes a backup of changes the debounce held back (call when the app goes to the
+        background or starts); returns the status afterwards.
+"""
+        raise NotImplementedError
     def import_data(self, data: bytes,password: typing.Optional[str]) -> ImportReport:
         """
         Imports an export file, a QR picture or pasted URIs. Encrypted exports need `password`
@@ -2547,7 +3183,7 @@ class StoreProtocol(typing.Protocol):
     def open_challenge(self, payload: str) -> ChallengeView:
         """
         Opens a challenge received by push (the notification's payload) or by polling, and
-        returns what to show. Nothing is answered yet.
+        returns what to show; it stays open for [`Store::answer`]. Nothing is answered yet.
 """
         raise NotImplementedError
     def poll_request(self, device_id: str) -> PortalRequest:
@@ -2713,21 +3349,85 @@ class Store(StoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def delete(self, id: str) -> None:
+    def backup_status(self, ) -> typing.Optional[BackupStatusView]:
         """
-        Deletes an account.
+        Where automatic backups stand (`None` when they are off): the last success or failure
+        to show in the settings screen.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeBackupStatusView.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAssentError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_assent_core_fn_method_store_backup_status,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def delete(self, id: str,retire_push: bool) -> None:
+        """
+        Deletes an account. One that also approves sign-ins (`push_device_id` is set) is deleted
+        only with `retire_push` (else [`AssentError::NeedsConfirmation`], nothing changed): ask
+        the user, since this device then stops answering for that portal too.
 """
         
         _UniffiFfiConverterString.check_lower(id)
+
+        _UniffiFfiConverterBoolean.check_lower(retire_push)
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
             _UniffiFfiConverterString.lower(id),
+            _UniffiFfiConverterBoolean.lower(retire_push),
         )
         _uniffi_lift_return = lambda val: None
         _uniffi_error_converter = _UniffiFfiConverterTypeAssentError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_assent_core_fn_method_store_delete,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def disable_auto_backup(self, ) -> None:
+        """
+        Turns automatic backups off; the versions already written stay.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = lambda val: None
+        _uniffi_error_converter = _UniffiFfiConverterTypeAssentError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_assent_core_fn_method_store_disable_auto_backup,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def enable_auto_backup(self, folder: str,keep: int,passphrase: str) -> BackupStatusView:
+        """
+        Turns automatic encrypted backups on: after every change a new version goes into
+        `folder` (an absolute path the app can write; on iOS a folder the user picked, on
+        Android a path under an app-writable location), the last `keep` are kept, each sealed
+        under `passphrase` (never the vault key). Derives the key with Argon2id once: slow on
+        purpose, call off the main thread. Writes the first version before returning.
+"""
+        
+        _UniffiFfiConverterString.check_lower(folder)
+
+        _UniffiFfiConverterUInt32.check_lower(keep)
+
+        _UniffiFfiConverterString.check_lower(passphrase)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(folder),
+            _UniffiFfiConverterUInt32.lower(keep),
+            _UniffiFfiConverterString.lower(passphrase),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterTypeBackupStatusView.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAssentError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_assent_core_fn_method_store_enable_auto_backup,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -2797,6 +3497,22 @@ class Store(StoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def flush_backup(self, ) -> typing.Optional[BackupStatusView]:
+        """
+        Writes a backup of changes the debounce held back (call when the app goes to the
+        background or starts); returns the status afterwards.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterOptionalTypeBackupStatusView.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAssentError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_assent_core_fn_method_store_flush_backup,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def import_data(self, data: bytes,password: typing.Optional[str]) -> ImportReport:
         """
         Imports an export file, a QR picture or pasted URIs. Encrypted exports need `password`
@@ -2843,7 +3559,7 @@ class Store(StoreProtocol):
     def open_challenge(self, payload: str) -> ChallengeView:
         """
         Opens a challenge received by push (the notification's payload) or by polling, and
-        returns what to show. Nothing is answered yet.
+        returns what to show; it stays open for [`Store::answer`]. Nothing is answered yet.
 """
         
         _UniffiFfiConverterString.check_lower(payload)
@@ -3146,30 +3862,28 @@ class _UniffiFfiConverterTypeVaultKeyProvider:
     def write(cls, value: VaultKeyProvider, buf: _UniffiRustBuffer):
         buf.write_u64(cls.lower(value))
 
-class _UniffiFfiConverterOptionalTypeDeviceKeystore(_UniffiConverterRustBuffer):
+class _UniffiFfiConverterSequenceTypeBackupVersionView(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterTypeDeviceKeystore.check_lower(value)
+        for item in value:
+            _UniffiFfiConverterTypeBackupVersionView.check_lower(item)
 
     @classmethod
     def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterTypeDeviceKeystore.write(value, buf)
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeBackupVersionView.write(item, buf)
 
     @classmethod
     def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterTypeDeviceKeystore.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeBackupVersionView.read(buf) for i in range(count)
+        ]
 
 class _UniffiFfiConverterOptionalTypeClock(_UniffiConverterRustBuffer):
     @classmethod
@@ -3195,6 +3909,49 @@ class _UniffiFfiConverterOptionalTypeClock(_UniffiConverterRustBuffer):
             return _UniffiFfiConverterTypeClock.read(buf)
         else:
             raise InternalError("Unexpected flag byte for optional type")
+
+class _UniffiFfiConverterOptionalTypeDeviceKeystore(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeDeviceKeystore.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeDeviceKeystore.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeDeviceKeystore.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+def backup_versions(folder: str) -> typing.List[BackupVersionView]:
+    """
+    The backup versions in `folder`, newest first, to offer for restoring (open one with
+    [`Store::import_data`] and the backup passphrase).
+"""
+    
+    _UniffiFfiConverterString.check_lower(folder)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(folder),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterSequenceTypeBackupVersionView.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeAssentError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_assent_core_fn_func_backup_versions,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def code_for_uri(uri: str,unix_seconds: int) -> str:
     """
     The code of an otpauth URI at `unix_seconds`, without a vault (HOTP: at its counter).
@@ -3215,21 +3972,57 @@ def code_for_uri(uri: str,unix_seconds: int) -> str:
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def peek_challenge(path: str,key: VaultKeyProvider,payload: str,clock: typing.Optional[Clock]) -> ChallengeView:
+    """
+    Opens a push challenge for display without opening a [`Store`]: reads only the push
+    enrollments of the vault at `path`, writes nothing and keeps nothing. For the iOS
+    notification service extension (a few MB and seconds); the answer is given by the app, which
+    opens the challenge again with [`Store::open_challenge`].
+"""
+    
+    _UniffiFfiConverterString.check_lower(path)
+
+    _UniffiFfiConverterTypeVaultKeyProvider.check_lower(key)
+
+    _UniffiFfiConverterString.check_lower(payload)
+
+    _UniffiFfiConverterOptionalTypeClock.check_lower(clock)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterString.lower(path),
+        _UniffiFfiConverterTypeVaultKeyProvider.lower(key),
+        _UniffiFfiConverterString.lower(payload),
+        _UniffiFfiConverterOptionalTypeClock.lower(clock),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterTypeChallengeView.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeAssentError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_assent_core_fn_func_peek_challenge,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 
 __all__ = [
     "InternalError",
+    "AccountIcon",
+    "Purpose",
+    "UserVerification",
     "AssentError",
     "DevicePlatform",
     "KeystoreError",
     "PushAddress",
     "UserAnswer",
     "AccountView",
+    "BackupStatusView",
+    "BackupVersionView",
     "ChallengeView",
     "PortalRequest",
     "Enrollment",
     "ImportReport",
     "PushAccountView",
+    "backup_versions",
     "code_for_uri",
+    "peek_challenge",
     "ClockImpl",
     "Clock",
     "DeviceKeystoreImpl",

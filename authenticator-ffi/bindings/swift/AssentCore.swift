@@ -1104,9 +1104,31 @@ public protocol StoreProtocol: AnyObject, Sendable {
     func answer(challengeId: String, answer: UserAnswer) throws  -> PortalRequest
     
     /**
-     * Deletes an account.
+     * Where automatic backups stand (`None` when they are off): the last success or failure
+     * to show in the settings screen.
      */
-    func delete(id: String) throws 
+    func backupStatus() throws  -> BackupStatusView?
+    
+    /**
+     * Deletes an account. One that also approves sign-ins (`push_device_id` is set) is deleted
+     * only with `retire_push` (else [`AssentError::NeedsConfirmation`], nothing changed): ask
+     * the user, since this device then stops answering for that portal too.
+     */
+    func delete(id: String, retirePush: Bool) throws 
+    
+    /**
+     * Turns automatic backups off; the versions already written stay.
+     */
+    func disableAutoBackup() throws 
+    
+    /**
+     * Turns automatic encrypted backups on: after every change a new version goes into
+     * `folder` (an absolute path the app can write; on iOS a folder the user picked, on
+     * Android a path under an app-writable location), the last `keep` are kept, each sealed
+     * under `passphrase` (never the vault key). Derives the key with Argon2id once: slow on
+     * purpose, call off the main thread. Writes the first version before returning.
+     */
+    func enableAutoBackup(folder: String, keep: UInt32, passphrase: String) throws  -> BackupStatusView
     
     /**
      * Enrolls from the portal's one QR: adds the TOTP account, creates the device keys (in the
@@ -1127,6 +1149,12 @@ public protocol StoreProtocol: AnyObject, Sendable {
     func exportUris() throws  -> String
     
     /**
+     * Writes a backup of changes the debounce held back (call when the app goes to the
+     * background or starts); returns the status afterwards.
+     */
+    func flushBackup() throws  -> BackupStatusView?
+    
+    /**
      * Imports an export file, a QR picture or pasted URIs. Encrypted exports need `password`
      * ([`AssentError::PasswordRequired`] says so).
      */
@@ -1139,7 +1167,7 @@ public protocol StoreProtocol: AnyObject, Sendable {
     
     /**
      * Opens a challenge received by push (the notification's payload) or by polling, and
-     * returns what to show. Nothing is answered yet.
+     * returns what to show; it stays open for [`Store::answer`]. Nothing is answered yet.
      */
     func openChallenge(payload: String) throws  -> ChallengeView
     
@@ -1302,15 +1330,61 @@ open func answer(challengeId: String, answer: UserAnswer)throws  -> PortalReques
 }
     
     /**
-     * Deletes an account.
+     * Where automatic backups stand (`None` when they are off): the last success or failure
+     * to show in the settings screen.
      */
-open func delete(id: String)throws   {try rustCallWithError(FfiConverterTypeAssentError_lift) {
+open func backupStatus()throws  -> BackupStatusView?  {
+    return try  FfiConverterOptionTypeBackupStatusView.lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
+        uniffiCallStatus in
+    uniffi_assent_core_fn_method_store_backup_status(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Deletes an account. One that also approves sign-ins (`push_device_id` is set) is deleted
+     * only with `retire_push` (else [`AssentError::NeedsConfirmation`], nothing changed): ask
+     * the user, since this device then stops answering for that portal too.
+     */
+open func delete(id: String, retirePush: Bool)throws   {try rustCallWithError(FfiConverterTypeAssentError_lift) {
         uniffiCallStatus in
     uniffi_assent_core_fn_method_store_delete(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(id),uniffiCallStatus
+        FfiConverterString.lower(id),
+        FfiConverterBool.lower(retirePush),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Turns automatic backups off; the versions already written stay.
+     */
+open func disableAutoBackup()throws   {try rustCallWithError(FfiConverterTypeAssentError_lift) {
+        uniffiCallStatus in
+    uniffi_assent_core_fn_method_store_disable_auto_backup(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Turns automatic encrypted backups on: after every change a new version goes into
+     * `folder` (an absolute path the app can write; on iOS a folder the user picked, on
+     * Android a path under an app-writable location), the last `keep` are kept, each sealed
+     * under `passphrase` (never the vault key). Derives the key with Argon2id once: slow on
+     * purpose, call off the main thread. Writes the first version before returning.
+     */
+open func enableAutoBackup(folder: String, keep: UInt32, passphrase: String)throws  -> BackupStatusView  {
+    return try  FfiConverterTypeBackupStatusView_lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
+        uniffiCallStatus in
+    uniffi_assent_core_fn_method_store_enable_auto_backup(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(folder),
+        FfiConverterUInt32.lower(keep),
+        FfiConverterString.lower(passphrase),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1359,6 +1433,19 @@ open func exportUris()throws  -> String  {
 }
     
     /**
+     * Writes a backup of changes the debounce held back (call when the app goes to the
+     * background or starts); returns the status afterwards.
+     */
+open func flushBackup()throws  -> BackupStatusView?  {
+    return try  FfiConverterOptionTypeBackupStatusView.lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
+        uniffiCallStatus in
+    uniffi_assent_core_fn_method_store_flush_backup(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Imports an export file, a QR picture or pasted URIs. Encrypted exports need `password`
      * ([`AssentError::PasswordRequired`] says so).
      */
@@ -1388,7 +1475,7 @@ open func moveTo(id: String, position: UInt32)throws   {try rustCallWithError(Ff
     
     /**
      * Opens a challenge received by push (the notification's payload) or by polling, and
-     * returns what to show. Nothing is answered yet.
+     * returns what to show; it stays open for [`Store::answer`]. Nothing is answered yet.
      */
 open func openChallenge(payload: String)throws  -> ChallengeView  {
     return try  FfiConverterTypeChallengeView_lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
@@ -1784,6 +1871,20 @@ public struct AccountView: Equatable, Hashable {
      * Seconds the code stays valid; `None` for HOTP.
      */
     public var remainingSeconds: UInt32?
+    /**
+     * What to draw beside it.
+     */
+    public var icon: AccountIcon
+    /**
+     * `brand:<slug>` or `letter:<L>`: a stable key for caching the drawn icon.
+     */
+    public var iconKey: String
+    /**
+     * The device id of the push enrollment that came in the same QR, when this account also
+     * approves sign-ins: show it as one account, and warn before deleting it (see
+     * [`Store::delete`]).
+     */
+    public var pushDeviceId: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1817,7 +1918,18 @@ public struct AccountView: Equatable, Hashable {
          */code: String, 
         /**
          * Seconds the code stays valid; `None` for HOTP.
-         */remainingSeconds: UInt32?) {
+         */remainingSeconds: UInt32?, 
+        /**
+         * What to draw beside it.
+         */icon: AccountIcon, 
+        /**
+         * `brand:<slug>` or `letter:<L>`: a stable key for caching the drawn icon.
+         */iconKey: String, 
+        /**
+         * The device id of the push enrollment that came in the same QR, when this account also
+         * approves sign-ins: show it as one account, and warn before deleting it (see
+         * [`Store::delete`]).
+         */pushDeviceId: String?) {
         self.id = id
         self.issuer = issuer
         self.name = name
@@ -1828,6 +1940,9 @@ public struct AccountView: Equatable, Hashable {
         self.counter = counter
         self.code = code
         self.remainingSeconds = remainingSeconds
+        self.icon = icon
+        self.iconKey = iconKey
+        self.pushDeviceId = pushDeviceId
     }
 
     
@@ -1855,7 +1970,10 @@ public struct FfiConverterTypeAccountView: FfiConverterRustBuffer {
                 period: FfiConverterUInt32.read(from: &buf), 
                 counter: FfiConverterUInt64.read(from: &buf), 
                 code: FfiConverterString.read(from: &buf), 
-                remainingSeconds: FfiConverterOptionUInt32.read(from: &buf)
+                remainingSeconds: FfiConverterOptionUInt32.read(from: &buf), 
+                icon: FfiConverterTypeAccountIcon.read(from: &buf), 
+                iconKey: FfiConverterString.read(from: &buf), 
+                pushDeviceId: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -1870,6 +1988,9 @@ public struct FfiConverterTypeAccountView: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.counter, into: &buf)
         FfiConverterString.write(value.code, into: &buf)
         FfiConverterOptionUInt32.write(value.remainingSeconds, into: &buf)
+        FfiConverterTypeAccountIcon.write(value.icon, into: &buf)
+        FfiConverterString.write(value.iconKey, into: &buf)
+        FfiConverterOptionString.write(value.pushDeviceId, into: &buf)
     }
 }
 
@@ -1890,6 +2011,205 @@ public func FfiConverterTypeAccountView_lower(_ value: AccountView) -> RustBuffe
 
 
 /**
+ * Where automatic backups stand.
+ */
+public struct BackupStatusView: Equatable, Hashable {
+    /**
+     * The folder versions are written to.
+     */
+    public var folder: String
+    /**
+     * How many versions are kept.
+     */
+    public var keep: UInt32
+    /**
+     * When the last version was written (Unix seconds).
+     */
+    public var lastSuccessAt: UInt64?
+    /**
+     * The last version written.
+     */
+    public var lastSuccessFile: String?
+    /**
+     * When the last backup failed, if one failed since the last success.
+     */
+    public var lastFailureAt: UInt64?
+    /**
+     * Why, as a sentence for the user.
+     */
+    public var lastFailure: String?
+    /**
+     * True when the folder is missing or unreachable: offer to choose it again.
+     */
+    public var folderMissing: Bool
+    /**
+     * True when the vault holds changes no version has yet.
+     */
+    public var pending: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The folder versions are written to.
+         */folder: String, 
+        /**
+         * How many versions are kept.
+         */keep: UInt32, 
+        /**
+         * When the last version was written (Unix seconds).
+         */lastSuccessAt: UInt64?, 
+        /**
+         * The last version written.
+         */lastSuccessFile: String?, 
+        /**
+         * When the last backup failed, if one failed since the last success.
+         */lastFailureAt: UInt64?, 
+        /**
+         * Why, as a sentence for the user.
+         */lastFailure: String?, 
+        /**
+         * True when the folder is missing or unreachable: offer to choose it again.
+         */folderMissing: Bool, 
+        /**
+         * True when the vault holds changes no version has yet.
+         */pending: Bool) {
+        self.folder = folder
+        self.keep = keep
+        self.lastSuccessAt = lastSuccessAt
+        self.lastSuccessFile = lastSuccessFile
+        self.lastFailureAt = lastFailureAt
+        self.lastFailure = lastFailure
+        self.folderMissing = folderMissing
+        self.pending = pending
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BackupStatusView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBackupStatusView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BackupStatusView {
+        return
+            try BackupStatusView(
+                folder: FfiConverterString.read(from: &buf), 
+                keep: FfiConverterUInt32.read(from: &buf), 
+                lastSuccessAt: FfiConverterOptionUInt64.read(from: &buf), 
+                lastSuccessFile: FfiConverterOptionString.read(from: &buf), 
+                lastFailureAt: FfiConverterOptionUInt64.read(from: &buf), 
+                lastFailure: FfiConverterOptionString.read(from: &buf), 
+                folderMissing: FfiConverterBool.read(from: &buf), 
+                pending: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BackupStatusView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.folder, into: &buf)
+        FfiConverterUInt32.write(value.keep, into: &buf)
+        FfiConverterOptionUInt64.write(value.lastSuccessAt, into: &buf)
+        FfiConverterOptionString.write(value.lastSuccessFile, into: &buf)
+        FfiConverterOptionUInt64.write(value.lastFailureAt, into: &buf)
+        FfiConverterOptionString.write(value.lastFailure, into: &buf)
+        FfiConverterBool.write(value.folderMissing, into: &buf)
+        FfiConverterBool.write(value.pending, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBackupStatusView_lift(_ buf: RustBuffer) throws -> BackupStatusView {
+    return try FfiConverterTypeBackupStatusView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBackupStatusView_lower(_ value: BackupStatusView) -> RustBuffer {
+    return FfiConverterTypeBackupStatusView.lower(value)
+}
+
+
+/**
+ * One version in a backup folder; restore it with [`Store::import_data`] and the backup
+ * passphrase.
+ */
+public struct BackupVersionView: Equatable, Hashable {
+    /**
+     * The file.
+     */
+    public var path: String
+    /**
+     * When it was written (Unix seconds).
+     */
+    public var time: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The file.
+         */path: String, 
+        /**
+         * When it was written (Unix seconds).
+         */time: UInt64) {
+        self.path = path
+        self.time = time
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BackupVersionView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBackupVersionView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BackupVersionView {
+        return
+            try BackupVersionView(
+                path: FfiConverterString.read(from: &buf), 
+                time: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BackupVersionView, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.path, into: &buf)
+        FfiConverterUInt64.write(value.time, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBackupVersionView_lift(_ buf: RustBuffer) throws -> BackupVersionView {
+    return try FfiConverterTypeBackupVersionView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBackupVersionView_lower(_ value: BackupVersionView) -> RustBuffer {
+    return FfiConverterTypeBackupVersionView.lower(value)
+}
+
+
+/**
  * A challenge to show the user.
  */
 public struct ChallengeView: Equatable, Hashable {
@@ -1898,9 +2218,13 @@ public struct ChallengeView: Equatable, Hashable {
      */
     public var id: String
     /**
-     * `login`, `step_up` or `password_reset`.
+     * The push enrollment it came for (`Issuer (name)`).
      */
-    public var purpose: String
+    public var account: String
+    /**
+     * Why the portal asks.
+     */
+    public var purpose: Purpose
     /**
      * The user signing in.
      */
@@ -1930,9 +2254,9 @@ public struct ChallengeView: Equatable, Hashable {
      */
     public var numberDigits: UInt8?
     /**
-     * `required`, `preferred` or `discouraged`: whether to ask for Face ID / fingerprint.
+     * Whether to ask for Face ID / fingerprint / passcode before answering.
      */
-    public var userVerification: String
+    public var userVerification: UserVerification
     /**
      * When it expires (portal clock, Unix seconds).
      */
@@ -1945,8 +2269,11 @@ public struct ChallengeView: Equatable, Hashable {
          * The challenge id, for [`Store::answer`].
          */id: String, 
         /**
-         * `login`, `step_up` or `password_reset`.
-         */purpose: String, 
+         * The push enrollment it came for (`Issuer (name)`).
+         */account: String, 
+        /**
+         * Why the portal asks.
+         */purpose: Purpose, 
         /**
          * The user signing in.
          */user: String, 
@@ -1969,12 +2296,13 @@ public struct ChallengeView: Equatable, Hashable {
          * How many digits the user must type from the sign-in page (number matching), if any.
          */numberDigits: UInt8?, 
         /**
-         * `required`, `preferred` or `discouraged`: whether to ask for Face ID / fingerprint.
-         */userVerification: String, 
+         * Whether to ask for Face ID / fingerprint / passcode before answering.
+         */userVerification: UserVerification, 
         /**
          * When it expires (portal clock, Unix seconds).
          */expiresAt: UInt64) {
         self.id = id
+        self.account = account
         self.purpose = purpose
         self.user = user
         self.application = application
@@ -2004,7 +2332,8 @@ public struct FfiConverterTypeChallengeView: FfiConverterRustBuffer {
         return
             try ChallengeView(
                 id: FfiConverterString.read(from: &buf), 
-                purpose: FfiConverterString.read(from: &buf), 
+                account: FfiConverterString.read(from: &buf), 
+                purpose: FfiConverterTypePurpose.read(from: &buf), 
                 user: FfiConverterString.read(from: &buf), 
                 application: FfiConverterString.read(from: &buf), 
                 ip: FfiConverterOptionString.read(from: &buf), 
@@ -2012,14 +2341,15 @@ public struct FfiConverterTypeChallengeView: FfiConverterRustBuffer {
                 browser: FfiConverterOptionString.read(from: &buf), 
                 os: FfiConverterOptionString.read(from: &buf), 
                 numberDigits: FfiConverterOptionUInt8.read(from: &buf), 
-                userVerification: FfiConverterString.read(from: &buf), 
+                userVerification: FfiConverterTypeUserVerification.read(from: &buf), 
                 expiresAt: FfiConverterUInt64.read(from: &buf)
         )
     }
 
     public static func write(_ value: ChallengeView, into buf: inout [UInt8]) {
         FfiConverterString.write(value.id, into: &buf)
-        FfiConverterString.write(value.purpose, into: &buf)
+        FfiConverterString.write(value.account, into: &buf)
+        FfiConverterTypePurpose.write(value.purpose, into: &buf)
         FfiConverterString.write(value.user, into: &buf)
         FfiConverterString.write(value.application, into: &buf)
         FfiConverterOptionString.write(value.ip, into: &buf)
@@ -2027,7 +2357,7 @@ public struct FfiConverterTypeChallengeView: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.browser, into: &buf)
         FfiConverterOptionString.write(value.os, into: &buf)
         FfiConverterOptionUInt8.write(value.numberDigits, into: &buf)
-        FfiConverterString.write(value.userVerification, into: &buf)
+        FfiConverterTypeUserVerification.write(value.userVerification, into: &buf)
         FfiConverterUInt64.write(value.expiresAt, into: &buf)
     }
 }
@@ -2395,6 +2725,110 @@ public func FfiConverterTypePushAccountView_lower(_ value: PushAccountView) -> R
 
 
 /**
+ * An account's icon: a bundled brand icon (docs/icons.md says how each app turns the SVGs
+ * into assets), or a letter avatar the app draws.
+ */
+
+public enum AccountIcon: Equatable, Hashable {
+    
+    /**
+     * A brand from the bundled set.
+     */
+    case brand(
+        /**
+         * The Simple Icons slug (`github`).
+         */slug: String, 
+        /**
+         * The brand's name (`GitHub`).
+         */title: String, 
+        /**
+         * The asset name in the apps (`brand_github`).
+         */asset: String, 
+        /**
+         * The brand colour, `#RRGGBB`.
+         */color: String
+    )
+    /**
+     * A letter (or digit, or `?`) on a colour chosen from the issuer, white on top.
+     */
+    case letter(
+        /**
+         * The character to draw.
+         */letter: String, 
+        /**
+         * The background colour, `#RRGGBB`.
+         */color: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AccountIcon: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccountIcon: FfiConverterRustBuffer {
+    typealias SwiftType = AccountIcon
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountIcon {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .brand(slug: try FfiConverterString.read(from: &buf), title: try FfiConverterString.read(from: &buf), asset: try FfiConverterString.read(from: &buf), color: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .letter(letter: try FfiConverterString.read(from: &buf), color: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AccountIcon, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .brand(slug,title,asset,color):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(slug, into: &buf)
+            FfiConverterString.write(title, into: &buf)
+            FfiConverterString.write(asset, into: &buf)
+            FfiConverterString.write(color, into: &buf)
+            
+        
+        case let .letter(letter,color):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(letter, into: &buf)
+            FfiConverterString.write(color, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountIcon_lift(_ buf: RustBuffer) throws -> AccountIcon {
+    return try FfiConverterTypeAccountIcon.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountIcon_lower(_ value: AccountIcon) -> RustBuffer {
+    return FfiConverterTypeAccountIcon.lower(value)
+}
+
+
+
+/**
  * What went wrong, by what the app should do about it.
  */
 public 
@@ -2431,10 +2865,22 @@ enum AssentError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case PlatformKey(message: String)
     
     /**
-     * The vault file cannot be read or written (disk full, damaged): tell the user; restore a
-     * backup if it is damaged. Nothing was overwritten.
+     * The vault file cannot be read or written (disk full, damaged), or a key kept in it is
+     * damaged: tell the user; restore a backup if it is damaged. Nothing was overwritten.
      */
     case Storage(message: String)
+    
+    /**
+     * The portal answered something the protocol does not allow (a broken registration
+     * response): nothing changed; let the user try again later and report it if it persists.
+     */
+    case PortalReply(message: String)
+    
+    /**
+     * The change needs the user's explicit confirmation first (deleting an account that also
+     * approves sign-ins): show the message, and call again with the confirmation.
+     */
+    case NeedsConfirmation(message: String)
     
 
     
@@ -2489,6 +2935,14 @@ public struct FfiConverterTypeAssentError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
+        case 7: return .PortalReply(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 8: return .NeedsConfirmation(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
 
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2512,6 +2966,10 @@ public struct FfiConverterTypeAssentError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(5))
         case .Storage(_ /* message is ignored*/):
             writeInt(&buf, Int32(6))
+        case .PortalReply(_ /* message is ignored*/):
+            writeInt(&buf, Int32(7))
+        case .NeedsConfirmation(_ /* message is ignored*/):
+            writeInt(&buf, Int32(8))
 
         
         }
@@ -2620,7 +3078,8 @@ public func FfiConverterTypeDevicePlatform_lower(_ value: DevicePlatform) -> Rus
 
 
 /**
- * Errors a foreign implementation (Kotlin, Swift) of a callback trait returns.
+ * Errors a foreign implementation (Kotlin, Swift) of a callback trait returns. Not a flat
+ * error: uniffi can only carry flat errors out of Rust, and this one comes in from the app.
  */
 public 
 enum KeystoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -2628,10 +3087,14 @@ enum KeystoreError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     
     
     /**
-     * The key is not available (locked device, deleted key, user cancelled biometrics).
+     * The key is not available (locked device, deleted key, user cancelled biometrics); the
+     * message is the platform's, shown to the user as the reason.
      */
-    case Unavailable(message: String)
-    
+    case Unavailable(
+        /**
+         * Why, in the platform's words (`reason`, since Kotlin exceptions own `message`).
+         */reason: String
+    )
 
     
 
@@ -2662,11 +3125,10 @@ public struct FfiConverterTypeKeystoreError: FfiConverterRustBuffer {
 
         
         case 1: return .Unavailable(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
+            reason: try FfiConverterString.read(from: &buf)
+            )
 
-        default: throw UniffiInternalError.unexpectedEnumCase
+         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
 
@@ -2676,10 +3138,11 @@ public struct FfiConverterTypeKeystoreError: FfiConverterRustBuffer {
         
 
         
-        case .Unavailable(_ /* message is ignored*/):
-            writeInt(&buf, Int32(1))
-
         
+        case let .Unavailable(reason):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(reason, into: &buf)
+            
         }
     }
 }
@@ -2698,6 +3161,102 @@ public func FfiConverterTypeKeystoreError_lift(_ buf: RustBuffer) throws -> Keys
 public func FfiConverterTypeKeystoreError_lower(_ value: KeystoreError) -> RustBuffer {
     return FfiConverterTypeKeystoreError.lower(value)
 }
+
+
+/**
+ * Why the portal asks: the protocol's enum, exported as it is so that Swift `switch` and Kotlin
+ * `when` over it are exhaustive.
+ */
+
+public enum Purpose: Equatable, Hashable {
+    
+    /**
+     * Sign-in after a correct password.
+     */
+    case login
+    /**
+     * Re-confirmation inside a session; a deny ends the session.
+     */
+    case stepUp
+    /**
+     * Approval of a password reset.
+     */
+    case passwordReset
+    /**
+     * A new device's activation (answered by `activate`, never shown).
+     */
+    case activate
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Purpose: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePurpose: FfiConverterRustBuffer {
+    typealias SwiftType = Purpose
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Purpose {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .login
+        
+        case 2: return .stepUp
+        
+        case 3: return .passwordReset
+        
+        case 4: return .activate
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Purpose, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .login:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .stepUp:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .passwordReset:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .activate:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePurpose_lift(_ buf: RustBuffer) throws -> Purpose {
+    return try FfiConverterTypePurpose.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePurpose_lower(_ value: Purpose) -> RustBuffer {
+    return FfiConverterTypePurpose.lower(value)
+}
+
 
 
 /**
@@ -2905,6 +3464,91 @@ public func FfiConverterTypeUserAnswer_lower(_ value: UserAnswer) -> RustBuffer 
 }
 
 
+
+/**
+ * Whether to ask for Face ID, a fingerprint or the passcode before answering.
+ */
+
+public enum UserVerification: Equatable, Hashable {
+    
+    /**
+     * Always ask: the portal refuses an approve without it.
+     */
+    case required
+    /**
+     * Ask when the device can.
+     */
+    case preferred
+    /**
+     * Do not ask.
+     */
+    case discouraged
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension UserVerification: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUserVerification: FfiConverterRustBuffer {
+    typealias SwiftType = UserVerification
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UserVerification {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .required
+        
+        case 2: return .preferred
+        
+        case 3: return .discouraged
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: UserVerification, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .required:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .preferred:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .discouraged:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserVerification_lift(_ buf: RustBuffer) throws -> UserVerification {
+    return try FfiConverterTypeUserVerification.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserVerification_lower(_ value: UserVerification) -> RustBuffer {
+    return FfiConverterTypeUserVerification.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -2948,6 +3592,30 @@ fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3028,6 +3696,30 @@ fileprivate struct FfiConverterOptionTypeDeviceKeystore: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeBackupStatusView: FfiConverterRustBuffer {
+    typealias SwiftType = BackupStatusView?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeBackupStatusView.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeBackupStatusView.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -3078,6 +3770,31 @@ fileprivate struct FfiConverterSequenceTypeAccountView: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeBackupVersionView: FfiConverterRustBuffer {
+    typealias SwiftType = [BackupVersionView]
+
+    public static func write(_ value: [BackupVersionView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeBackupVersionView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [BackupVersionView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [BackupVersionView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeBackupVersionView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypePushAccountView: FfiConverterRustBuffer {
     typealias SwiftType = [PushAccountView]
 
@@ -3100,6 +3817,18 @@ fileprivate struct FfiConverterSequenceTypePushAccountView: FfiConverterRustBuff
     }
 }
 /**
+ * The backup versions in `folder`, newest first, to offer for restoring (open one with
+ * [`Store::import_data`] and the backup passphrase).
+ */
+public func backupVersions(folder: String)throws  -> [BackupVersionView]  {
+    return try  FfiConverterSequenceTypeBackupVersionView.lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
+        uniffiCallStatus in
+    uniffi_assent_core_fn_func_backup_versions(
+        FfiConverterString.lower(folder),uniffiCallStatus
+    )
+})
+}
+/**
  * The code of an otpauth URI at `unix_seconds`, without a vault (HOTP: at its counter).
  */
 public func codeForUri(uri: String, unixSeconds: UInt64)throws  -> String  {
@@ -3108,6 +3837,23 @@ public func codeForUri(uri: String, unixSeconds: UInt64)throws  -> String  {
     uniffi_assent_core_fn_func_code_for_uri(
         FfiConverterString.lower(uri),
         FfiConverterUInt64.lower(unixSeconds),uniffiCallStatus
+    )
+})
+}
+/**
+ * Opens a push challenge for display without opening a [`Store`]: reads only the push
+ * enrollments of the vault at `path`, writes nothing and keeps nothing. For the iOS
+ * notification service extension (a few MB and seconds); the answer is given by the app, which
+ * opens the challenge again with [`Store::open_challenge`].
+ */
+public func peekChallenge(path: String, key: VaultKeyProvider, payload: String, clock: Clock?)throws  -> ChallengeView  {
+    return try  FfiConverterTypeChallengeView_lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
+        uniffiCallStatus in
+    uniffi_assent_core_fn_func_peek_challenge(
+        FfiConverterString.lower(path),
+        FfiConverterTypeVaultKeyProvider_lower(key),
+        FfiConverterString.lower(payload),
+        FfiConverterOptionTypeClock.lower(clock),uniffiCallStatus
     )
 })
 }
@@ -3127,7 +3873,13 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_assent_core_checksum_func_backup_versions() != 47460) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_assent_core_checksum_func_code_for_uri() != 45150) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_assent_core_checksum_func_peek_challenge() != 55562) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_method_clock_now_unix_seconds() != 59101) {
@@ -3151,7 +3903,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_assent_core_checksum_method_store_answer() != 6661) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_assent_core_checksum_method_store_delete() != 42231) {
+    if (uniffi_assent_core_checksum_method_store_backup_status() != 35670) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_assent_core_checksum_method_store_delete() != 64177) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_assent_core_checksum_method_store_disable_auto_backup() != 52394) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_assent_core_checksum_method_store_enable_auto_backup() != 35424) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_method_store_enroll() != 41633) {
@@ -3163,13 +3924,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_assent_core_checksum_method_store_export_uris() != 31681) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_assent_core_checksum_method_store_flush_backup() != 51644) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_assent_core_checksum_method_store_import_data() != 24944) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_method_store_move_to() != 54589) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_assent_core_checksum_method_store_open_challenge() != 14244) {
+    if (uniffi_assent_core_checksum_method_store_open_challenge() != 13621) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_method_store_poll_request() != 37938) {

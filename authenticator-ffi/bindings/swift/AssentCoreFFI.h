@@ -379,9 +379,24 @@ RustBuffer uniffi_assent_core_fn_method_store_add_uri(uint64_t ptr, RustBuffer u
 RustBuffer uniffi_assent_core_fn_method_store_answer(uint64_t ptr, RustBuffer challenge_id, RustBuffer answer, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_BACKUP_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_BACKUP_STATUS
+RustBuffer uniffi_assent_core_fn_method_store_backup_status(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_DELETE
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_DELETE
-void uniffi_assent_core_fn_method_store_delete(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+void uniffi_assent_core_fn_method_store_delete(uint64_t ptr, RustBuffer id, int8_t retire_push, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_DISABLE_AUTO_BACKUP
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_DISABLE_AUTO_BACKUP
+void uniffi_assent_core_fn_method_store_disable_auto_backup(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_ENABLE_AUTO_BACKUP
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_ENABLE_AUTO_BACKUP
+RustBuffer uniffi_assent_core_fn_method_store_enable_auto_backup(uint64_t ptr, RustBuffer folder, uint32_t keep, RustBuffer passphrase, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_ENROLL
@@ -397,6 +412,11 @@ RustBuffer uniffi_assent_core_fn_method_store_export_backup(uint64_t ptr, RustBu
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_EXPORT_URIS
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_EXPORT_URIS
 RustBuffer uniffi_assent_core_fn_method_store_export_uris(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_FLUSH_BACKUP
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_FLUSH_BACKUP
+RustBuffer uniffi_assent_core_fn_method_store_flush_backup(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_IMPORT_DATA
@@ -464,9 +484,19 @@ void uniffi_assent_core_fn_init_callback_vtable_vaultkeyprovider(const UniffiVTa
 RustBuffer uniffi_assent_core_fn_method_vaultkeyprovider_vault_key(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_FUNC_BACKUP_VERSIONS
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_FUNC_BACKUP_VERSIONS
+RustBuffer uniffi_assent_core_fn_func_backup_versions(RustBuffer folder, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_FUNC_CODE_FOR_URI
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_FUNC_CODE_FOR_URI
 RustBuffer uniffi_assent_core_fn_func_code_for_uri(RustBuffer uri, uint64_t unix_seconds, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_FUNC_PEEK_CHALLENGE
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_FUNC_PEEK_CHALLENGE
+RustBuffer uniffi_assent_core_fn_func_peek_challenge(RustBuffer path, uint64_t key, RustBuffer payload, RustBuffer clock, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_ASSENT_CORE_RUSTBUFFER_ALLOC
@@ -729,9 +759,21 @@ void ffi_assent_core_rust_future_free_void(uint64_t handle
 void ffi_assent_core_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_FUNC_BACKUP_VERSIONS
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_FUNC_BACKUP_VERSIONS
+uint16_t uniffi_assent_core_checksum_func_backup_versions(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_FUNC_CODE_FOR_URI
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_FUNC_CODE_FOR_URI
 uint16_t uniffi_assent_core_checksum_func_code_for_uri(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_FUNC_PEEK_CHALLENGE
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_FUNC_PEEK_CHALLENGE
+uint16_t uniffi_assent_core_checksum_func_peek_challenge(void
     
 );
 #endif
@@ -777,9 +819,27 @@ uint16_t uniffi_assent_core_checksum_method_store_answer(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_BACKUP_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_BACKUP_STATUS
+uint16_t uniffi_assent_core_checksum_method_store_backup_status(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_DELETE
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_DELETE
 uint16_t uniffi_assent_core_checksum_method_store_delete(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_DISABLE_AUTO_BACKUP
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_DISABLE_AUTO_BACKUP
+uint16_t uniffi_assent_core_checksum_method_store_disable_auto_backup(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_ENABLE_AUTO_BACKUP
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_ENABLE_AUTO_BACKUP
+uint16_t uniffi_assent_core_checksum_method_store_enable_auto_backup(void
     
 );
 #endif
@@ -798,6 +858,12 @@ uint16_t uniffi_assent_core_checksum_method_store_export_backup(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_EXPORT_URIS
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_EXPORT_URIS
 uint16_t uniffi_assent_core_checksum_method_store_export_uris(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_FLUSH_BACKUP
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_FLUSH_BACKUP
+uint16_t uniffi_assent_core_checksum_method_store_flush_backup(void
     
 );
 #endif

@@ -8,7 +8,8 @@ extension AssentError {
         switch self {
         case .InvalidInput(let message), .PasswordRequired(let message),
             .WrongPassword(let message), .RequestClosed(let message),
-            .PlatformKey(let message), .Storage(let message):
+            .PlatformKey(let message), .Storage(let message), .PortalReply(let message),
+            .NeedsConfirmation(let message):
             return message
         }
     }

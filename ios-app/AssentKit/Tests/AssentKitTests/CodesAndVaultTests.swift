@@ -64,7 +64,7 @@ final class VaultTests: XCTestCase {
         XCTAssertEqual(accounts.map(\.name), ["alice", "sha1"])
         XCTAssertEqual(accounts[1].code, "94287082")
         XCTAssertTrue(try again.exportUris().contains("secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"))
-        try again.delete(id: other)
+        try again.delete(id: other, retirePush: false)
         XCTAssertEqual(try again.accounts().map(\.id), [id])
 
         let file = try String(contentsOfFile: path, encoding: .utf8)
@@ -77,7 +77,7 @@ final class VaultTests: XCTestCase {
         guard case .WrongPassword(let message)? = wrong else {
             return XCTFail("a wrong vault key gave \(String(describing: wrong))")
         }
-        XCTAssertTrue(message.contains("wrong passphrase or key"), message)
+        XCTAssertTrue(message.contains("Wrong passphrase or key"), message)
         assertReadable(message)
     }
 }

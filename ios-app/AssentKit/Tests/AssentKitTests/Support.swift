@@ -55,12 +55,12 @@ final class Keychain: VaultKeyProvider {
 /// A key provider whose Keychain read fails (device locked before first unlock, item deleted).
 final class LockedKeychain: VaultKeyProvider {
     func vaultKey() throws -> Data {
-        throw KeystoreError.Unavailable(message: "The Keychain is locked until the first unlock.")
+        throw KeystoreError.Unavailable(reason: "The Keychain is locked until the first unlock.")
     }
 }
 
-final class FixedClock: Clock {
-    let now: UInt64
+final class FixedClock: Clock, @unchecked Sendable {
+    var now: UInt64
     init(_ now: UInt64) { self.now = now }
     func nowUnixSeconds() -> UInt64 { now }
 }
@@ -94,16 +94,16 @@ final class OpenSSLKeystore: DeviceKeystore, @unchecked Sendable {
         // SubjectPublicKeyInfo for P-256: a 26-byte header, then the 65-byte point 04‖x‖y.
         let spki = try openssl(["pkey", "-in", pem.path, "-pubout", "-outform", "DER"])
         guard spki.count == 91, spki[spki.startIndex + 26] == 4 else {
-            throw KeystoreError.Unavailable(message: "openssl gave an unexpected public key.")
+            throw KeystoreError.Unavailable(reason: "openssl gave an unexpected public key.")
         }
         lock.withLock { keys[alias] = pem }
         return Data(spki.suffix(65))
     }
 
     func sign(alias: String, message: Data) throws -> Data {
-        if let refusal { throw KeystoreError.Unavailable(message: refusal) }
+        if let refusal { throw KeystoreError.Unavailable(reason: refusal) }
         guard let pem = lock.withLock({ keys[alias] }) else {
-            throw KeystoreError.Unavailable(message: "There is no key \(alias) on this device.")
+            throw KeystoreError.Unavailable(reason: "There is no key \(alias) on this device.")
         }
         let signature = try openssl(["dgst", "-sha256", "-sign", pem.path], input: message)
         lock.withLock { made.append(signature) }
@@ -114,7 +114,7 @@ final class OpenSSLKeystore: DeviceKeystore, @unchecked Sendable {
     private func openssl(_ arguments: [String], input: Data = Data()) throws -> Data {
         let output = try run("/usr/bin/openssl", arguments, input: input)
         guard output.status == 0 else {
-            throw KeystoreError.Unavailable(message: "openssl \(arguments[0]) failed: \(output.stderr)")
+            throw KeystoreError.Unavailable(reason: "openssl \(arguments[0]) failed: \(output.stderr)")
         }
         return output.stdout
     }
@@ -204,15 +204,6 @@ func assentError<T>(_ body: () throws -> T, file: StaticString = #filePath, line
     return nil
 }
 
-/// Skips the test when `error` is the known uniffi panic: KeystoreError is a flat error, which
-/// uniffi cannot lift from Swift, so Rust panics where the app's keystore reports a failure.
-/// (Once KeystoreError carries its message as a field, the assertions after this call run.)
-func skipIfKeystoreErrorPanics(_ error: Error) throws {
-    if "\(error)".contains("lift flat errors") {
-        throw XCTSkip("known bug: a KeystoreError thrown in Swift panics in Rust (\(error))")
-    }
-}
-
 /// A message for the user: words, with none of the Debug output of Rust or Swift (type names,
 /// field dumps, quotes, braces) and no surrounding blanks.
 func assertReadable(_ message: String, file: StaticString = #filePath, line: UInt = #line) {
@@ -220,9 +211,11 @@ func assertReadable(_ message: String, file: StaticString = #filePath, line: UIn
     XCTAssertEqual(message, message.trimmingCharacters(in: .whitespacesAndNewlines),
                    "blanks around \"\(message)\"", file: file, line: line)
     XCTAssertTrue(message.contains(" "), "not a sentence: \"\(message)\"", file: file, line: line)
+    XCTAssertTrue(message.first?.isUppercase == true && [".", "!", "?"].contains(message.last),
+                  "not a sentence: \"\(message)\"", file: file, line: line)
     for dump in ["{", "}", "\"", "(message:", "Error(", "Some(", "None", "reason=", "::",
                  "InvalidInput", "PasswordRequired", "WrongPassword", "RequestClosed",
-                 "PlatformKey", "Storage(", "Unavailable("] {
+                 "PlatformKey", "Storage(", "Unavailable(", "PortalReply", "NeedsConfirmation"] {
         XCTAssertFalse(message.contains(dump), "a Debug dump (\(dump)) in \"\(message)\"",
                        file: file, line: line)
     }

@@ -747,7 +747,11 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_assent_core_checksum_func_backup_versions(
+    ): Int
     external fun uniffi_assent_core_checksum_func_code_for_uri(
+    ): Int
+    external fun uniffi_assent_core_checksum_func_peek_challenge(
     ): Int
     external fun uniffi_assent_core_checksum_method_clock_now_unix_seconds(
     ): Int
@@ -763,13 +767,21 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_assent_core_checksum_method_store_answer(
     ): Int
+    external fun uniffi_assent_core_checksum_method_store_backup_status(
+    ): Int
     external fun uniffi_assent_core_checksum_method_store_delete(
+    ): Int
+    external fun uniffi_assent_core_checksum_method_store_disable_auto_backup(
+    ): Int
+    external fun uniffi_assent_core_checksum_method_store_enable_auto_backup(
     ): Int
     external fun uniffi_assent_core_checksum_method_store_enroll(
     ): Int
     external fun uniffi_assent_core_checksum_method_store_export_backup(
     ): Int
     external fun uniffi_assent_core_checksum_method_store_export_uris(
+    ): Int
+    external fun uniffi_assent_core_checksum_method_store_flush_backup(
     ): Int
     external fun uniffi_assent_core_checksum_method_store_import_data(
     ): Int
@@ -848,13 +860,21 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_method_store_answer(`ptr`: Long,`challengeId`: RustBuffer.ByValue,`answer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_assent_core_fn_method_store_delete(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_assent_core_fn_method_store_backup_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_assent_core_fn_method_store_delete(`ptr`: Long,`id`: RustBuffer.ByValue,`retirePush`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_assent_core_fn_method_store_disable_auto_backup(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_assent_core_fn_method_store_enable_auto_backup(`ptr`: Long,`folder`: RustBuffer.ByValue,`keep`: Int,`passphrase`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_method_store_enroll(`ptr`: Long,`qr`: RustBuffer.ByValue,`platform`: RustBuffer.ByValue,`deviceName`: RustBuffer.ByValue,`push`: RustBuffer.ByValue,`hardwareKey`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_method_store_export_backup(`ptr`: Long,`passphrase`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_method_store_export_uris(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_assent_core_fn_method_store_flush_backup(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_method_store_import_data(`ptr`: Long,`data`: RustBuffer.ByValue,`password`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -882,7 +902,11 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_assent_core_fn_method_vaultkeyprovider_vault_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_assent_core_fn_func_backup_versions(`folder`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_func_code_for_uri(`uri`: RustBuffer.ByValue,`unixSeconds`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_assent_core_fn_func_peek_challenge(`path`: RustBuffer.ByValue,`key`: Long,`payload`: RustBuffer.ByValue,`clock`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_assent_core_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1003,7 +1027,13 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_assent_core_checksum_func_backup_versions() and 0xFFFF) != 47460) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_assent_core_checksum_func_code_for_uri() and 0xFFFF) != 45150) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_assent_core_checksum_func_peek_challenge() and 0xFFFF) != 55562) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_method_clock_now_unix_seconds() and 0xFFFF) != 59101) {
@@ -1027,7 +1057,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_assent_core_checksum_method_store_answer() and 0xFFFF) != 6661) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_assent_core_checksum_method_store_delete() and 0xFFFF) != 42231) {
+    if ((lib.uniffi_assent_core_checksum_method_store_backup_status() and 0xFFFF) != 35670) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_assent_core_checksum_method_store_delete() and 0xFFFF) != 64177) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_assent_core_checksum_method_store_disable_auto_backup() and 0xFFFF) != 52394) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_assent_core_checksum_method_store_enable_auto_backup() and 0xFFFF) != 35424) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_method_store_enroll() and 0xFFFF) != 41633) {
@@ -1039,13 +1078,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_assent_core_checksum_method_store_export_uris() and 0xFFFF) != 31681) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_assent_core_checksum_method_store_flush_backup() and 0xFFFF) != 51644) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_assent_core_checksum_method_store_import_data() and 0xFFFF) != 24944) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_method_store_move_to() and 0xFFFF) != 54589) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_assent_core_checksum_method_store_open_challenge() and 0xFFFF) != 14244) {
+    if ((lib.uniffi_assent_core_checksum_method_store_open_challenge() and 0xFFFF) != 13621) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_method_store_poll_request() and 0xFFFF) != 37938) {
@@ -2254,9 +2296,31 @@ public interface StoreInterface {
     fun `answer`(`challengeId`: kotlin.String, `answer`: UserAnswer): PortalRequest
     
     /**
-     * Deletes an account.
+     * Where automatic backups stand (`None` when they are off): the last success or failure
+     * to show in the settings screen.
      */
-    fun `delete`(`id`: kotlin.String)
+    fun `backupStatus`(): BackupStatusView?
+    
+    /**
+     * Deletes an account. One that also approves sign-ins (`push_device_id` is set) is deleted
+     * only with `retire_push` (else [`AssentError::NeedsConfirmation`], nothing changed): ask
+     * the user, since this device then stops answering for that portal too.
+     */
+    fun `delete`(`id`: kotlin.String, `retirePush`: kotlin.Boolean)
+    
+    /**
+     * Turns automatic backups off; the versions already written stay.
+     */
+    fun `disableAutoBackup`()
+    
+    /**
+     * Turns automatic encrypted backups on: after every change a new version goes into
+     * `folder` (an absolute path the app can write; on iOS a folder the user picked, on
+     * Android a path under an app-writable location), the last `keep` are kept, each sealed
+     * under `passphrase` (never the vault key). Derives the key with Argon2id once: slow on
+     * purpose, call off the main thread. Writes the first version before returning.
+     */
+    fun `enableAutoBackup`(`folder`: kotlin.String, `keep`: kotlin.UInt, `passphrase`: kotlin.String): BackupStatusView
     
     /**
      * Enrolls from the portal's one QR: adds the TOTP account, creates the device keys (in the
@@ -2277,6 +2341,12 @@ public interface StoreInterface {
     fun `exportUris`(): kotlin.String
     
     /**
+     * Writes a backup of changes the debounce held back (call when the app goes to the
+     * background or starts); returns the status afterwards.
+     */
+    fun `flushBackup`(): BackupStatusView?
+    
+    /**
      * Imports an export file, a QR picture or pasted URIs. Encrypted exports need `password`
      * ([`AssentError::PasswordRequired`] says so).
      */
@@ -2289,7 +2359,7 @@ public interface StoreInterface {
     
     /**
      * Opens a challenge received by push (the notification's payload) or by polling, and
-     * returns what to show. Nothing is answered yet.
+     * returns what to show; it stays open for [`Store::answer`]. Nothing is answered yet.
      */
     fun `openChallenge`(`payload`: kotlin.String): ChallengeView
     
@@ -2506,19 +2576,80 @@ open class Store: Disposable, AutoCloseable, StoreInterface
 
     
     /**
-     * Deletes an account.
+     * Where automatic backups stand (`None` when they are off): the last success or failure
+     * to show in the settings screen.
      */
-    @Throws(AssentException::class)override fun `delete`(`id`: kotlin.String)
+    @Throws(AssentException::class)override fun `backupStatus`(): BackupStatusView? {
+            return FfiConverterOptionalTypeBackupStatusView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(AssentException) { _status ->
+    UniffiLib.uniffi_assent_core_fn_method_store_backup_status(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Deletes an account. One that also approves sign-ins (`push_device_id` is set) is deleted
+     * only with `retire_push` (else [`AssentError::NeedsConfirmation`], nothing changed): ask
+     * the user, since this device then stops answering for that portal too.
+     */
+    @Throws(AssentException::class)override fun `delete`(`id`: kotlin.String, `retirePush`: kotlin.Boolean)
         = 
     callWithHandle {
     uniffiRustCallWithError(AssentException) { _status ->
     UniffiLib.uniffi_assent_core_fn_method_store_delete(
         it,
         
-        FfiConverterString.lower(`id`),_status)
+        FfiConverterString.lower(`id`),
+        FfiConverterBoolean.lower(`retirePush`),_status)
 }
     }
     
+    
+
+    
+    /**
+     * Turns automatic backups off; the versions already written stay.
+     */
+    @Throws(AssentException::class)override fun `disableAutoBackup`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(AssentException) { _status ->
+    UniffiLib.uniffi_assent_core_fn_method_store_disable_auto_backup(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Turns automatic encrypted backups on: after every change a new version goes into
+     * `folder` (an absolute path the app can write; on iOS a folder the user picked, on
+     * Android a path under an app-writable location), the last `keep` are kept, each sealed
+     * under `passphrase` (never the vault key). Derives the key with Argon2id once: slow on
+     * purpose, call off the main thread. Writes the first version before returning.
+     */
+    @Throws(AssentException::class)override fun `enableAutoBackup`(`folder`: kotlin.String, `keep`: kotlin.UInt, `passphrase`: kotlin.String): BackupStatusView {
+            return FfiConverterTypeBackupStatusView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(AssentException) { _status ->
+    UniffiLib.uniffi_assent_core_fn_method_store_enable_auto_backup(
+        it,
+        
+        FfiConverterString.lower(`folder`),
+        FfiConverterUInt.lower(`keep`),
+        FfiConverterString.lower(`passphrase`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -2583,6 +2714,24 @@ open class Store: Disposable, AutoCloseable, StoreInterface
 
     
     /**
+     * Writes a backup of changes the debounce held back (call when the app goes to the
+     * background or starts); returns the status afterwards.
+     */
+    @Throws(AssentException::class)override fun `flushBackup`(): BackupStatusView? {
+            return FfiConverterOptionalTypeBackupStatusView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(AssentException) { _status ->
+    UniffiLib.uniffi_assent_core_fn_method_store_flush_backup(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Imports an export file, a QR picture or pasted URIs. Encrypted exports need `password`
      * ([`AssentError::PasswordRequired`] says so).
      */
@@ -2622,7 +2771,7 @@ open class Store: Disposable, AutoCloseable, StoreInterface
     
     /**
      * Opens a challenge received by push (the notification's payload) or by polling, and
-     * returns what to show. Nothing is answered yet.
+     * returns what to show; it stays open for [`Store::answer`]. Nothing is answered yet.
      */
     @Throws(AssentException::class)override fun `openChallenge`(`payload`: kotlin.String): ChallengeView {
             return FfiConverterTypeChallengeView.lift(
@@ -3191,6 +3340,23 @@ data class AccountView (
      * Seconds the code stays valid; `None` for HOTP.
      */
     var `remainingSeconds`: kotlin.UInt?
+    , 
+    /**
+     * What to draw beside it.
+     */
+    var `icon`: AccountIcon
+    , 
+    /**
+     * `brand:<slug>` or `letter:<L>`: a stable key for caching the drawn icon.
+     */
+    var `iconKey`: kotlin.String
+    , 
+    /**
+     * The device id of the push enrollment that came in the same QR, when this account also
+     * approves sign-ins: show it as one account, and warn before deleting it (see
+     * [`Store::delete`]).
+     */
+    var `pushDeviceId`: kotlin.String?
     
 ){
     
@@ -3217,6 +3383,9 @@ public object FfiConverterTypeAccountView: FfiConverterRustBuffer<AccountView> {
             FfiConverterULong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalUInt.read(buf),
+            FfiConverterTypeAccountIcon.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -3230,7 +3399,10 @@ public object FfiConverterTypeAccountView: FfiConverterRustBuffer<AccountView> {
             FfiConverterUInt.allocationSize(value.`period`) +
             FfiConverterULong.allocationSize(value.`counter`) +
             FfiConverterString.allocationSize(value.`code`) +
-            FfiConverterOptionalUInt.allocationSize(value.`remainingSeconds`)
+            FfiConverterOptionalUInt.allocationSize(value.`remainingSeconds`) +
+            FfiConverterTypeAccountIcon.allocationSize(value.`icon`) +
+            FfiConverterString.allocationSize(value.`iconKey`) +
+            FfiConverterOptionalString.allocationSize(value.`pushDeviceId`)
     )
 
     override fun write(value: AccountView, buf: ByteBuffer) {
@@ -3244,6 +3416,152 @@ public object FfiConverterTypeAccountView: FfiConverterRustBuffer<AccountView> {
             FfiConverterULong.write(value.`counter`, buf)
             FfiConverterString.write(value.`code`, buf)
             FfiConverterOptionalUInt.write(value.`remainingSeconds`, buf)
+            FfiConverterTypeAccountIcon.write(value.`icon`, buf)
+            FfiConverterString.write(value.`iconKey`, buf)
+            FfiConverterOptionalString.write(value.`pushDeviceId`, buf)
+    }
+}
+
+
+
+/**
+ * Where automatic backups stand.
+ */
+data class BackupStatusView (
+    /**
+     * The folder versions are written to.
+     */
+    var `folder`: kotlin.String
+    , 
+    /**
+     * How many versions are kept.
+     */
+    var `keep`: kotlin.UInt
+    , 
+    /**
+     * When the last version was written (Unix seconds).
+     */
+    var `lastSuccessAt`: kotlin.ULong?
+    , 
+    /**
+     * The last version written.
+     */
+    var `lastSuccessFile`: kotlin.String?
+    , 
+    /**
+     * When the last backup failed, if one failed since the last success.
+     */
+    var `lastFailureAt`: kotlin.ULong?
+    , 
+    /**
+     * Why, as a sentence for the user.
+     */
+    var `lastFailure`: kotlin.String?
+    , 
+    /**
+     * True when the folder is missing or unreachable: offer to choose it again.
+     */
+    var `folderMissing`: kotlin.Boolean
+    , 
+    /**
+     * True when the vault holds changes no version has yet.
+     */
+    var `pending`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBackupStatusView: FfiConverterRustBuffer<BackupStatusView> {
+    override fun read(buf: ByteBuffer): BackupStatusView {
+        return BackupStatusView(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: BackupStatusView) = (
+            FfiConverterString.allocationSize(value.`folder`) +
+            FfiConverterUInt.allocationSize(value.`keep`) +
+            FfiConverterOptionalULong.allocationSize(value.`lastSuccessAt`) +
+            FfiConverterOptionalString.allocationSize(value.`lastSuccessFile`) +
+            FfiConverterOptionalULong.allocationSize(value.`lastFailureAt`) +
+            FfiConverterOptionalString.allocationSize(value.`lastFailure`) +
+            FfiConverterBoolean.allocationSize(value.`folderMissing`) +
+            FfiConverterBoolean.allocationSize(value.`pending`)
+    )
+
+    override fun write(value: BackupStatusView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`folder`, buf)
+            FfiConverterUInt.write(value.`keep`, buf)
+            FfiConverterOptionalULong.write(value.`lastSuccessAt`, buf)
+            FfiConverterOptionalString.write(value.`lastSuccessFile`, buf)
+            FfiConverterOptionalULong.write(value.`lastFailureAt`, buf)
+            FfiConverterOptionalString.write(value.`lastFailure`, buf)
+            FfiConverterBoolean.write(value.`folderMissing`, buf)
+            FfiConverterBoolean.write(value.`pending`, buf)
+    }
+}
+
+
+
+/**
+ * One version in a backup folder; restore it with [`Store::import_data`] and the backup
+ * passphrase.
+ */
+data class BackupVersionView (
+    /**
+     * The file.
+     */
+    var `path`: kotlin.String
+    , 
+    /**
+     * When it was written (Unix seconds).
+     */
+    var `time`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBackupVersionView: FfiConverterRustBuffer<BackupVersionView> {
+    override fun read(buf: ByteBuffer): BackupVersionView {
+        return BackupVersionView(
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: BackupVersionView) = (
+            FfiConverterString.allocationSize(value.`path`) +
+            FfiConverterULong.allocationSize(value.`time`)
+    )
+
+    override fun write(value: BackupVersionView, buf: ByteBuffer) {
+            FfiConverterString.write(value.`path`, buf)
+            FfiConverterULong.write(value.`time`, buf)
     }
 }
 
@@ -3259,9 +3577,14 @@ data class ChallengeView (
     var `id`: kotlin.String
     , 
     /**
-     * `login`, `step_up` or `password_reset`.
+     * The push enrollment it came for (`Issuer (name)`).
      */
-    var `purpose`: kotlin.String
+    var `account`: kotlin.String
+    , 
+    /**
+     * Why the portal asks.
+     */
+    var `purpose`: Purpose
     , 
     /**
      * The user signing in.
@@ -3299,9 +3622,9 @@ data class ChallengeView (
     var `numberDigits`: kotlin.UByte?
     , 
     /**
-     * `required`, `preferred` or `discouraged`: whether to ask for Face ID / fingerprint.
+     * Whether to ask for Face ID / fingerprint / passcode before answering.
      */
-    var `userVerification`: kotlin.String
+    var `userVerification`: UserVerification
     , 
     /**
      * When it expires (portal clock, Unix seconds).
@@ -3325,6 +3648,7 @@ public object FfiConverterTypeChallengeView: FfiConverterRustBuffer<ChallengeVie
         return ChallengeView(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterTypePurpose.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -3332,14 +3656,15 @@ public object FfiConverterTypeChallengeView: FfiConverterRustBuffer<ChallengeVie
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalUByte.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeUserVerification.read(buf),
             FfiConverterULong.read(buf),
         )
     }
 
     override fun allocationSize(value: ChallengeView) = (
             FfiConverterString.allocationSize(value.`id`) +
-            FfiConverterString.allocationSize(value.`purpose`) +
+            FfiConverterString.allocationSize(value.`account`) +
+            FfiConverterTypePurpose.allocationSize(value.`purpose`) +
             FfiConverterString.allocationSize(value.`user`) +
             FfiConverterString.allocationSize(value.`application`) +
             FfiConverterOptionalString.allocationSize(value.`ip`) +
@@ -3347,13 +3672,14 @@ public object FfiConverterTypeChallengeView: FfiConverterRustBuffer<ChallengeVie
             FfiConverterOptionalString.allocationSize(value.`browser`) +
             FfiConverterOptionalString.allocationSize(value.`os`) +
             FfiConverterOptionalUByte.allocationSize(value.`numberDigits`) +
-            FfiConverterString.allocationSize(value.`userVerification`) +
+            FfiConverterTypeUserVerification.allocationSize(value.`userVerification`) +
             FfiConverterULong.allocationSize(value.`expiresAt`)
     )
 
     override fun write(value: ChallengeView, buf: ByteBuffer) {
             FfiConverterString.write(value.`id`, buf)
-            FfiConverterString.write(value.`purpose`, buf)
+            FfiConverterString.write(value.`account`, buf)
+            FfiConverterTypePurpose.write(value.`purpose`, buf)
             FfiConverterString.write(value.`user`, buf)
             FfiConverterString.write(value.`application`, buf)
             FfiConverterOptionalString.write(value.`ip`, buf)
@@ -3361,7 +3687,7 @@ public object FfiConverterTypeChallengeView: FfiConverterRustBuffer<ChallengeVie
             FfiConverterOptionalString.write(value.`browser`, buf)
             FfiConverterOptionalString.write(value.`os`, buf)
             FfiConverterOptionalUByte.write(value.`numberDigits`, buf)
-            FfiConverterString.write(value.`userVerification`, buf)
+            FfiConverterTypeUserVerification.write(value.`userVerification`, buf)
             FfiConverterULong.write(value.`expiresAt`, buf)
     }
 }
@@ -3612,6 +3938,133 @@ public object FfiConverterTypePushAccountView: FfiConverterRustBuffer<PushAccoun
 
 
 
+/**
+ * An account's icon: a bundled brand icon (docs/icons.md says how each app turns the SVGs
+ * into assets), or a letter avatar the app draws.
+ */
+sealed class AccountIcon {
+    
+    /**
+     * A brand from the bundled set.
+     */
+    data class Brand(
+        /**
+         * The Simple Icons slug (`github`).
+         */
+        val `slug`: kotlin.String, 
+        /**
+         * The brand's name (`GitHub`).
+         */
+        val `title`: kotlin.String, 
+        /**
+         * The asset name in the apps (`brand_github`).
+         */
+        val `asset`: kotlin.String, 
+        /**
+         * The brand colour, `#RRGGBB`.
+         */
+        val `color`: kotlin.String) : AccountIcon()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A letter (or digit, or `?`) on a colour chosen from the issuer, white on top.
+     */
+    data class Letter(
+        /**
+         * The character to draw.
+         */
+        val `letter`: kotlin.String, 
+        /**
+         * The background colour, `#RRGGBB`.
+         */
+        val `color`: kotlin.String) : AccountIcon()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccountIcon : FfiConverterRustBuffer<AccountIcon>{
+    override fun read(buf: ByteBuffer): AccountIcon {
+        return when(buf.getInt()) {
+            1 -> AccountIcon.Brand(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            2 -> AccountIcon.Letter(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: AccountIcon): ULong = when(value) {
+        is AccountIcon.Brand -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`slug`)
+                + FfiConverterString.allocationSize(value.`title`)
+                + FfiConverterString.allocationSize(value.`asset`)
+                + FfiConverterString.allocationSize(value.`color`)
+            )
+        }
+        is AccountIcon.Letter -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`letter`)
+                + FfiConverterString.allocationSize(value.`color`)
+            )
+        }
+    }
+
+    override fun write(value: AccountIcon, buf: ByteBuffer) {
+        when(value) {
+            is AccountIcon.Brand -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`slug`, buf)
+                FfiConverterString.write(value.`title`, buf)
+                FfiConverterString.write(value.`asset`, buf)
+                FfiConverterString.write(value.`color`, buf)
+                Unit
+            }
+            is AccountIcon.Letter -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`letter`, buf)
+                FfiConverterString.write(value.`color`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -3648,10 +4101,22 @@ sealed class AssentException(message: String): kotlin.Exception(message) {
         class PlatformKey(message: String) : AssentException(message)
         
     /**
-     * The vault file cannot be read or written (disk full, damaged): tell the user; restore a
-     * backup if it is damaged. Nothing was overwritten.
+     * The vault file cannot be read or written (disk full, damaged), or a key kept in it is
+     * damaged: tell the user; restore a backup if it is damaged. Nothing was overwritten.
      */
         class Storage(message: String) : AssentException(message)
+        
+    /**
+     * The portal answered something the protocol does not allow (a broken registration
+     * response): nothing changed; let the user try again later and report it if it persists.
+     */
+        class PortalReply(message: String) : AssentException(message)
+        
+    /**
+     * The change needs the user's explicit confirmation first (deleting an account that also
+     * approves sign-ins): show the message, and call again with the confirmation.
+     */
+        class NeedsConfirmation(message: String) : AssentException(message)
         
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<AssentException> {
@@ -3672,6 +4137,8 @@ public object FfiConverterTypeAssentError : FfiConverterRustBuffer<AssentExcepti
             4 -> AssentException.RequestClosed(FfiConverterString.read(buf))
             5 -> AssentException.PlatformKey(FfiConverterString.read(buf))
             6 -> AssentException.Storage(FfiConverterString.read(buf))
+            7 -> AssentException.PortalReply(FfiConverterString.read(buf))
+            8 -> AssentException.NeedsConfirmation(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -3705,6 +4172,14 @@ public object FfiConverterTypeAssentError : FfiConverterRustBuffer<AssentExcepti
             }
             is AssentException.Storage -> {
                 buf.putInt(6)
+                Unit
+            }
+            is AssentException.PortalReply -> {
+                buf.putInt(7)
+                Unit
+            }
+            is AssentException.NeedsConfirmation -> {
+                buf.putInt(8)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -3764,19 +4239,35 @@ public object FfiConverterTypeDevicePlatform: FfiConverterRustBuffer<DevicePlatf
 
 
 /**
- * Errors a foreign implementation (Kotlin, Swift) of a callback trait returns.
+ * Errors a foreign implementation (Kotlin, Swift) of a callback trait returns. Not a flat
+ * error: uniffi can only carry flat errors out of Rust, and this one comes in from the app.
  */
-sealed class KeystoreException(message: String): kotlin.Exception(message) {
-        
+sealed class KeystoreException: kotlin.Exception() {
+    
     /**
-     * The key is not available (locked device, deleted key, user cancelled biometrics).
+     * The key is not available (locked device, deleted key, user cancelled biometrics); the
+     * message is the platform's, shown to the user as the reason.
      */
-        class Unavailable(message: String) : KeystoreException(message)
+    class Unavailable(
         
+        /**
+         * Why, in the platform's words (`reason`, since Kotlin exceptions own `message`).
+         */
+        val `reason`: kotlin.String
+        ) : KeystoreException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
+
+    
+
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<KeystoreException> {
         override fun lift(error_buf: RustBuffer.ByValue): KeystoreException = FfiConverterTypeKeystoreError.lift(error_buf)
     }
+
+    
 }
 
 /**
@@ -3785,27 +4276,88 @@ sealed class KeystoreException(message: String): kotlin.Exception(message) {
 public object FfiConverterTypeKeystoreError : FfiConverterRustBuffer<KeystoreException> {
     override fun read(buf: ByteBuffer): KeystoreException {
         
-            return when(buf.getInt()) {
-            1 -> KeystoreException.Unavailable(FfiConverterString.read(buf))
+
+        return when(buf.getInt()) {
+            1 -> KeystoreException.Unavailable(
+                FfiConverterString.read(buf),
+                )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
-        
     }
 
     override fun allocationSize(value: KeystoreException): ULong {
-        return 4UL
+        return when(value) {
+            is KeystoreException.Unavailable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
     }
 
     override fun write(value: KeystoreException, buf: ByteBuffer) {
         when(value) {
             is KeystoreException.Unavailable -> {
                 buf.putInt(1)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 
 }
+
+
+
+/**
+ * Why the portal asks: the protocol's enum, exported as it is so that Swift `switch` and Kotlin
+ * `when` over it are exhaustive.
+ */
+
+enum class Purpose {
+    
+    /**
+     * Sign-in after a correct password.
+     */
+    LOGIN,
+    /**
+     * Re-confirmation inside a session; a deny ends the session.
+     */
+    STEP_UP,
+    /**
+     * Approval of a password reset.
+     */
+    PASSWORD_RESET,
+    /**
+     * A new device's activation (answered by `activate`, never shown).
+     */
+    ACTIVATE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePurpose: FfiConverterRustBuffer<Purpose> {
+    override fun read(buf: ByteBuffer) = try {
+        Purpose.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Purpose) = 4UL
+
+    override fun write(value: Purpose, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 
@@ -4063,6 +4615,53 @@ public object FfiConverterTypeUserAnswer : FfiConverterRustBuffer<UserAnswer>{
 
 
 
+/**
+ * Whether to ask for Face ID, a fingerprint or the passcode before answering.
+ */
+
+enum class UserVerification {
+    
+    /**
+     * Always ask: the portal refuses an approve without it.
+     */
+    REQUIRED,
+    /**
+     * Ask when the device can.
+     */
+    PREFERRED,
+    /**
+     * Do not ask.
+     */
+    DISCOURAGED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUserVerification: FfiConverterRustBuffer<UserVerification> {
+    override fun read(buf: ByteBuffer) = try {
+        UserVerification.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: UserVerification) = 4UL
+
+    override fun write(value: UserVerification, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -4121,6 +4720,38 @@ public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
         } else {
             buf.put(1)
             FfiConverterUInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
         }
     }
 }
@@ -4227,6 +4858,38 @@ public object FfiConverterOptionalTypeDeviceKeystore: FfiConverterRustBuffer<Dev
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeBackupStatusView: FfiConverterRustBuffer<BackupStatusView?> {
+    override fun read(buf: ByteBuffer): BackupStatusView? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeBackupStatusView.read(buf)
+    }
+
+    override fun allocationSize(value: BackupStatusView?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeBackupStatusView.allocationSize(value)
+        }
+    }
+
+    override fun write(value: BackupStatusView?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeBackupStatusView.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -4283,6 +4946,34 @@ public object FfiConverterSequenceTypeAccountView: FfiConverterRustBuffer<List<A
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeBackupVersionView: FfiConverterRustBuffer<List<BackupVersionView>> {
+    override fun read(buf: ByteBuffer): List<BackupVersionView> {
+        val len = buf.getInt()
+        return List<BackupVersionView>(len) {
+            FfiConverterTypeBackupVersionView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<BackupVersionView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeBackupVersionView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<BackupVersionView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeBackupVersionView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypePushAccountView: FfiConverterRustBuffer<List<PushAccountView>> {
     override fun read(buf: ByteBuffer): List<PushAccountView> {
         val len = buf.getInt()
@@ -4305,6 +4996,22 @@ public object FfiConverterSequenceTypePushAccountView: FfiConverterRustBuffer<Li
     }
 }
         /**
+         * The backup versions in `folder`, newest first, to offer for restoring (open one with
+         * [`Store::import_data`] and the backup passphrase).
+         */
+    @Throws(AssentException::class) fun `backupVersions`(`folder`: kotlin.String): List<BackupVersionView> {
+            return FfiConverterSequenceTypeBackupVersionView.lift(
+    uniffiRustCallWithError(AssentException) { _status ->
+    UniffiLib.uniffi_assent_core_fn_func_backup_versions(
+    
+        
+        FfiConverterString.lower(`folder`),_status)
+}
+    )
+    }
+    
+
+        /**
          * The code of an otpauth URI at `unix_seconds`, without a vault (HOTP: at its counter).
          */
     @Throws(AssentException::class) fun `codeForUri`(`uri`: kotlin.String, `unixSeconds`: kotlin.ULong): kotlin.String {
@@ -4315,6 +5022,27 @@ public object FfiConverterSequenceTypePushAccountView: FfiConverterRustBuffer<Li
         
         FfiConverterString.lower(`uri`),
         FfiConverterULong.lower(`unixSeconds`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Opens a push challenge for display without opening a [`Store`]: reads only the push
+         * enrollments of the vault at `path`, writes nothing and keeps nothing. For the iOS
+         * notification service extension (a few MB and seconds); the answer is given by the app, which
+         * opens the challenge again with [`Store::open_challenge`].
+         */
+    @Throws(AssentException::class) fun `peekChallenge`(`path`: kotlin.String, `key`: VaultKeyProvider, `payload`: kotlin.String, `clock`: Clock?): ChallengeView {
+            return FfiConverterTypeChallengeView.lift(
+    uniffiRustCallWithError(AssentException) { _status ->
+    UniffiLib.uniffi_assent_core_fn_func_peek_challenge(
+    
+        
+        FfiConverterString.lower(`path`),
+        FfiConverterTypeVaultKeyProvider.lower(`key`),
+        FfiConverterString.lower(`payload`),
+        FfiConverterOptionalTypeClock.lower(`clock`),_status)
 }
     )
     }
