@@ -83,8 +83,13 @@ fn extension(c: &mut Criterion) {
 
     c.bench_function("extension_peek_challenge_1000_account_vault", |b| {
         b.iter(|| {
-            black_box(Vault::peek_challenge(&path, &key, black_box(&payload), NOW + 1))
-                .expect("opens")
+            black_box(Vault::peek_challenge(
+                &path,
+                &key,
+                black_box(&payload),
+                NOW + 1,
+            ))
+            .expect("opens")
         })
     });
     c.bench_function("app_open_vault_then_open_challenge_1000_accounts", |b| {
