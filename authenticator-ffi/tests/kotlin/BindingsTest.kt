@@ -158,12 +158,18 @@ val tests = linkedMapOf<String, () -> Unit>(
         store.addUri("otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP")
         clock.now += 60uL
         store.rename(store.accounts()[1].id, "GitHub, Inc.", null)
+        // Within the 30 s debounce, a change waits for the flush the app does when backgrounded.
+        clock.now += 1uL
+        store.moveTo(store.accounts()[1].id, 0u)
+        assertEquals(true, store.backupStatus()!!.pending)
+        assertEquals(false, store.flushBackup()!!.pending)
         val versions = backupVersions(folder)
         assertEquals(2, versions.size, "keeps the last two")
         assertTrue(versions[0].time > versions[1].time, "newest first")
         val restored = Store.open(tempVault(), Keychain(ByteArray(32)), null, null)
         val report = restored.importData(File(versions[1].path).readBytes(), "backup passphrase")
         assertEquals(2u, report.added)
+        assertEquals("GitHub, Inc.", restored.accounts().first { it.name == "alice" }.issuer)
         val status = store.backupStatus()!!
         assertEquals(versions[0].path, status.lastSuccessFile)
         assertEquals(null, status.lastFailure)

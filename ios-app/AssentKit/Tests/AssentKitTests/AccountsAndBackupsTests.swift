@@ -44,14 +44,19 @@ final class AccountsAndBackupsTests: XCTestCase {
         XCTAssertFalse(on.pending)
         clock.now += 60
         _ = try store.addUri(uri: "otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP")
+        // Within the debounce a change waits for the flush the app does when backgrounded.
+        clock.now += 1
+        try store.rename(id: try store.accounts()[1].id, issuer: "GitHub, Inc.", name: nil)
+        XCTAssertEqual(try store.backupStatus()?.pending, true)
+        XCTAssertEqual(try store.flushBackup()?.pending, false)
         let versions = try backupVersions(folder: folder.path)
-        XCTAssertEqual(versions.count, 2)
+        XCTAssertEqual(versions.count, 3)
         XCTAssertEqual(try store.backupStatus()?.lastSuccessFile, versions[0].path)
         let restored = try Store.open(path: try Paths.tempVault(), key: Keychain(Data(count: 32)),
                                       keystore: nil, clock: nil)
-        let report = try restored.importData(data: try Data(contentsOf: URL(fileURLWithPath: versions[1].path)),
+        let report = try restored.importData(data: try Data(contentsOf: URL(fileURLWithPath: versions[2].path)),
                                              password: "backup pass")
-        XCTAssertEqual(report.added, 1, "the older version holds one account")
+        XCTAssertEqual(report.added, 1, "the oldest version holds one account")
         try store.disableAutoBackup()
         XCTAssertNil(try store.backupStatus())
     }
