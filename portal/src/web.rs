@@ -742,7 +742,12 @@ pub async fn totp(
             totp_page(
                 &s,
                 Some(&format!(
-                    "Wrong code. {remaining} attempts left before the account is locked."
+                    "Wrong code. {remaining} {} left before the account is locked.",
+                    if remaining == 1 {
+                        "attempt"
+                    } else {
+                        "attempts"
+                    }
                 )),
             ),
         )

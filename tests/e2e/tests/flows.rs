@@ -356,9 +356,14 @@ async fn totp_lockout_after_five_wrong_codes_and_unlock() {
     for attempt in 1..=4 {
         let page = browser.totp(wrong).await;
         assert_eq!(page.status, 401, "attempt {attempt}");
+        let left = match 5 - attempt {
+            1 => "1 attempt left".to_owned(),
+            n => format!("{n} attempts left"),
+        };
         assert!(
+            page.body.contains(&left),
+            "attempt {attempt}: {}",
             page.body
-                .contains(&format!("{} attempts left", 5 - attempt))
         );
     }
     let page = browser
