@@ -55,6 +55,8 @@ def test_errors_are_typed_with_readable_messages(assent):
     with pytest.raises(assent.AssentError.InvalidInput) as bad:
         assent.code_for_uri("otpauth://totp/x?secret=JBSWY3DP", 0)
     assert "secret: 40 bits is too short" in str(bad.value)
+    assert "JBSWY3DP" not in str(bad.value), "the secret is in the message"
+    assert_sentence(bad.value)
 
 
 def test_vault_round_trip_with_a_python_key_provider(assent, tmp_path):
