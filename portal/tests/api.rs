@@ -440,6 +440,19 @@ async fn password_session(p: &Arc<Portal>, ip: [u8; 4]) -> (String, String) {
     (cookie, csrf)
 }
 
+/// Creates alice, enrolled with a third-party app (the password leads to the TOTP form; the
+/// current step's code is used up); returns her TOTP secret.
+fn totp_user(p: &Portal) -> Vec<u8> {
+    let user = p.create_user("alice", "correct horse battery").unwrap();
+    let (enrollment, _) = p.start_enrollment(&user).unwrap();
+    let code = totp_code(&enrollment.totp_secret, p.now());
+    assert!(
+        p.confirm_totp_enrollment(&user, &enrollment.token, &code, "10.0.0.1")
+            .unwrap()
+    );
+    enrollment.totp_secret
+}
+
 /// A TOTP code of `secret` for the time `at`, as an authenticator app shows it.
 fn totp_code(secret: &[u8], at: u64) -> String {
     use authenticator_core::{Algorithm, OtpParams, SecretBytes};
@@ -491,14 +504,7 @@ async fn totp_post(
 async fn concurrent_totp_codes_cannot_pass_the_lockout_together() {
     for sessions in [1, 40] {
         let p = portal(Settings::defaults().unwrap());
-        let user = p.create_user("alice", "correct horse battery").unwrap();
-        // Enrolled with a third-party app: the password leads to the TOTP form.
-        let (enrollment, _) = p.start_enrollment(&user).unwrap();
-        let code = totp_code(&enrollment.totp_secret, p.now());
-        assert!(
-            p.confirm_totp_enrollment(&user, &enrollment.token, &code, "10.0.0.1")
-                .unwrap()
-        );
+        let secret = totp_user(&p);
         let mut forms = Vec::new();
         for i in 0..sessions {
             forms.push(password_session(&p, [10, 0, 1, i as u8]).await);
@@ -532,7 +538,7 @@ async fn concurrent_totp_codes_cannot_pass_the_lockout_together() {
 
         // The right code, for a step not used yet, is refused while the account is locked,
         // from every session whose password step came before the lock.
-        let right = totp_code(&enrollment.totp_secret, p.now() + 30);
+        let right = totp_code(&secret, p.now() + 30);
         let alone = tokio::sync::Barrier::new(1);
         for form in &forms {
             assert_ne!(
@@ -568,13 +574,7 @@ fn the_lockout_is_read_from_the_database_not_from_the_callers_copy() {
         )
         .unwrap(),
     );
-    let user = p.create_user("alice", "correct horse battery").unwrap();
-    let (enrollment, _) = p.start_enrollment(&user).unwrap();
-    let code = totp_code(&enrollment.totp_secret, p.now());
-    assert!(
-        p.confirm_totp_enrollment(&user, &enrollment.token, &code, "10.0.0.1")
-            .unwrap()
-    );
+    let secret = totp_user(&p);
     // What a handler holds while other requests run: the user as it was before any of them.
     let stale = p.user("alice").unwrap();
     let client = Client::new("10.0.0.2".into(), "");
@@ -598,7 +598,7 @@ fn the_lockout_is_read_from_the_database_not_from_the_callers_copy() {
         ]
     );
     assert_eq!(totp_codes_checked(&p), 5);
-    let right = totp_code(&enrollment.totp_secret, p.now() + 30);
+    let right = totp_code(&secret, p.now() + 30);
     assert_eq!(
         p.check_totp(&stale, &right, &client).unwrap(),
         TotpOutcome::Locked,
@@ -608,7 +608,7 @@ fn the_lockout_is_read_from_the_database_not_from_the_callers_copy() {
     clock.advance(i64::try_from(lockout).unwrap() + 1);
     let wrong = p.check_totp(&stale, "000000", &client).unwrap();
     assert_eq!(wrong, TotpOutcome::Rejected { remaining: 4 });
-    let right = totp_code(&enrollment.totp_secret, p.now());
+    let right = totp_code(&secret, p.now());
     assert_eq!(
         p.check_totp(&stale, &right, &client).unwrap(),
         TotpOutcome::Accepted
