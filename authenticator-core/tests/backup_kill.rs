@@ -12,35 +12,22 @@
     reason = "a test fails by panicking"
 )]
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use authenticator_core::autobackup::{self, BackupOutcome};
+use authenticator_core::import;
 use authenticator_core::seal::{self, KdfParams, Unlock, VaultKey};
 use authenticator_core::vault::Vault;
-use authenticator_core::{Account, Algorithm, OtpParams, SecretBytes, import};
+use common::account;
 
 const CHILD_ENV: &str = "ASSENT_BACKUP_KILL_TEST_VAULT";
 const KEY: [u8; 32] = [0x24; 32];
 const PASS: &str = "backup passphrase";
 const KEEP: usize = 3;
-
-fn account(i: u64) -> Account {
-    Account {
-        issuer: format!("Issuer {i}"),
-        name: format!("user{i}"),
-        otp: OtpParams::totp(Algorithm::Sha1, 6, 30).unwrap(),
-        secret: SecretBytes::new(
-            (0..20)
-                .map(|b| (b as u64 * 31 + i) as u8)
-                .chain(i.to_be_bytes())
-                .collect(),
-        ),
-        image: None,
-    }
-}
 
 fn now() -> u64 {
     SystemTime::now()
@@ -100,8 +87,7 @@ fn a_kill_at_any_instant_never_leaves_a_broken_version() {
     let file_kdf: KdfParams = serde_json::from_value(envelope["kdf"].clone()).unwrap();
     let backup_key = file_kdf.derive(PASS.as_bytes()).unwrap();
 
-    let exe = std::env::current_exe().unwrap();
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut killer = common::Killer::new(5_000, 90_000);
     let mut newest_count = 200;
     let mut names_seen = BTreeSet::new();
     let mut temps_seen = BTreeSet::new();
@@ -109,23 +95,11 @@ fn a_kill_at_any_instant_never_leaves_a_broken_version() {
     let mut previous_versions = 1;
     let rounds = 150;
     for round in 0..rounds {
-        let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "a_kill_at_any_instant_never_leaves_a_broken_version",
-                "--nocapture",
-            ])
-            .env(CHILD_ENV, &path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_micros(5_000 + seed % 90_000));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        killer.run_and_kill(
+            "a_kill_at_any_instant_never_leaves_a_broken_version",
+            CHILD_ENV,
+            &path,
+        );
 
         let versions = autobackup::versions(&folder).unwrap();
         assert!(!versions.is_empty(), "round {round}: no version left");

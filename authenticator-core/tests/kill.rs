@@ -8,30 +8,14 @@
     reason = "a test fails by panicking"
 )]
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+mod common;
 
 use authenticator_core::seal::{Unlock, VaultKey};
 use authenticator_core::vault::Vault;
-use authenticator_core::{Account, Algorithm, OtpParams, SecretBytes};
+use common::account;
 
 const CHILD_ENV: &str = "ASSENT_KILL_TEST_VAULT";
 const KEY: [u8; 32] = [0x42; 32];
-
-fn account(i: u64) -> Account {
-    Account {
-        issuer: format!("Issuer {i}"),
-        name: format!("user{i}"),
-        otp: OtpParams::totp(Algorithm::Sha1, 6, 30).unwrap(),
-        secret: SecretBytes::new(
-            (0..20)
-                .map(|b| (b as u64 * 31 + i) as u8)
-                .chain(i.to_be_bytes())
-                .collect(),
-        ),
-        image: None,
-    }
-}
 
 /// In the child: add an account and save, forever, until killed.
 fn save_forever(path: &str) -> ! {
@@ -58,28 +42,15 @@ fn a_kill_at_any_instant_leaves_a_vault_that_opens() {
     vault.add_all((0..200).map(account).collect()).unwrap();
     vault.save().unwrap();
 
-    let exe = std::env::current_exe().unwrap();
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut killer = common::Killer::new(2_000, 40_000);
     let mut previous = 200;
     let rounds = 150;
     for round in 0..rounds {
-        let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "a_kill_at_any_instant_leaves_a_vault_that_opens",
-                "--nocapture",
-            ])
-            .env(CHILD_ENV, &path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_micros(2_000 + seed % 40_000));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        killer.run_and_kill(
+            "a_kill_at_any_instant_leaves_a_vault_that_opens",
+            CHILD_ENV,
+            &path,
+        );
 
         let reopened = Vault::open(&path, Unlock::Key(&key))
             .unwrap_or_else(|e| panic!("round {round}: the vault does not open after a kill: {e}"));
