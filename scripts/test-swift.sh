@@ -21,8 +21,10 @@ chroot_dir="${ASSENT_SWIFT_CHROOT:-/var/cache/assent/swift-trixie}"
 packages="swiftlang libc6-dev openssl"
 export DEBIAN_FRONTEND=noninteractive
 
-# The Rust library the bindings load, and the portal side the push test talks to.
+# The Rust library the bindings load, and the portal side the push test talks to; the real
+# portal for AssentKit's end-to-end tests.
 cargo build -q -p authenticator-ffi --lib --examples
+cargo build -q -p portal --bins
 target="${CARGO_TARGET_DIR:-target}"
 target="$(cd "$target" && pwd -P)"
 
@@ -183,12 +185,14 @@ esac
 in_chroot() { # COMMAND...: run in the chroot with a clean environment
   chroot "$chroot_dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    ASSENT_ROOT="$root" ASSENT_TARGET="$target/debug" ASSENT_LIB_DIR="$target/debug" "$@"
+    ${ASSENT_TRACE:+ASSENT_TRACE=1} ASSENT_ROOT="$root" ASSENT_TARGET="$target/debug" ASSENT_LIB_DIR="$target/debug" "$@"
 }
 
 # The tests' temporary vaults live in the chroot's /tmp (emptied here, not by the tests).
 rm -rf "$chroot_dir/tmp/assent-swift-tests"
-in_chroot /bin/sh -c 'cd "$1" && swift test' sh "$root/ios-app/AssentKit"
+# ASSENT_SWIFT_FILTER runs only the matching tests (swift test --filter), when debugging one.
+in_chroot /bin/sh -c 'cd "$1" && shift && swift test "$@"' sh "$root/ios-app/AssentKit" \
+  ${ASSENT_SWIFT_FILTER:+--filter "$ASSENT_SWIFT_FILTER"}
 
 # Swift that cannot compile here (SwiftUI, UIKit) still gets the real parser. First make sure
 # the parser rejects what it must, so that this check cannot pass by checking nothing.

@@ -13,15 +13,15 @@ public final class PushCoordinator {
     private let store: Store
     private let transport: PortalTransport
     private let preferences: Preferences
-    /// The app's bundle id (the APNs topic).
-    private let topic: String
+    /// The app's bundle id (the APNs topic); nil when the portal's relay serves one app.
+    private let topic: String?
     /// True for development builds (APNs sandbox).
     private let sandbox: Bool
     /// The current APNs token, hex; nil until iOS gives one.
     public private(set) var token: String?
 
     public init(store: Store, transport: PortalTransport, preferences: Preferences,
-                topic: String, sandbox: Bool) {
+                topic: String?, sandbox: Bool) {
         self.store = store
         self.transport = transport
         self.preferences = preferences
