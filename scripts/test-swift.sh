@@ -22,9 +22,9 @@ packages="swiftlang libc6-dev openssl"
 export DEBIAN_FRONTEND=noninteractive
 
 # The Rust library the bindings load, and the portal side the push test talks to; the real
-# portal for AssentKit's end-to-end tests.
+# portal, the relay and the mock APNs/FCM (tests/push-mocks) for AssentKit's end-to-end tests.
 cargo build -q -p authenticator-ffi --lib --examples
-cargo build -q -p portal --bins
+cargo build -q -p portal -p push-relay -p push-mocks --bins
 target="${CARGO_TARGET_DIR:-target}"
 target="$(cd "$target" && pwd -P)"
 

@@ -11,7 +11,7 @@ let adminToken = "swift-e2e-admin-token"
 let password = "correct horse battery staple"
 
 /// Reads a child's stdout line by line.
-final class LineReader {
+final class LineReader: @unchecked Sendable { // used by one thread at a time
     private let handle: FileHandle
     private var buffer = Data()
     init(_ handle: FileHandle) { self.handle = handle }
@@ -37,24 +37,31 @@ final class PortalServer: @unchecked Sendable {
     private let session = URLSession(configuration: .ephemeral)
     let url: String
 
-    init(_ arguments: [String] = []) throws {
-        let db = try Paths.tempDirectory().appendingPathComponent("portal.db").path
+    /// `environment`: added to the portal's.
+    init(_ arguments: [String] = [], environment extra: [String: String] = [:]) throws {
+        let dir = try Paths.tempDirectory()
+        let db = dir.appendingPathComponent("portal.db").path
+        let log = dir.appendingPathComponent("portal.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = Paths.target.appendingPathComponent("portal")
         process.arguments = ["--db", db, "--listen", "127.0.0.1:0", "--admin-token", adminToken,
                              "--test-clock"] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PORTAL_LOG"] = "warn"
+        environment.merge(extra) { $1 }
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
         trace("portal started")
         let line = LineReader(output.fileHandleForReading).next() ?? ""
         let prefix = "portal listening on "
         guard line.hasPrefix(prefix) else {
             process.terminate()
-            throw Unexpected("portal said \(line)")
+            process.waitUntilExit()
+            let errors = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            throw Unexpected("portal did not start: \(line) \(errors.suffix(600))")
         }
         url = String(line.dropFirst(prefix.count)).trimmingCharacters(in: .whitespaces)
         trace("portal at \(url)")
@@ -246,17 +253,19 @@ final class CountingTransport: PortalTransport, @unchecked Sendable {
 
 /// A phone: its vault, AssentKit's models, URLSession to the portal.
 struct Phone {
+    let vaultPath: String
     let store: Store
     let transport: CountingTransport
     let push: PushCoordinator
     let notifications = FakeNotifications()
 
     init(token: String = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff") async throws {
-        store = try Store.open(path: try Paths.tempVault(), key: Keychain(Data(count: 32)),
+        vaultPath = try Paths.tempVault()
+        store = try Store.open(path: vaultPath, key: Keychain(Data(count: 32)),
                                keystore: try OpenSSLKeystore(), clock: nil)
         transport = CountingTransport(URLSessionPortalTransport())
         push = PushCoordinator(store: store, transport: transport, preferences: MemoryPreferences(),
-                               topic: "org.assent.app", sandbox: true)
+                               topic: nil, sandbox: true)
         var bytes = Data()
         var hex = Substring(token)
         while hex.count >= 2 {
