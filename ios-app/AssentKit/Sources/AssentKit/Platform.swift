@@ -39,28 +39,45 @@ public protocol Notifications: Sendable {
 }
 
 /// The vault key, created on first use and kept in the `SecretStore`. Shared by the app and the
-/// notification service extension.
+/// notification service extension (which reads it only: it never creates a vault).
 public final class StoredVaultKey: VaultKeyProvider {
     public static let itemName = "vault-key"
     private let secrets: SecretStore
-    private let random: @Sendable (Int) -> Data
+    private let random: (@Sendable (Int) -> Data)?
 
-    /// `random` draws n bytes (SecRandomCopyBytes on iOS).
-    public init(secrets: SecretStore, random: @escaping @Sendable (Int) -> Data) {
+    /// `random` draws n bytes (SecRandomCopyBytes on iOS); nil reads only, as the extension does.
+    public init(secrets: SecretStore, random: (@Sendable (Int) -> Data)?) {
         self.secrets = secrets
         self.random = random
     }
 
     public func vaultKey() throws -> Data {
+        let stored: Data?
         do {
-            if let key = try secrets.read(Self.itemName) { return key }
-            let key = random(32)
-            try secrets.write(Self.itemName, key)
-            return key
+            stored = try secrets.read(Self.itemName)
         } catch let error as KeystoreError {
             throw error
         } catch {
             throw KeystoreError.Unavailable(reason: "The Keychain could not be read.")
         }
+        if let stored { return stored }
+        guard let random else {
+            throw KeystoreError.Unavailable(reason: "Open Assent once to set it up.")
+        }
+        let key = random(32)
+        do {
+            try secrets.write(Self.itemName, key)
+        } catch let error as KeystoreError {
+            throw error
+        } catch {
+            throw KeystoreError.Unavailable(reason: "The Keychain could not be written.")
+        }
+        return key
     }
+}
+
+/// The system clock, for the approval countdown in the app and the extension.
+public final class SystemClock: Clock {
+    public init() {}
+    public func nowUnixSeconds() -> UInt64 { UInt64(Date().timeIntervalSince1970) }
 }

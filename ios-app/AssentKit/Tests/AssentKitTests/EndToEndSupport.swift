@@ -42,7 +42,9 @@ final class PortalServer: @unchecked Sendable {
         let dir = try Paths.tempDirectory()
         let db = dir.appendingPathComponent("portal.db").path
         let log = dir.appendingPathComponent("portal.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        guard FileManager.default.createFile(atPath: log.path, contents: nil) else {
+            throw Unexpected("cannot create \(log.path)")
+        }
         process.executableURL = Paths.target.appendingPathComponent("portal")
         process.arguments = ["--db", db, "--listen", "127.0.0.1:0", "--admin-token", adminToken,
                              "--test-clock"] + arguments
@@ -288,8 +290,4 @@ struct Phone {
         ApprovalProcessor(challenge: view, store: store, transport: transport, biometrics: biometrics,
                           clock: SystemClock(), alwaysVerify: alwaysVerify)
     }
-}
-
-final class SystemClock: Clock {
-    func nowUnixSeconds() -> UInt64 { UInt64(Date().timeIntervalSince1970) }
 }

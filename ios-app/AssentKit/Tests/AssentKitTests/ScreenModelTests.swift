@@ -389,3 +389,25 @@ final class DetailsAndSettingsTests: XCTestCase {
         XCTAssertTrue(again.state.privacy.contains("collects nothing"))
     }
 }
+
+final class StoredVaultKeyTests: XCTestCase {
+    final class MemorySecrets: SecretStore, @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [String: Data] = [:]
+        func read(_ name: String) throws -> Data? { lock.withLock { items[name] } }
+        func write(_ name: String, _ value: Data) throws { lock.withLock { items[name] = value } }
+    }
+
+    func testTheAppCreatesTheKeyOnceAndTheExtensionReadsIt() throws {
+        let secrets = MemorySecrets()
+        let app = StoredVaultKey(secrets: secrets, random: { Data(repeating: 9, count: $0) })
+        let path = try Paths.tempVault()
+        let store = try Store.open(path: path, key: app, keystore: nil, clock: nil)
+        _ = try store.addUri(uri: rfcSha1)
+        XCTAssertEqual(try secrets.read(StoredVaultKey.itemName), Data(repeating: 9, count: 32))
+        XCTAssertEqual(try app.vaultKey(), Data(repeating: 9, count: 32), "the same key again")
+        let readOnly = StoredVaultKey(secrets: secrets, random: nil)
+        XCTAssertEqual(try readOnly.vaultKey(), Data(repeating: 9, count: 32))
+        XCTAssertThrowsError(try StoredVaultKey(secrets: MemorySecrets(), random: nil).vaultKey())
+    }
+}
