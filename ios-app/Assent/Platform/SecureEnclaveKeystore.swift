@@ -50,7 +50,7 @@ final class SecureEnclaveKeystore: DeviceKeystore {
         else {
             throw KeystoreError.Unavailable(reason: "This phone's signing key is gone. Enroll it again.")
         }
-        let key = found as! SecKey // swiftlint:disable:this force_cast (checked by type id above)
+        let key = unsafeDowncast(found, to: SecKey.self) // its type id was checked above
         var error: Unmanaged<CFError>?
         guard let signature = SecKeyCreateSignature(
             key, .ecdsaSignatureMessageX962SHA256, message as CFData, &error) as Data?

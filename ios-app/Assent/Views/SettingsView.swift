@@ -43,6 +43,14 @@ struct SettingsView: View {
                     }
                     if let failure = backup.lastFailure { Text(failure).foregroundStyle(.red) }
                     LabeledContent("Versions", value: "\(state.versions.count)")
+                    ForEach(state.versions, id: \.path) { version in
+                        Button("Restore \(Date(timeIntervalSince1970: TimeInterval(version.time)).formatted())") {
+                            let chosen = passphrase
+                            Task { await model.perform(.restore(path: version.path, passphrase: chosen)) }
+                        }
+                        .disabled(passphrase.isEmpty)
+                    }
+                    SecureField("Backup passphrase (to restore)", text: $passphrase)
                     Button("Turn off automatic backups", role: .destructive) { model.send(.disableBackups) }
                 } else {
                     SecureField("Backup passphrase", text: $passphrase)

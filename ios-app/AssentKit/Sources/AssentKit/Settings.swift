@@ -35,6 +35,8 @@ public struct SettingsState: Equatable, Sendable {
     public var versions: [BackupVersionView] = []
     /// The encrypted backup file just made, for the share sheet.
     public var exported: Data?
+    /// What the last restore did.
+    public var restored: ImportReport?
     public var error: String?
     /// Nothing leaves the phone: what the privacy row says.
     public let privacy = "Assent collects nothing. Your accounts stay on this phone and in the backups you choose."
@@ -56,6 +58,8 @@ public enum SettingsEffect: Equatable, Sendable {
     /// Argon2id: off the main thread.
     case enableBackups(folder: String, passphrase: String, keep: UInt32)
     case export(passphrase: String)
+    /// Restores a backup version (or any export file) into the vault; scrypt/Argon2id: slow.
+    case restore(path: String, passphrase: String)
 }
 
 /// The one place the settings screen's state changes.
@@ -107,6 +111,16 @@ public final class SettingsProcessor {
             receive(.refresh)
         case .export(let passphrase):
             attempt { state.exported = try store.exportBackup(passphrase: passphrase) }
+        case .restore(let path, let passphrase):
+            attempt {
+                let data: Data
+                do {
+                    data = try Data(contentsOf: URL(fileURLWithPath: path))
+                } catch {
+                    throw AssentError.Storage(message: "The backup file cannot be read.")
+                }
+                state.restored = try store.importData(data: data, password: passphrase)
+            }
         }
     }
 

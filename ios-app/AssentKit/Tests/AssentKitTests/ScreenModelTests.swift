@@ -384,8 +384,24 @@ final class DetailsAndSettingsTests: XCTestCase {
         XCTAssertNil(again.state.error)
         XCTAssertEqual(again.state.backup?.folder, folder)
         XCTAssertEqual(again.state.versions.count, 1)
+        let version = try XCTUnwrap(again.state.versions.first?.path)
+        await again.perform(.export(passphrase: "another passphrase"))
+        XCTAssertGreaterThan(again.state.exported?.count ?? 0, 0)
         again.receive(.disableBackups)
         XCTAssertNil(again.state.backup)
+
+        // Restore the version into an empty vault on a new phone.
+        let fresh = try Store.open(path: try Paths.tempVault(), key: Keychain(Data(count: 32)),
+                                   keystore: nil, clock: nil)
+        let restore = SettingsProcessor(store: fresh, preferences: MemoryPreferences(),
+                                        biometrics: FakeBiometrics(.verified))
+        await restore.perform(.restore(path: version, passphrase: "wrong"))
+        XCTAssertNotNil(restore.state.error)
+        assertReadable(restore.state.error ?? "")
+        await restore.perform(.restore(path: version, passphrase: "correct horse battery"))
+        XCTAssertNil(restore.state.error)
+        XCTAssertEqual(restore.state.restored?.added, 1)
+        XCTAssertEqual(try fresh.accounts().map(\.issuer), ["RFC"])
         XCTAssertTrue(again.state.privacy.contains("collects nothing"))
     }
 }
