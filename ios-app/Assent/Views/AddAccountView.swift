@@ -29,6 +29,18 @@ struct AddAccountView: View {
                         Label("Account added", systemImage: "checkmark.circle.fill").foregroundStyle(.green)
                         Button("Done") { dismiss() }
                     }
+                case .imported:
+                    Section {
+                        let report = model.state.imported
+                        Label("\(report?.added ?? 0) added", systemImage: "checkmark.circle.fill")
+                            .foregroundStyle(.green)
+                        if let duplicates = report?.duplicates, !duplicates.isEmpty {
+                            Text("Already here: \(duplicates.joined(separator: ", "))")
+                        }
+                        ForEach(report?.skipped ?? [], id: \.self) { Text($0).foregroundStyle(.orange) }
+                        ForEach(report?.missingParts ?? [], id: \.self) { Text("Still to scan: \($0)") }
+                        Button("Done") { dismiss() }
+                    }
                 case .working:
                     Section { ProgressView("Enrolling this phone…") }
                 case .needsPassword:

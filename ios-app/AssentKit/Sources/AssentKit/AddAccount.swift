@@ -41,6 +41,8 @@ public enum AddPhase: Equatable, Sendable {
     case working
     /// An account was added (its id).
     case added(accountId: String)
+    /// A picture or export file was imported (`AddAccountState.imported` says what).
+    case imported
     /// The one QR was enrolled and the portal verified the device: the check mark.
     case enrolled(accountId: String, deviceId: String)
     /// An encrypted export needs its password.
@@ -146,7 +148,7 @@ public final class AddAccountProcessor {
             do {
                 let report = try store.importData(data: data, password: password)
                 state.imported = report
-                state.phase = .added(accountId: "")
+                state.phase = .imported
             } catch AssentError.PasswordRequired {
                 state.phase = .needsPassword
             } catch let error as AssentError {

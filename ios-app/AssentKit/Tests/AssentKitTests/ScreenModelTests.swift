@@ -100,6 +100,7 @@ final class AddAccountTests: XCTestCase {
         let (add, store) = try processor()
         await add.perform(.picked(try Paths.fixture("otpauth_qr.png"), password: nil))
         XCTAssertNil(add.state.error)
+        XCTAssertEqual(add.state.phase, .imported)
         XCTAssertEqual(add.state.imported?.added, 1)
         XCTAssertEqual(try store.accounts().count, 1)
 
