@@ -21,8 +21,19 @@ chroot_dir="${ASSENT_SWIFT_CHROOT:-/var/cache/assent/swift-trixie}"
 packages="swiftlang libc6-dev openssl"
 export DEBIAN_FRONTEND=noninteractive
 
-# The Rust library the bindings load, and the portal side the push test talks to.
-cargo build -q -p authenticator-ffi --lib --examples
+# --bench: instead of the tests, AssentKit's benchmarks against the release library
+# (Sources/AssentKitBench; figures in docs/performance.md).
+bench=false
+if [ "${1:-}" = "--bench" ]; then bench=true; fi
+
+# The Rust library the bindings load, and the portal side the push test talks to; the real
+# portal, the relay and the mock APNs/FCM (tests/push-mocks) for AssentKit's end-to-end tests.
+if $bench; then
+  cargo build -q --release -p authenticator-ffi --lib --examples
+else
+  cargo build -q -p authenticator-ffi --lib --examples
+  cargo build -q -p portal -p push-relay -p push-mocks --bins
+fi
 target="${CARGO_TARGET_DIR:-target}"
 target="$(cd "$target" && pwd -P)"
 
@@ -183,12 +194,28 @@ esac
 in_chroot() { # COMMAND...: run in the chroot with a clean environment
   chroot "$chroot_dir" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    ASSENT_ROOT="$root" ASSENT_TARGET="$target/debug" ASSENT_LIB_DIR="$target/debug" "$@"
+    ${ASSENT_TRACE:+ASSENT_TRACE=1} ASSENT_ROOT="$root" ASSENT_TARGET="$target/debug" ASSENT_LIB_DIR="$target/debug" "$@"
 }
+
+if $bench; then
+  rm -rf "$chroot_dir"/tmp/assent-swift-bench-*
+  out="$chroot_dir/tmp/assent-swift-bench.txt"
+  in_chroot /usr/bin/env ASSENT_TARGET="$target/release" ASSENT_LIB_DIR="$target/release" /bin/sh -c \
+    'cd "$1" && swift build -q -c release --product AssentKitBench && .build/release/AssentKitBench' \
+    sh "$root/ios-app/AssentKit" | tee "$out"
+  vault="$(sed -n 's/^EXTENSION_VAULT=//p' "$out")"
+  payload="$(sed -n 's/^EXTENSION_PAYLOAD=//p' "$out")"
+  # The extension's path once in a fresh process, for its peak RSS.
+  in_chroot /usr/bin/env ASSENT_LIB_DIR="$target/release" \
+    "$root/ios-app/AssentKit/.build/release/AssentKitBench" extension "$vault" "$payload"
+  exit 0
+fi
 
 # The tests' temporary vaults live in the chroot's /tmp (emptied here, not by the tests).
 rm -rf "$chroot_dir/tmp/assent-swift-tests"
-in_chroot /bin/sh -c 'cd "$1" && swift test' sh "$root/ios-app/AssentKit"
+# ASSENT_SWIFT_FILTER runs only the matching tests (swift test --filter), when debugging one.
+in_chroot /bin/sh -c 'cd "$1" && shift && swift test "$@"' sh "$root/ios-app/AssentKit" \
+  ${ASSENT_SWIFT_FILTER:+--filter "$ASSENT_SWIFT_FILTER"}
 
 # Swift that cannot compile here (SwiftUI, UIKit) still gets the real parser. First make sure
 # the parser rejects what it must, so that this check cannot pass by checking nothing.

@@ -50,5 +50,7 @@ let package = Package(
         .target(name: "AssentCore", dependencies: ["AssentCoreFFI"], linkerSettings: linkRust),
         .target(name: "AssentKit", dependencies: ["AssentCore"]),
         .testTarget(name: "AssentKitTests", dependencies: ["AssentKit"]),
+        // The benchmarks (scripts/test-swift.sh --bench, against the release library).
+        .executableTarget(name: "AssentKitBench", dependencies: ["AssentKit"]),
     ]
 )
