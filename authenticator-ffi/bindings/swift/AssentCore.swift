@@ -1110,6 +1110,13 @@ public protocol StoreProtocol: AnyObject, Sendable {
     func backupStatus() throws  -> BackupStatusView?
     
     /**
+     * Every account's code now, in the user's order: the once-a-second refresh of a list whose
+     * rows came from [`Store::accounts`]. Only the id, code and seconds left cross the
+     * boundary, so 1,000 accounts cost a fraction of `accounts()`.
+     */
+    func codes() throws  -> [AccountCode]
+    
+    /**
      * Deletes an account. One that also approves sign-ins (`push_device_id` is set) is deleted
      * only with `retire_push` (else [`AssentError::NeedsConfirmation`], nothing changed): ask
      * the user, since this device then stops answering for that portal too.
@@ -1337,6 +1344,20 @@ open func backupStatus()throws  -> BackupStatusView?  {
     return try  FfiConverterOptionTypeBackupStatusView.lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
         uniffiCallStatus in
     uniffi_assent_core_fn_method_store_backup_status(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every account's code now, in the user's order: the once-a-second refresh of a list whose
+     * rows came from [`Store::accounts`]. Only the id, code and seconds left cross the
+     * boundary, so 1,000 accounts cost a fraction of `accounts()`.
+     */
+open func codes()throws  -> [AccountCode]  {
+    return try  FfiConverterSequenceTypeAccountCode.lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
+        uniffiCallStatus in
+    uniffi_assent_core_fn_method_store_codes(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1825,6 +1846,86 @@ public func FfiConverterTypeVaultKeyProvider_lower(_ value: VaultKeyProvider) ->
 }
 
 
+
+
+/**
+ * One account's code now: what a list refreshes every second, lighter than [`AccountView`]
+ * (which `accounts()` gives once, with everything else).
+ */
+public struct AccountCode: Equatable, Hashable {
+    /**
+     * The account's id, as in [`AccountView`].
+     */
+    public var id: String
+    /**
+     * The code now (HOTP: at the counter).
+     */
+    public var code: String
+    /**
+     * Seconds the code stays valid; `None` for HOTP.
+     */
+    public var remainingSeconds: UInt32?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The account's id, as in [`AccountView`].
+         */id: String, 
+        /**
+         * The code now (HOTP: at the counter).
+         */code: String, 
+        /**
+         * Seconds the code stays valid; `None` for HOTP.
+         */remainingSeconds: UInt32?) {
+        self.id = id
+        self.code = code
+        self.remainingSeconds = remainingSeconds
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AccountCode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAccountCode: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountCode {
+        return
+            try AccountCode(
+                id: FfiConverterString.read(from: &buf), 
+                code: FfiConverterString.read(from: &buf), 
+                remainingSeconds: FfiConverterOptionUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AccountCode, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterOptionUInt32.write(value.remainingSeconds, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountCode_lift(_ buf: RustBuffer) throws -> AccountCode {
+    return try FfiConverterTypeAccountCode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAccountCode_lower(_ value: AccountCode) -> RustBuffer {
+    return FfiConverterTypeAccountCode.lower(value)
+}
 
 
 /**
@@ -3745,6 +3846,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeAccountCode: FfiConverterRustBuffer {
+    typealias SwiftType = [AccountCode]
+
+    public static func write(_ value: [AccountCode], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAccountCode.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AccountCode] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AccountCode]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAccountCode.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeAccountView: FfiConverterRustBuffer {
     typealias SwiftType = [AccountView]
 
@@ -3904,6 +4030,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_method_store_backup_status() != 35670) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_assent_core_checksum_method_store_codes() != 58473) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_method_store_delete() != 64177) {

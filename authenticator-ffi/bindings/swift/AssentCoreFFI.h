@@ -384,6 +384,11 @@ RustBuffer uniffi_assent_core_fn_method_store_answer(uint64_t ptr, RustBuffer ch
 RustBuffer uniffi_assent_core_fn_method_store_backup_status(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_CODES
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_CODES
+RustBuffer uniffi_assent_core_fn_method_store_codes(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_DELETE
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_DELETE
 void uniffi_assent_core_fn_method_store_delete(uint64_t ptr, RustBuffer id, int8_t retire_push, RustCallStatus *_Nonnull out_status
@@ -822,6 +827,12 @@ uint16_t uniffi_assent_core_checksum_method_store_answer(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_BACKUP_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_BACKUP_STATUS
 uint16_t uniffi_assent_core_checksum_method_store_backup_status(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_CODES
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_CODES
+uint16_t uniffi_assent_core_checksum_method_store_codes(void
     
 );
 #endif

@@ -126,6 +126,7 @@ val tests = linkedMapOf<String, () -> Unit>(
         assertEquals("RFC 6238", first.issuer)
         assertEquals("94287082", first.code)
         assertEquals(1u, first.remainingSeconds)
+        assertEquals(listOf(AccountCode(id, "94287082", 1u)), store.codes())
         store.destroy()
         val again = Store.open(path, Keychain(key), null, clock)
         assertEquals("RFC 6238", again.accounts().single().issuer)

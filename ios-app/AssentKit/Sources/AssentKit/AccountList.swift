@@ -17,22 +17,38 @@ public struct AccountRow: Equatable, Sendable, Identifiable {
     public let iconKey: String
     /// True when this account also approves sign-ins ("Sign-in approvals").
     public let approvesSignIns: Bool
+    /// Seconds per code, for the ring.
+    let period: UInt32
 
     init(_ view: AccountView) {
         id = view.id
         issuer = view.issuer
         name = view.name
-        code = view.code
-        displayCode = AccountRow.group(view.code)
-        secondsLeft = view.remainingSeconds
-        if let left = view.remainingSeconds, view.period > 0 {
-            progress = Double(left) / Double(view.period)
-        } else {
-            progress = 1
-        }
+        period = view.period
         icon = view.icon
         iconKey = view.iconKey
         approvesSignIns = view.pushDeviceId != nil
+        (code, displayCode, secondsLeft, progress) =
+            AccountRow.codeParts(view.code, view.remainingSeconds, view.period)
+    }
+
+    /// The same row with the code of now.
+    init(_ row: AccountRow, _ now: AccountCode) {
+        id = row.id
+        issuer = row.issuer
+        name = row.name
+        period = row.period
+        icon = row.icon
+        iconKey = row.iconKey
+        approvesSignIns = row.approvesSignIns
+        (code, displayCode, secondsLeft, progress) =
+            AccountRow.codeParts(now.code, now.remainingSeconds, row.period)
+    }
+
+    private static func codeParts(_ code: String, _ left: UInt32?, _ period: UInt32)
+        -> (String, String, UInt32?, Double) {
+        let progress = left.map { period > 0 ? Double($0) / Double(period) : 1 } ?? 1
+        return (code, group(code), left, progress)
     }
 
     /// `123456` → `123 456`, `12345678` → `1234 5678`; other lengths as they are.
@@ -84,7 +100,7 @@ public final class AccountListProcessor {
         do {
             switch action {
             case .refresh:
-                try load()
+                try refreshCodes()
             case .search(let query):
                 state.query = query
                 try load()
@@ -110,6 +126,26 @@ public final class AccountListProcessor {
         } catch {
             state.error = "Something went wrong."
         }
+    }
+
+    /// The once-a-second refresh: only the codes cross from the core (`Store.codes()`), and the
+    /// rows keep the rest; when the accounts changed underneath, the whole list is read again.
+    private func refreshCodes() throws {
+        guard !state.rows.isEmpty else { return try load() }
+        let codes = try store.codes()
+        var byId: [String: AccountCode] = [:]
+        byId.reserveCapacity(codes.count)
+        for code in codes { byId[code.id] = code }
+        var rows: [AccountRow] = []
+        rows.reserveCapacity(state.rows.count)
+        for row in state.rows {
+            guard let now = byId[row.id] else { return try load() }
+            rows.append(AccountRow(row, now))
+        }
+        if state.query.trimmingCharacters(in: .whitespaces).isEmpty && codes.count != rows.count {
+            return try load()
+        }
+        state.rows = rows
     }
 
     private func load() throws {

@@ -37,6 +37,13 @@ final class AccountListTests: XCTestCase {
         list.receive(.refresh)
         XCTAssertEqual(list.state.rows[0].secondsLeft, 30)
         XCTAssertEqual(list.state.rows[0].progress, 1)
+        XCTAssertEqual(list.state.rows[1].iconKey, "brand:github", "a refresh keeps the rest")
+
+        // An account added elsewhere (the add screen, another process) shows at the next refresh.
+        _ = try store.addUri(uri: "otpauth://totp/Later:x?secret=KRSXG5CTMVRXEZLU")
+        list.receive(.refresh)
+        XCTAssertEqual(list.state.rows.map(\.issuer), ["RFC", "GitHub", "Later"])
+        XCTAssertEqual(try store.codes().map(\.code), list.state.rows.map(\.code))
     }
 
     func testSearchReorderAndCopyWithA30SecondExpiry() throws {

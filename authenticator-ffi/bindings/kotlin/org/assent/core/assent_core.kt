@@ -769,6 +769,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_assent_core_checksum_method_store_backup_status(
     ): Int
+    external fun uniffi_assent_core_checksum_method_store_codes(
+    ): Int
     external fun uniffi_assent_core_checksum_method_store_delete(
     ): Int
     external fun uniffi_assent_core_checksum_method_store_disable_auto_backup(
@@ -861,6 +863,8 @@ internal object UniffiLib {
     external fun uniffi_assent_core_fn_method_store_answer(`ptr`: Long,`challengeId`: RustBuffer.ByValue,`answer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_method_store_backup_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_assent_core_fn_method_store_codes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_method_store_delete(`ptr`: Long,`id`: RustBuffer.ByValue,`retirePush`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1058,6 +1062,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_method_store_backup_status() and 0xFFFF) != 35670) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_assent_core_checksum_method_store_codes() and 0xFFFF) != 58473) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_method_store_delete() and 0xFFFF) != 64177) {
@@ -2302,6 +2309,13 @@ public interface StoreInterface {
     fun `backupStatus`(): BackupStatusView?
     
     /**
+     * Every account's code now, in the user's order: the once-a-second refresh of a list whose
+     * rows came from [`Store::accounts`]. Only the id, code and seconds left cross the
+     * boundary, so 1,000 accounts cost a fraction of `accounts()`.
+     */
+    fun `codes`(): List<AccountCode>
+    
+    /**
      * Deletes an account. One that also approves sign-ins (`push_device_id` is set) is deleted
      * only with `retire_push` (else [`AssentError::NeedsConfirmation`], nothing changed): ask
      * the user, since this device then stops answering for that portal too.
@@ -2584,6 +2598,25 @@ open class Store: Disposable, AutoCloseable, StoreInterface
     callWithHandle {
     uniffiRustCallWithError(AssentException) { _status ->
     UniffiLib.uniffi_assent_core_fn_method_store_backup_status(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every account's code now, in the user's order: the once-a-second refresh of a list whose
+     * rows came from [`Store::accounts`]. Only the id, code and seconds left cross the
+     * boundary, so 1,000 accounts cost a fraction of `accounts()`.
+     */
+    @Throws(AssentException::class)override fun `codes`(): List<AccountCode> {
+            return FfiConverterSequenceTypeAccountCode.lift(
+    callWithHandle {
+    uniffiRustCallWithError(AssentException) { _status ->
+    UniffiLib.uniffi_assent_core_fn_method_store_codes(
         it,
         _status)
 }
@@ -3282,6 +3315,62 @@ public object FfiConverterTypeVaultKeyProvider: FfiConverter<VaultKeyProvider, L
 
     override fun write(value: VaultKeyProvider, buf: ByteBuffer) {
         buf.putLong(lower(value))
+    }
+}
+
+
+
+/**
+ * One account's code now: what a list refreshes every second, lighter than [`AccountView`]
+ * (which `accounts()` gives once, with everything else).
+ */
+data class AccountCode (
+    /**
+     * The account's id, as in [`AccountView`].
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * The code now (HOTP: at the counter).
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * Seconds the code stays valid; `None` for HOTP.
+     */
+    var `remainingSeconds`: kotlin.UInt?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAccountCode: FfiConverterRustBuffer<AccountCode> {
+    override fun read(buf: ByteBuffer): AccountCode {
+        return AccountCode(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AccountCode) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterOptionalUInt.allocationSize(value.`remainingSeconds`)
+    )
+
+    override fun write(value: AccountCode, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterOptionalUInt.write(value.`remainingSeconds`, buf)
     }
 }
 
@@ -4908,6 +4997,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAccountCode: FfiConverterRustBuffer<List<AccountCode>> {
+    override fun read(buf: ByteBuffer): List<AccountCode> {
+        val len = buf.getInt()
+        return List<AccountCode>(len) {
+            FfiConverterTypeAccountCode.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AccountCode>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAccountCode.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AccountCode>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAccountCode.write(it, buf)
         }
     }
 }
