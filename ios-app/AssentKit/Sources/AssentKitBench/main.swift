@@ -111,6 +111,9 @@ print("list refresh, \(list.state.rows.count) accounts (\(report.added) imported
 for _ in 0..<50 { _ = try store.accounts() }
 let accounts = try (0..<200).map { _ in try milliseconds { _ = try store.accounts() } }
 print("Store.accounts() alone, 1,000 accounts: \(summary(accounts))")
+for _ in 0..<50 { _ = try store.codes() }
+let codes = try (0..<200).map { _ in try milliseconds { _ = try store.codes() } }
+print("Store.codes() alone, 1,000 accounts: \(summary(codes))")
 
 // 2. The extension's path.
 let portal = try PortalSide(target)
