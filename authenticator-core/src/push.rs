@@ -311,6 +311,16 @@ pub struct Received {
     pub first_time: bool,
 }
 
+/// What [`Vault::receive_pending`] found in a poll answer.
+#[derive(Debug, Default)]
+pub struct Polled {
+    /// The challenges open here now, in the portal's order (oldest first).
+    pub challenges: Vec<Challenge>,
+    /// Why each challenge that cannot be trusted was left out (another portal key, a bad
+    /// signature, ...).
+    pub refused: Vec<PushError>,
+}
+
 /// The result of [`Vault::enroll`].
 #[derive(Debug)]
 pub struct Enrolled {
@@ -558,6 +568,27 @@ impl Vault {
             challenge,
             first_time,
         })
+    }
+
+    /// Takes the portal's answer to a poll ([`Vault::poll_request`]), `{"challenges": [...]}`,
+    /// and opens each challenge in it as [`Vault::receive`] does. Returns those now open here
+    /// (new or already open), oldest first; one answered here or expired is left out, and so is
+    /// one that cannot be trusted (its error is in `refused`). A body that is not a poll answer
+    /// is the portal's fault ([`PushError::PortalReply`]).
+    pub fn receive_pending(&mut self, response_body: &str, now: u64) -> Result<Polled, PushError> {
+        let pending: assent_protocol::Pending =
+            serde_json::from_str(response_body).map_err(|_| {
+                PushError::PortalReply("the answer to a poll is not a list of requests")
+            })?;
+        let mut polled = Polled::default();
+        for jws in &pending.challenges {
+            match self.receive(jws, now) {
+                Ok(received) => polled.challenges.push(received.challenge),
+                Err(PushError::AlreadyAnswered | PushError::Expired) => {}
+                Err(other) => polled.refused.push(other),
+            }
+        }
+        Ok(polled)
     }
 
     /// The challenges open here, soonest to expire first.

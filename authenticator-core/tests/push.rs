@@ -500,3 +500,31 @@ fn deleting_an_account_that_approves_sign_ins_needs_confirmation_and_retires_bot
         Err(PushError::UnknownChallenge)
     ));
 }
+
+#[test]
+fn a_poll_answer_opens_what_is_pending_and_leaves_out_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let portal = Portal::new();
+    let registration = enroll(&mut vault, &portal, KeyChoice::Software, None);
+    let (answered, _) = portal.challenge(&registration, Purpose::Login, None, NOW);
+    let opened = vault.receive(&answered, NOW).unwrap().challenge;
+    let deny = Response::Deny {
+        reason: None,
+        user_verified: false,
+    };
+    vault.answer_opened(&opened.id, &deny, NOW, None).unwrap();
+    let (pending, _) = portal.challenge(&registration, Purpose::StepUp, None, NOW);
+    let (foreign, _) = Portal::new().challenge(&registration, Purpose::Login, None, NOW);
+    let body = serde_json::json!({ "challenges": [answered, pending, foreign] }).to_string();
+
+    let polled = vault.receive_pending(&body, NOW + 1).unwrap();
+    assert_eq!(polled.challenges.len(), 1);
+    assert_eq!(polled.challenges[0].content.purpose, Purpose::StepUp);
+    assert_eq!(polled.refused.len(), 1, "{:?}", polled.refused);
+    assert_eq!(vault.opened(NOW + 1).len(), 1, "kept open for the answer");
+    assert!(matches!(
+        vault.receive_pending("<html>502 Bad Gateway</html>", NOW),
+        Err(PushError::PortalReply(_))
+    ));
+}

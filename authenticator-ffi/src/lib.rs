@@ -834,7 +834,31 @@ impl Store {
         Ok(request.into())
     }
 
-    /// A signed request for this device's pending challenges; open each one returned.
+    /// Takes the body of the portal's answer to [`Store::poll_request`] and opens every
+    /// challenge in it (each stays open for [`Store::answer`]); returns those to show, oldest
+    /// first. Ones answered here or expired are left out, and so are ones that cannot be
+    /// trusted; a body that is not a poll answer is [`AssentError::PortalReply`].
+    pub fn open_pending(&self, response_body: String) -> Result<Vec<ChallengeView>, AssentError> {
+        let now = self.clock.now_unix_seconds();
+        let mut vault = lock(&self.vault)?;
+        let polled = vault.receive_pending(&response_body, now)?;
+        Ok(polled
+            .challenges
+            .iter()
+            .map(|challenge| {
+                let account = vault
+                    .push_accounts()
+                    .iter()
+                    .find(|p| p.device_id == challenge.device_id)
+                    .map(|p| p.label.clone())
+                    .unwrap_or_default();
+                challenge_view(challenge, account)
+            })
+            .collect())
+    }
+
+    /// A signed request for this device's pending challenges; pass the portal's answer to
+    /// [`Store::open_pending`].
     pub fn poll_request(&self, device_id: String) -> Result<PortalRequest, AssentError> {
         let keystore = self.keystore.as_deref().map(Keystore);
         let signer = keystore.as_ref().map(|k| k as &dyn PlatformSigner);

@@ -197,6 +197,17 @@ def test_every_push_error_is_typed_and_a_sentence(assent, tmp_path):
             store.open_challenge(portal(cmd="challenge", purpose="activate")["payload"])
         assert_sentence(activation.value)
 
+        # A poll answer: each request in it is opened, the answered one left out.
+        payloads = [portal(cmd="challenge", digits=None)["payload"] for _ in range(2)]
+        body = json.dumps({"challenges": payloads})
+        pulled = store.open_pending(body)
+        assert len(pulled) == 2
+        store.answer(pulled[0].id, assent.UserAnswer.DENY(not_me=False, user_verified=False))
+        assert [v.id for v in store.open_pending(body)] == [pulled[1].id]
+        with pytest.raises(assent.AssentError.PortalReply) as not_a_poll:
+            store.open_pending("<html>502</html>")
+        assert_sentence(not_a_poll.value)
+
         # The account that approves sign-ins is one account, deleted only when confirmed.
         account = store.accounts()[0]
         assert account.push_device_id == device_id

@@ -568,7 +568,9 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_store_open_challenge() != 13621:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_assent_core_checksum_method_store_poll_request() != 37938:
+    if lib.uniffi_assent_core_checksum_method_store_open_pending() != 65280:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_assent_core_checksum_method_store_poll_request() != 5929:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_store_push_accounts() != 30276:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -679,6 +681,9 @@ _UniffiLib.uniffi_assent_core_checksum_method_store_move_to.restype = ctypes.c_u
 _UniffiLib.uniffi_assent_core_checksum_method_store_open_challenge.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_store_open_challenge.restype = ctypes.c_uint16
+_UniffiLib.uniffi_assent_core_checksum_method_store_open_pending.argtypes = (
+)
+_UniffiLib.uniffi_assent_core_checksum_method_store_open_pending.restype = ctypes.c_uint16
 _UniffiLib.uniffi_assent_core_checksum_method_store_poll_request.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_store_poll_request.restype = ctypes.c_uint16
@@ -841,6 +846,12 @@ _UniffiLib.uniffi_assent_core_fn_method_store_open_challenge.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_assent_core_fn_method_store_open_challenge.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_assent_core_fn_method_store_open_pending.argtypes = (
+    ctypes.c_uint64,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_assent_core_fn_method_store_open_pending.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_assent_core_fn_method_store_poll_request.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -3147,6 +3158,29 @@ class _UniffiFfiConverterSequenceTypeAccountCode(_UniffiConverterRustBuffer):
             _UniffiFfiConverterTypeAccountCode.read(buf) for i in range(count)
         ]
 
+class _UniffiFfiConverterSequenceTypeChallengeView(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterTypeChallengeView.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterTypeChallengeView.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterTypeChallengeView.read(buf) for i in range(count)
+        ]
+
 class _UniffiFfiConverterSequenceTypePushAccountView(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -3272,9 +3306,18 @@ class StoreProtocol(typing.Protocol):
         returns what to show; it stays open for [`Store::answer`]. Nothing is answered yet.
 """
         raise NotImplementedError
+    def open_pending(self, response_body: str) -> typing.List[ChallengeView]:
+        """
+        Takes the body of the portal's answer to [`Store::poll_request`] and opens every
+        challenge in it (each stays open for [`Store::answer`]); returns those to show, oldest
+        first. Ones answered here or expired are left out, and so are ones that cannot be
+        trusted; a body that is not a poll answer is [`AssentError::PortalReply`].
+"""
+        raise NotImplementedError
     def poll_request(self, device_id: str) -> PortalRequest:
         """
-        A signed request for this device's pending challenges; open each one returned.
+        A signed request for this device's pending challenges; pass the portal's answer to
+        [`Store::open_pending`].
 """
         raise NotImplementedError
     def push_accounts(self, ) -> typing.List[PushAccountView]:
@@ -3678,9 +3721,31 @@ class Store(StoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
+    def open_pending(self, response_body: str) -> typing.List[ChallengeView]:
+        """
+        Takes the body of the portal's answer to [`Store::poll_request`] and opens every
+        challenge in it (each stays open for [`Store::answer`]); returns those to show, oldest
+        first. Ones answered here or expired are left out, and so are ones that cannot be
+        trusted; a body that is not a poll answer is [`AssentError::PortalReply`].
+"""
+        
+        _UniffiFfiConverterString.check_lower(response_body)
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+            _UniffiFfiConverterString.lower(response_body),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeChallengeView.lift
+        _uniffi_error_converter = _UniffiFfiConverterTypeAssentError
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_assent_core_fn_method_store_open_pending,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
     def poll_request(self, device_id: str) -> PortalRequest:
         """
-        A signed request for this device's pending challenges; open each one returned.
+        A signed request for this device's pending challenges; pass the portal's answer to
+        [`Store::open_pending`].
 """
         
         _UniffiFfiConverterString.check_lower(device_id)

@@ -1179,7 +1179,16 @@ public protocol StoreProtocol: AnyObject, Sendable {
     func openChallenge(payload: String) throws  -> ChallengeView
     
     /**
-     * A signed request for this device's pending challenges; open each one returned.
+     * Takes the body of the portal's answer to [`Store::poll_request`] and opens every
+     * challenge in it (each stays open for [`Store::answer`]); returns those to show, oldest
+     * first. Ones answered here or expired are left out, and so are ones that cannot be
+     * trusted; a body that is not a poll answer is [`AssentError::PortalReply`].
+     */
+    func openPending(responseBody: String) throws  -> [ChallengeView]
+    
+    /**
+     * A signed request for this device's pending challenges; pass the portal's answer to
+     * [`Store::open_pending`].
      */
     func pollRequest(deviceId: String) throws  -> PortalRequest
     
@@ -1509,7 +1518,24 @@ open func openChallenge(payload: String)throws  -> ChallengeView  {
 }
     
     /**
-     * A signed request for this device's pending challenges; open each one returned.
+     * Takes the body of the portal's answer to [`Store::poll_request`] and opens every
+     * challenge in it (each stays open for [`Store::answer`]); returns those to show, oldest
+     * first. Ones answered here or expired are left out, and so are ones that cannot be
+     * trusted; a body that is not a poll answer is [`AssentError::PortalReply`].
+     */
+open func openPending(responseBody: String)throws  -> [ChallengeView]  {
+    return try  FfiConverterSequenceTypeChallengeView.lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
+        uniffiCallStatus in
+    uniffi_assent_core_fn_method_store_open_pending(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(responseBody),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A signed request for this device's pending challenges; pass the portal's answer to
+     * [`Store::open_pending`].
      */
 open func pollRequest(deviceId: String)throws  -> PortalRequest  {
     return try  FfiConverterTypePortalRequest_lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
@@ -3921,6 +3947,31 @@ fileprivate struct FfiConverterSequenceTypeBackupVersionView: FfiConverterRustBu
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeChallengeView: FfiConverterRustBuffer {
+    typealias SwiftType = [ChallengeView]
+
+    public static func write(_ value: [ChallengeView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeChallengeView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ChallengeView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ChallengeView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeChallengeView.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypePushAccountView: FfiConverterRustBuffer {
     typealias SwiftType = [PushAccountView]
 
@@ -4065,7 +4116,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_assent_core_checksum_method_store_open_challenge() != 13621) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_assent_core_checksum_method_store_poll_request() != 37938) {
+    if (uniffi_assent_core_checksum_method_store_open_pending() != 65280) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_assent_core_checksum_method_store_poll_request() != 5929) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_method_store_push_accounts() != 30276) {

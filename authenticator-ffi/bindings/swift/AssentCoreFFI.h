@@ -439,6 +439,11 @@ void uniffi_assent_core_fn_method_store_move_to(uint64_t ptr, RustBuffer id, uin
 RustBuffer uniffi_assent_core_fn_method_store_open_challenge(uint64_t ptr, RustBuffer payload, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_OPEN_PENDING
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_OPEN_PENDING
+RustBuffer uniffi_assent_core_fn_method_store_open_pending(uint64_t ptr, RustBuffer response_body, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_POLL_REQUEST
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_POLL_REQUEST
 RustBuffer uniffi_assent_core_fn_method_store_poll_request(uint64_t ptr, RustBuffer device_id, RustCallStatus *_Nonnull out_status
@@ -893,6 +898,12 @@ uint16_t uniffi_assent_core_checksum_method_store_move_to(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_OPEN_CHALLENGE
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_OPEN_CHALLENGE
 uint16_t uniffi_assent_core_checksum_method_store_open_challenge(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_OPEN_PENDING
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_OPEN_PENDING
+uint16_t uniffi_assent_core_checksum_method_store_open_pending(void
     
 );
 #endif

@@ -243,6 +243,14 @@ val tests = linkedMapOf<String, () -> Unit>(
             // An activation arriving by push is not something to approve.
             val activation = portal.call("""{"cmd":"challenge","purpose":"activate"}""")
             assertSentence(assertFailsWith<AssentException.InvalidInput> { store.openChallenge(field(activation, "payload")) })
+            // A poll answer: every request in it is opened; a body that is not one is the portal's fault.
+            val first = field(portal.call("""{"cmd":"challenge","digits":null}"""), "payload")
+            val second = field(portal.call("""{"cmd":"challenge","digits":null,"purpose":"password_reset"}"""), "payload")
+            val pulled = store.openPending("""{"challenges":[${quote(first)},${quote(second)}]}""")
+            assertEquals(listOf(Purpose.LOGIN, Purpose.PASSWORD_RESET), pulled.map { it.purpose })
+            store.answer(pulled[0].id, UserAnswer.Deny(false, false))
+            assertEquals(1, store.openPending("""{"challenges":[${quote(first)},${quote(second)}]}""").size)
+            assertSentence(assertFailsWith<AssentException.PortalReply> { store.openPending("<html>502</html>") })
             // Deleting the account that approves sign-ins needs the user's confirmation.
             val account = store.accounts().single()
             assertEquals(device.deviceId, account.pushDeviceId)

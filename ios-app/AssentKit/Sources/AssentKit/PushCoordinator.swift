@@ -78,17 +78,9 @@ public final class PushCoordinator {
         for account in accounts {
             guard let request = try? store.pollRequest(deviceId: account.deviceId),
                   let body = try? await transport.send(request) else { continue }
-            for payload in Self.challenges(in: body) {
-                if let view = try? store.openChallenge(payload: payload) { open.append(view) }
-            }
+            // The core reads the poll answer and opens each request in it.
+            if let views = try? store.openPending(responseBody: body) { open.append(contentsOf: views) }
         }
         return open
-    }
-
-    /// `{"challenges": [jws, ...]}`, the portal's answer to a poll.
-    static func challenges(in body: String) -> [String] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
-              let list = object["challenges"] as? [String] else { return [] }
-        return list
     }
 }

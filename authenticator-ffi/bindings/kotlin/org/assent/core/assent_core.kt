@@ -791,6 +791,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_assent_core_checksum_method_store_open_challenge(
     ): Int
+    external fun uniffi_assent_core_checksum_method_store_open_pending(
+    ): Int
     external fun uniffi_assent_core_checksum_method_store_poll_request(
     ): Int
     external fun uniffi_assent_core_checksum_method_store_push_accounts(
@@ -885,6 +887,8 @@ internal object UniffiLib {
     external fun uniffi_assent_core_fn_method_store_move_to(`ptr`: Long,`id`: RustBuffer.ByValue,`position`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_assent_core_fn_method_store_open_challenge(`ptr`: Long,`payload`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_assent_core_fn_method_store_open_pending(`ptr`: Long,`responseBody`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_method_store_poll_request(`ptr`: Long,`deviceId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1097,7 +1101,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_assent_core_checksum_method_store_open_challenge() and 0xFFFF) != 13621) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_assent_core_checksum_method_store_poll_request() and 0xFFFF) != 37938) {
+    if ((lib.uniffi_assent_core_checksum_method_store_open_pending() and 0xFFFF) != 65280) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_assent_core_checksum_method_store_poll_request() and 0xFFFF) != 5929) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_method_store_push_accounts() and 0xFFFF) != 30276) {
@@ -2378,7 +2385,16 @@ public interface StoreInterface {
     fun `openChallenge`(`payload`: kotlin.String): ChallengeView
     
     /**
-     * A signed request for this device's pending challenges; open each one returned.
+     * Takes the body of the portal's answer to [`Store::poll_request`] and opens every
+     * challenge in it (each stays open for [`Store::answer`]); returns those to show, oldest
+     * first. Ones answered here or expired are left out, and so are ones that cannot be
+     * trusted; a body that is not a poll answer is [`AssentError::PortalReply`].
+     */
+    fun `openPending`(`responseBody`: kotlin.String): List<ChallengeView>
+    
+    /**
+     * A signed request for this device's pending challenges; pass the portal's answer to
+     * [`Store::open_pending`].
      */
     fun `pollRequest`(`deviceId`: kotlin.String): PortalRequest
     
@@ -2822,7 +2838,29 @@ open class Store: Disposable, AutoCloseable, StoreInterface
 
     
     /**
-     * A signed request for this device's pending challenges; open each one returned.
+     * Takes the body of the portal's answer to [`Store::poll_request`] and opens every
+     * challenge in it (each stays open for [`Store::answer`]); returns those to show, oldest
+     * first. Ones answered here or expired are left out, and so are ones that cannot be
+     * trusted; a body that is not a poll answer is [`AssentError::PortalReply`].
+     */
+    @Throws(AssentException::class)override fun `openPending`(`responseBody`: kotlin.String): List<ChallengeView> {
+            return FfiConverterSequenceTypeChallengeView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(AssentException) { _status ->
+    UniffiLib.uniffi_assent_core_fn_method_store_open_pending(
+        it,
+        
+        FfiConverterString.lower(`responseBody`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A signed request for this device's pending challenges; pass the portal's answer to
+     * [`Store::open_pending`].
      */
     @Throws(AssentException::class)override fun `pollRequest`(`deviceId`: kotlin.String): PortalRequest {
             return FfiConverterTypePortalRequest.lift(
@@ -5081,6 +5119,34 @@ public object FfiConverterSequenceTypeBackupVersionView: FfiConverterRustBuffer<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeBackupVersionView.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeChallengeView: FfiConverterRustBuffer<List<ChallengeView>> {
+    override fun read(buf: ByteBuffer): List<ChallengeView> {
+        val len = buf.getInt()
+        return List<ChallengeView>(len) {
+            FfiConverterTypeChallengeView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ChallengeView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeChallengeView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ChallengeView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeChallengeView.write(it, buf)
         }
     }
 }
