@@ -447,6 +447,16 @@ fn vault_key(provider: &dyn VaultKeyProvider) -> Result<VaultKey, AssentError> {
     })
 }
 
+/// The label of the push enrollment a challenge came for.
+fn enrollment_label(vault: &Vault, challenge: &Challenge) -> String {
+    vault
+        .push_accounts()
+        .iter()
+        .find(|p| p.device_id == challenge.device_id)
+        .map(|p| p.label.clone())
+        .unwrap_or_default()
+}
+
 fn challenge_view(challenge: &Challenge, account: String) -> ChallengeView {
     let content = &challenge.content;
     ChallengeView {
@@ -789,13 +799,10 @@ impl Store {
         let now = self.clock.now_unix_seconds();
         let mut vault = lock(&self.vault)?;
         let challenge = vault.receive(payload.trim(), now)?.challenge;
-        let account = vault
-            .push_accounts()
-            .iter()
-            .find(|p| p.device_id == challenge.device_id)
-            .map(|p| p.label.clone())
-            .unwrap_or_default();
-        Ok(challenge_view(&challenge, account))
+        Ok(challenge_view(
+            &challenge,
+            enrollment_label(&vault, &challenge),
+        ))
     }
 
     /// Answers an opened challenge; returns the signed answer to send. The vault remembers it
@@ -845,15 +852,7 @@ impl Store {
         Ok(polled
             .challenges
             .iter()
-            .map(|challenge| {
-                let account = vault
-                    .push_accounts()
-                    .iter()
-                    .find(|p| p.device_id == challenge.device_id)
-                    .map(|p| p.label.clone())
-                    .unwrap_or_default();
-                challenge_view(challenge, account)
-            })
+            .map(|challenge| challenge_view(challenge, enrollment_label(&vault, challenge)))
             .collect())
     }
 
