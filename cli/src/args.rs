@@ -144,7 +144,9 @@ pub enum Command {
     },
     /// Approve a pending request
     Approve {
-        /// The request's id, or its first characters (see `assent pending`)
+        /// The request's id, or its first characters (see `assent pending`); ids are base64url
+        /// and may begin with `-`
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// The number shown on the sign-in page, when the request asks for one
         #[arg(long)]
@@ -152,7 +154,9 @@ pub enum Command {
     },
     /// Deny a pending request
     Deny {
-        /// The request's id, or its first characters (see `assent pending`)
+        /// The request's id, or its first characters (see `assent pending`); ids are base64url
+        /// and may begin with `-`
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Report it: you did not try to sign in
         #[arg(long)]
@@ -223,4 +227,35 @@ pub enum ExportFormat {
     Uris,
     /// An encrypted Assent backup (Argon2id + AES-256-GCM)
     Backup,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_may_begin_with_a_hyphen() {
+        // One request id in 64 begins with '-': it must not be read as an option.
+        for (args, not_me) in [
+            (&["assent", "deny", "-LYWHKbEf6"][..], false),
+            (&["assent", "deny", "-LYWHKbEf6", "--not-me"], true),
+        ] {
+            let Ok(Args {
+                command: Some(Command::Deny { id, not_me: got }),
+                ..
+            }) = Args::try_parse_from(args)
+            else {
+                panic!("{args:?} did not parse as a deny");
+            };
+            assert_eq!((id.as_str(), got), ("-LYWHKbEf6", not_me));
+        }
+        let Ok(Args {
+            command: Some(Command::Approve { id, number }),
+            ..
+        }) = Args::try_parse_from(["assent", "approve", "-x9", "--number", "42"])
+        else {
+            panic!("approve did not parse");
+        };
+        assert_eq!((id.as_str(), number.as_deref()), ("-x9", Some("42")));
+    }
 }
