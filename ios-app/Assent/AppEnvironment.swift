@@ -3,19 +3,6 @@
 import AssentKit
 import Foundation
 
-/// Identifiers shared with the notification service extension (see project.yml).
-enum Shared {
-    static let appGroup = "group.org.assent.app"
-    /// The keychain access group; the team prefix comes from the provisioning profile.
-    static var keychainGroup: String {
-        (Bundle.main.object(forInfoDictionaryKey: "AssentKeychainGroup") as? String) ?? "org.assent.shared"
-    }
-    static var vaultPath: String? {
-        FileManager.default.containerURL(forSecurityApplicationGroupIdentifier: appGroup)?
-            .appendingPathComponent("vault.assent").path
-    }
-}
-
 @MainActor
 final class AppEnvironment {
     let store: Store

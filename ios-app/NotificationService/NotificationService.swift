@@ -18,8 +18,8 @@ final class NotificationService: UNNotificationServiceExtension {
         }
         best = content
         let built: NotificationContent
-        if let path = ExtensionShared.vaultPath {
-            let key = StoredVaultKey(secrets: Keychain(accessGroup: ExtensionShared.keychainGroup),
+        if let path = Shared.vaultPath {
+            let key = StoredVaultKey(secrets: Keychain(accessGroup: Shared.keychainGroup),
                                      random: nil)
             built = NotificationContentBuilder.content(userInfo: request.content.userInfo,
                                                        vaultPath: path, key: key)
@@ -44,16 +44,5 @@ final class NotificationService: UNNotificationServiceExtension {
         content.threadIdentifier = built.threadIdentifier
         if let id = built.challengeId { content.userInfo["challenge_id"] = id }
         if built.timeSensitive { content.interruptionLevel = .timeSensitive }
-    }
-}
-
-enum ExtensionShared {
-    static let appGroup = "group.org.assent.app"
-    static var keychainGroup: String {
-        (Bundle.main.object(forInfoDictionaryKey: "AssentKeychainGroup") as? String) ?? "org.assent.shared"
-    }
-    static var vaultPath: String? {
-        FileManager.default.containerURL(forSecurityApplicationGroupIdentifier: appGroup)?
-            .appendingPathComponent("vault.assent").path
     }
 }
