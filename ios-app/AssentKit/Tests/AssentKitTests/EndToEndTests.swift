@@ -83,7 +83,7 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(view.ip, "127.0.0.1")
         XCTAssertEqual(view.numberDigits, 2)
         let content = NotificationContentBuilder.content(for: view)
-        XCTAssertFalse([content.title, content.subtitle, content.body].joined().contains(number))
+        assertNumberNotShown(number, in: [content.title, content.subtitle, content.body])
 
         let approval = phone.approval(view)
         for digit in number { approval.receive(.typeDigit(digit)) }

@@ -103,9 +103,7 @@ final class PushPathTests: XCTestCase {
         XCTAssertTrue(content.body.contains("Firefox 140"), content.body)
         XCTAssertTrue(content.body.contains("127.0.0.1"), content.body)
         XCTAssertEqual(content.categoryIdentifier, "ASSENT_CHALLENGE")
-        for text in [content.title, content.subtitle, content.body] {
-            XCTAssertFalse(text.contains(number), "the number in \(text)")
-        }
+        assertNumberNotShown(number, in: [content.title, content.subtitle, content.body])
 
         // A wrong action or no challenge: nothing to answer here.
         let none = await NotificationResponder.respond(

@@ -296,9 +296,7 @@ final class NotificationAndPushTests: XCTestCase {
         XCTAssertEqual(content.categoryIdentifier, "ASSENT_CHALLENGE")
         XCTAssertTrue(content.timeSensitive)
         XCTAssertNotNil(content.challengeId)
-        for text in [content.title, content.subtitle, content.body] {
-            XCTAssertFalse(text.contains(number), "the number \(number) in \(text)")
-        }
+        assertNumberNotShown(number, in: [content.title, content.subtitle, content.body])
         let missing = NotificationContentBuilder.content(userInfo: ["aps": [:] as [String: Any]],
                                                          vaultPath: path, key: Keychain(Data(count: 32)))
         XCTAssertEqual(missing.title, "Sign-in request")

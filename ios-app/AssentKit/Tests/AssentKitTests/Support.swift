@@ -220,3 +220,14 @@ func assertReadable(_ message: String, file: StaticString = #filePath, line: UIn
                        file: file, line: line)
     }
 }
+
+/// The number to type never appears in the notification: no run of digits in it is the number.
+/// (Runs, not substrings: the context itself has digits, "Firefox 140", "127.0.0.1", and a
+/// random two-digit number is inside them now and then.)
+func assertNumberNotShown(_ number: String, in texts: [String],
+                          file: StaticString = #filePath, line: UInt = #line) {
+    for text in texts {
+        let runs = text.split(whereSeparator: { !$0.isNumber }).map(String.init)
+        XCTAssertFalse(runs.contains(number), "the number \(number) in \(text)", file: file, line: line)
+    }
+}
