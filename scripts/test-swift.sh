@@ -208,6 +208,9 @@ if $bench; then
   # The extension's path once in a fresh process, for its peak RSS.
   in_chroot /usr/bin/env ASSENT_LIB_DIR="$target/release" \
     "$root/ios-app/AssentKit/.build/release/AssentKitBench" extension "$vault" "$payload"
+  # The same binary doing nothing but load Foundation and the library: the platform's floor.
+  in_chroot /usr/bin/env ASSENT_LIB_DIR="$target/release" \
+    "$root/ios-app/AssentKit/.build/release/AssentKitBench" baseline
   exit 0
 fi
 

@@ -287,6 +287,19 @@ pub struct Code {
     pub remaining_seconds: Option<u32>,
 }
 
+impl Code {
+    /// The code split in two halves for reading aloud and display: `123 456`, `1234 5678`;
+    /// shorter codes and Steam's letters as they are.
+    pub fn grouped(&self) -> String {
+        let code = &self.value;
+        if code.len() < 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return code.clone();
+        }
+        let (a, b) = code.split_at(code.len() / 2);
+        format!("{a} {b}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,5 +408,22 @@ mod tests {
         assert_eq!(Algorithm::parse("sha256"), Some(Algorithm::Sha256));
         assert_eq!(Algorithm::parse("SHA-512"), Some(Algorithm::Sha512));
         assert_eq!(Algorithm::parse("MD5"), None);
+    }
+
+    #[test]
+    fn codes_are_grouped_in_halves_for_reading() {
+        let code = |value: &str| Code {
+            value: value.into(),
+            remaining_seconds: None,
+        };
+        assert_eq!(code("123456").grouped(), "123 456");
+        assert_eq!(code("12345678").grouped(), "1234 5678");
+        assert_eq!(code("1234567").grouped(), "123 4567");
+        assert_eq!(code("12345").grouped(), "12345");
+        assert_eq!(
+            code("2B4QX").grouped(),
+            "2B4QX",
+            "Steam's letters stay whole"
+        );
     }
 }

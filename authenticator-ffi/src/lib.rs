@@ -18,6 +18,7 @@
 mod error;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,7 +30,7 @@ use assent_protocol::{
 use authenticator_core::push::{DeviceInfo, KeyChoice, PlatformSigner};
 use authenticator_core::seal::{KdfParams, Unlock, VaultKey};
 use authenticator_core::vault::{AccountId, Vault};
-use authenticator_core::{Account, OtpKind, autobackup, backup, icons, import, uri};
+use authenticator_core::{OtpKind, autobackup, backup, icons, import, uri};
 
 pub use error::{AssentError, KeystoreError};
 
@@ -78,6 +79,9 @@ impl Clock for SystemClock {
 pub struct AccountView {
     /// Stable id within the vault.
     pub id: String,
+    /// Its place in the user's order (0 = first), also in search results: the index of its
+    /// code in [`CodeSheet`].
+    pub position: u32,
     /// The service.
     pub issuer: String,
     /// The user's name at the service.
@@ -106,16 +110,19 @@ pub struct AccountView {
     pub push_device_id: Option<String>,
 }
 
-/// One account's code now: what a list refreshes every second, lighter than [`AccountView`]
-/// (which `accounts()` gives once, with everything else).
+/// Every account's code now: what a list refreshes every second, far lighter than
+/// [`Store::accounts`] (which gives everything else, once).
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct AccountCode {
-    /// The account's id, as in [`AccountView`].
-    pub id: String,
-    /// The code now (HOTP: at the counter).
-    pub code: String,
-    /// Seconds the code stays valid; `None` for HOTP.
-    pub remaining_seconds: Option<u32>,
+pub struct CodeSheet {
+    /// The accounts' revision the codes belong to, as [`Store::revision`]: when it is not the
+    /// one the list's rows were read at, read [`Store::accounts`] again.
+    pub revision: u64,
+    /// Every account's code now, in the user's order (the `position` of [`AccountView`]), one
+    /// per line, grouped for reading (`123 456`; copy it without the space). One string, so
+    /// that 1,000 codes cost one string to lift in the app rather than 1,000.
+    pub codes: String,
+    /// Seconds each code stays valid, in the same order; 0 for HOTP (no countdown).
+    pub remaining_seconds: Vec<u32>,
 }
 
 /// An account's icon: a bundled brand icon (docs/icons.md says how each app turns the SVGs
@@ -418,6 +425,8 @@ pub struct Store {
     vault: Mutex<Vault>,
     clock: Arc<dyn Clock>,
     keystore: Option<Arc<dyn DeviceKeystore>>,
+    /// Moves on with every change to the accounts (see [`CodeSheet`]).
+    revision: AtomicU64,
 }
 
 /// The app's keystore as the core's signer: only the error type changes.
@@ -483,11 +492,14 @@ fn lock<T>(mutex: &Mutex<T>) -> Result<MutexGuard<'_, T>, AssentError> {
     })
 }
 
-fn view(vault: &Vault, id: &AccountId, account: &Account, now: u64) -> AccountView {
+fn view(vault: &Vault, position: usize, now: u64) -> AccountView {
+    let entry = &vault.entries()[position];
+    let (id, account) = (&entry.id, &entry.account);
     let code = account.code(now);
     let icon = account.icon();
     AccountView {
         id: id.to_string(),
+        position: u32::try_from(position).unwrap_or(u32::MAX),
         issuer: account.issuer.clone(),
         name: account.name.clone(),
         kind: account.otp.kind().as_str().to_owned(),
@@ -503,12 +515,17 @@ fn view(vault: &Vault, id: &AccountId, account: &Account, now: u64) -> AccountVi
     }
 }
 
-/// Saves the vault after a change to its accounts, then lets the automatic backup follow
-/// (debounced). A failed backup never fails the change: it is in [`Store::backup_status`].
-fn save_changed(vault: &Vault, now: u64) -> Result<(), AssentError> {
-    vault.save()?;
-    let _ = vault.backup_after_change(now);
-    Ok(())
+impl Store {
+    /// Saves the vault after a change to its accounts, moves the revision on, then lets the
+    /// automatic backup follow (debounced). A failed backup never fails the change: it is in
+    /// [`Store::backup_status`].
+    fn save_changed(&self, vault: &Vault, now: u64) -> Result<(), AssentError> {
+        // Moved on even when the save fails: the vault in memory changed.
+        self.revision.fetch_add(1, Ordering::Relaxed);
+        vault.save()?;
+        let _ = vault.backup_after_change(now);
+        Ok(())
+    }
 }
 
 #[uniffi::export]
@@ -534,6 +551,7 @@ impl Store {
             vault: Mutex::new(vault),
             clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
             keystore,
+            revision: AtomicU64::new(0),
         }))
     }
 
@@ -541,31 +559,40 @@ impl Store {
     pub fn accounts(&self) -> Result<Vec<AccountView>, AssentError> {
         let now = self.clock.now_unix_seconds();
         let vault = lock(&self.vault)?;
-        Ok(vault
-            .entries()
-            .iter()
-            .map(|e| view(&vault, &e.id, &e.account, now))
+        Ok((0..vault.entries().len())
+            .map(|position| view(&vault, position, now))
             .collect())
     }
 
+    /// The accounts' revision: it moves on with every change to them (added, renamed, moved,
+    /// deleted, an HOTP code used, an enrollment). Read it before [`Store::accounts`] and keep
+    /// it with the rows.
+    pub fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Relaxed)
+    }
+
     /// Every account's code now, in the user's order: the once-a-second refresh of a list whose
-    /// rows came from [`Store::accounts`]. Only the id, code and seconds left cross the
-    /// boundary, so 1,000 accounts cost a fraction of `accounts()`.
-    pub fn codes(&self) -> Result<Vec<AccountCode>, AssentError> {
+    /// rows came from [`Store::accounts`]. 1,000 codes cross the boundary as one string and one
+    /// array; when `revision` is not the rows' revision, read the accounts again.
+    pub fn code_sheet(&self) -> Result<CodeSheet, AssentError> {
         let now = self.clock.now_unix_seconds();
         let vault = lock(&self.vault)?;
-        Ok(vault
-            .entries()
-            .iter()
-            .map(|e| {
-                let code = e.account.code(now);
-                AccountCode {
-                    id: e.id.to_string(),
-                    code: code.value,
-                    remaining_seconds: code.remaining_seconds,
-                }
-            })
-            .collect())
+        let entries = vault.entries();
+        let mut codes = String::with_capacity(entries.len() * 10);
+        let mut remaining_seconds = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            let code = entry.account.code(now);
+            if i > 0 {
+                codes.push('\n');
+            }
+            codes.push_str(&code.grouped());
+            remaining_seconds.push(code.remaining_seconds.unwrap_or(0));
+        }
+        Ok(CodeSheet {
+            revision: self.revision(),
+            codes,
+            remaining_seconds,
+        })
     }
 
     /// Accounts whose issuer or name contains `query`.
@@ -573,9 +600,11 @@ impl Store {
         let now = self.clock.now_unix_seconds();
         let vault = lock(&self.vault)?;
         Ok(vault
-            .search(&query)
-            .into_iter()
-            .map(|e| view(&vault, &e.id, &e.account, now))
+            .entries()
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.account.matches(&query))
+            .map(|(position, _)| view(&vault, position, now))
             .collect())
     }
 
@@ -584,7 +613,7 @@ impl Store {
         let account = uri::parse(&uri)?;
         let mut vault = lock(&self.vault)?;
         let id = vault.add(account)?;
-        save_changed(&vault, self.clock.now_unix_seconds())?;
+        self.save_changed(&vault, self.clock.now_unix_seconds())?;
         Ok(id.to_string())
     }
 
@@ -597,7 +626,7 @@ impl Store {
     ) -> Result<(), AssentError> {
         let mut vault = lock(&self.vault)?;
         vault.rename(&AccountId::from(id.as_str()), issuer, name)?;
-        save_changed(&vault, self.clock.now_unix_seconds())
+        self.save_changed(&vault, self.clock.now_unix_seconds())
     }
 
     /// Deletes an account. One that also approves sign-ins (`push_device_id` is set) is deleted
@@ -606,14 +635,14 @@ impl Store {
     pub fn delete(&self, id: String, retire_push: bool) -> Result<(), AssentError> {
         let mut vault = lock(&self.vault)?;
         vault.delete_account(&AccountId::from(id.as_str()), retire_push)?;
-        save_changed(&vault, self.clock.now_unix_seconds())
+        self.save_changed(&vault, self.clock.now_unix_seconds())
     }
 
     /// Moves an account to `position` (0 = first).
     pub fn move_to(&self, id: String, position: u32) -> Result<(), AssentError> {
         let mut vault = lock(&self.vault)?;
         vault.move_to(&AccountId::from(id.as_str()), position as usize)?;
-        save_changed(&vault, self.clock.now_unix_seconds())
+        self.save_changed(&vault, self.clock.now_unix_seconds())
     }
 
     /// Uses an HOTP account's code: returns it and advances the counter.
@@ -631,7 +660,7 @@ impl Store {
         let code = entry.account.code(0).value;
         let next = entry.account.otp.counter().saturating_add(1);
         vault.set_counter(&id, next)?;
-        save_changed(&vault, self.clock.now_unix_seconds())?;
+        self.save_changed(&vault, self.clock.now_unix_seconds())?;
         Ok(code)
     }
 
@@ -645,7 +674,7 @@ impl Store {
         let imported = import::import(&data, password.as_deref())?;
         let mut vault = lock(&self.vault)?;
         let report = vault.add_all(imported.accounts)?;
-        save_changed(&vault, self.clock.now_unix_seconds())?;
+        self.save_changed(&vault, self.clock.now_unix_seconds())?;
         Ok(ImportReport {
             added: u32::try_from(report.added.len()).unwrap_or(u32::MAX),
             duplicates: report
@@ -770,7 +799,7 @@ impl Store {
         let now = self.clock.now_unix_seconds();
         let mut vault = lock(&self.vault)?;
         let enrolled = vault.enroll(&qr, device, key, now, &mut assent_protocol::system_rng())?;
-        save_changed(&vault, now)?;
+        self.save_changed(&vault, now)?;
         Ok(Enrollment {
             account_id: enrolled.account_id.to_string(),
             device_id: enrolled.device_id,

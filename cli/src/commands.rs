@@ -330,22 +330,13 @@ fn list(path: &Path, query: Option<&str>, json: bool, at: Option<u64>) -> Result
             writeln!(
                 out,
                 "{:<9} {left}  {}",
-                group(&code.value),
+                code.grouped(),
                 entry.account.display_name()
             )?;
         }
     }
     out.flush()?;
     Ok(())
-}
-
-/// Splits a code in two halves for reading aloud: `123 456`, `1234 5678`.
-pub fn group(code: &str) -> String {
-    if code.len() < 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return code.to_owned();
-    }
-    let (a, b) = code.split_at(code.len() / 2);
-    format!("{a} {b}")
 }
 
 fn copy(path: &Path, query: &str, print: bool, at: Option<u64>) -> Result<(), Failure> {
@@ -544,7 +535,7 @@ fn demo() -> Result<(), Failure> {
         let at = now();
         for entry in vault.entries() {
             let code = entry.account.code(at);
-            println!("{:<9} {}", group(&code.value), entry.account.display_name());
+            println!("{:<9} {}", code.grouped(), entry.account.display_name());
         }
         Ok(())
     }

@@ -11,7 +11,6 @@ use crossterm::style::{Attribute, Print, SetAttribute};
 use crossterm::terminal::{self, Clear, ClearType};
 use crossterm::{cursor, execute, queue};
 
-use crate::commands::group;
 use crate::failure::Failure;
 use crate::{auto_backup, clipboard, store};
 
@@ -127,7 +126,7 @@ impl Screen {
             // No clipboard (a server over SSH, no display): show the code instead.
             Err(_) => format!(
                 "No clipboard here: the code of {name} is {}",
-                group(&code.value)
+                code.grouped()
             ),
         };
         if let Some(counter) = hotp_next {
@@ -176,7 +175,7 @@ impl Screen {
             let line = format!(
                 "{} {:<10} {bar}  {}",
                 if row == self.selected { '>' } else { ' ' },
-                group(&code.value),
+                code.grouped(),
                 account.display_name()
             );
             if row == self.selected {

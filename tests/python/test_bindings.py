@@ -69,9 +69,13 @@ def test_vault_round_trip_with_a_python_key_provider(assent, tmp_path):
     [first, second] = store.accounts()
     assert (first.issuer, first.code, first.remaining_seconds) == ("RFC 6238", "94287082", 1)
     assert second.kind == "hotp" and second.remaining_seconds is None
-    assert [(c.id, c.code, c.remaining_seconds) for c in store.codes()] == [
-        (first.id, "94287082", 1), (second.id, second.code, None)]
+    assert (first.position, second.position) == (0, 1)
+    revision = store.revision()
+    sheet = store.code_sheet()
+    assert sheet.codes == "9428 7082\n" + second.code[:3] + " " + second.code[3:]
+    assert (sheet.revision, sheet.remaining_seconds) == (revision, [1, 0])
     store.move_to(second.id, 0)
+    assert store.revision() > revision and store.code_sheet().codes.startswith(second.code[:3] + " ")
     assert store.use_hotp_code(second.id) == second.code
     del store
 

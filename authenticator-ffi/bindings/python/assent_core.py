@@ -546,7 +546,7 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_store_backup_status() != 35670:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    if lib.uniffi_assent_core_checksum_method_store_codes() != 58473:
+    if lib.uniffi_assent_core_checksum_method_store_code_sheet() != 36493:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_store_delete() != 64177:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -575,6 +575,8 @@ def _uniffi_check_api_checksums(lib):
     if lib.uniffi_assent_core_checksum_method_store_push_accounts() != 30276:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_store_rename() != 27786:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_assent_core_checksum_method_store_revision() != 41681:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_store_search() != 26477:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
@@ -648,9 +650,9 @@ _UniffiLib.uniffi_assent_core_checksum_method_store_answer.restype = ctypes.c_ui
 _UniffiLib.uniffi_assent_core_checksum_method_store_backup_status.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_store_backup_status.restype = ctypes.c_uint16
-_UniffiLib.uniffi_assent_core_checksum_method_store_codes.argtypes = (
+_UniffiLib.uniffi_assent_core_checksum_method_store_code_sheet.argtypes = (
 )
-_UniffiLib.uniffi_assent_core_checksum_method_store_codes.restype = ctypes.c_uint16
+_UniffiLib.uniffi_assent_core_checksum_method_store_code_sheet.restype = ctypes.c_uint16
 _UniffiLib.uniffi_assent_core_checksum_method_store_delete.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_store_delete.restype = ctypes.c_uint16
@@ -693,6 +695,9 @@ _UniffiLib.uniffi_assent_core_checksum_method_store_push_accounts.restype = ctyp
 _UniffiLib.uniffi_assent_core_checksum_method_store_rename.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_store_rename.restype = ctypes.c_uint16
+_UniffiLib.uniffi_assent_core_checksum_method_store_revision.argtypes = (
+)
+_UniffiLib.uniffi_assent_core_checksum_method_store_revision.restype = ctypes.c_uint16
 _UniffiLib.uniffi_assent_core_checksum_method_store_search.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_store_search.restype = ctypes.c_uint16
@@ -775,11 +780,11 @@ _UniffiLib.uniffi_assent_core_fn_method_store_backup_status.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_assent_core_fn_method_store_backup_status.restype = _UniffiRustBuffer
-_UniffiLib.uniffi_assent_core_fn_method_store_codes.argtypes = (
+_UniffiLib.uniffi_assent_core_fn_method_store_code_sheet.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
 )
-_UniffiLib.uniffi_assent_core_fn_method_store_codes.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_assent_core_fn_method_store_code_sheet.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_assent_core_fn_method_store_delete.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -871,6 +876,11 @@ _UniffiLib.uniffi_assent_core_fn_method_store_rename.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_assent_core_fn_method_store_rename.restype = None
+_UniffiLib.uniffi_assent_core_fn_method_store_revision.argtypes = (
+    ctypes.c_uint64,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_assent_core_fn_method_store_revision.restype = ctypes.c_uint64
 _UniffiLib.uniffi_assent_core_fn_method_store_search.argtypes = (
     ctypes.c_uint64,
     _UniffiRustBuffer,
@@ -1052,77 +1062,6 @@ class _UniffiFfiConverterUInt32(_UniffiConverterPrimitiveInt):
     def write(value, buf):
         buf.write_u32(value)
 
-class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        if value is not None:
-            _UniffiFfiConverterUInt32.check_lower(value)
-
-    @classmethod
-    def write(cls, value, buf):
-        if value is None:
-            buf.write_u8(0)
-            return
-
-        buf.write_u8(1)
-        _UniffiFfiConverterUInt32.write(value, buf)
-
-    @classmethod
-    def read(cls, buf):
-        flag = buf.read_u8()
-        if flag == 0:
-            return None
-        elif flag == 1:
-            return _UniffiFfiConverterUInt32.read(buf)
-        else:
-            raise InternalError("Unexpected flag byte for optional type")
-
-@dataclass
-class AccountCode:
-    """
-    One account's code now: what a list refreshes every second, lighter than [`AccountView`]
-    (which `accounts()` gives once, with everything else).
-"""
-    def __init__(self, *, id:str, code:str, remaining_seconds:typing.Optional[int]):
-        self.id = id
-        self.code = code
-        self.remaining_seconds = remaining_seconds
-        
-        
-
-    
-    def __str__(self):
-        return "AccountCode(id={}, code={}, remaining_seconds={})".format(self.id, self.code, self.remaining_seconds)
-    def __eq__(self, other):
-        if self.id != other.id:
-            return False
-        if self.code != other.code:
-            return False
-        if self.remaining_seconds != other.remaining_seconds:
-            return False
-        return True
-
-class _UniffiFfiConverterTypeAccountCode(_UniffiConverterRustBuffer):
-    @staticmethod
-    def read(buf):
-        return AccountCode(
-            id=_UniffiFfiConverterString.read(buf),
-            code=_UniffiFfiConverterString.read(buf),
-            remaining_seconds=_UniffiFfiConverterOptionalUInt32.read(buf),
-        )
-
-    @staticmethod
-    def check_lower(value):
-        _UniffiFfiConverterString.check_lower(value.id)
-        _UniffiFfiConverterString.check_lower(value.code)
-        _UniffiFfiConverterOptionalUInt32.check_lower(value.remaining_seconds)
-
-    @staticmethod
-    def write(value, buf):
-        _UniffiFfiConverterString.write(value.id, buf)
-        _UniffiFfiConverterString.write(value.code, buf)
-        _UniffiFfiConverterOptionalUInt32.write(value.remaining_seconds, buf)
-
 class _UniffiFfiConverterUInt8(_UniffiConverterPrimitiveInt):
     CLASS_NAME = "u8"
     VALUE_MIN = 0
@@ -1148,6 +1087,31 @@ class _UniffiFfiConverterUInt64(_UniffiConverterPrimitiveInt):
     @staticmethod
     def write(value, buf):
         buf.write_u64(value)
+
+class _UniffiFfiConverterOptionalUInt32(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterUInt32.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterUInt32.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterUInt32.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
 
 
 
@@ -1355,8 +1319,9 @@ class AccountView:
     """
     One account with its current code.
 """
-    def __init__(self, *, id:str, issuer:str, name:str, kind:str, algorithm:str, digits:int, period:int, counter:int, code:str, remaining_seconds:typing.Optional[int], icon:AccountIcon, icon_key:str, push_device_id:typing.Optional[str]):
+    def __init__(self, *, id:str, position:int, issuer:str, name:str, kind:str, algorithm:str, digits:int, period:int, counter:int, code:str, remaining_seconds:typing.Optional[int], icon:AccountIcon, icon_key:str, push_device_id:typing.Optional[str]):
         self.id = id
+        self.position = position
         self.issuer = issuer
         self.name = name
         self.kind = kind
@@ -1374,9 +1339,11 @@ class AccountView:
 
     
     def __str__(self):
-        return "AccountView(id={}, issuer={}, name={}, kind={}, algorithm={}, digits={}, period={}, counter={}, code={}, remaining_seconds={}, icon={}, icon_key={}, push_device_id={})".format(self.id, self.issuer, self.name, self.kind, self.algorithm, self.digits, self.period, self.counter, self.code, self.remaining_seconds, self.icon, self.icon_key, self.push_device_id)
+        return "AccountView(id={}, position={}, issuer={}, name={}, kind={}, algorithm={}, digits={}, period={}, counter={}, code={}, remaining_seconds={}, icon={}, icon_key={}, push_device_id={})".format(self.id, self.position, self.issuer, self.name, self.kind, self.algorithm, self.digits, self.period, self.counter, self.code, self.remaining_seconds, self.icon, self.icon_key, self.push_device_id)
     def __eq__(self, other):
         if self.id != other.id:
+            return False
+        if self.position != other.position:
             return False
         if self.issuer != other.issuer:
             return False
@@ -1409,6 +1376,7 @@ class _UniffiFfiConverterTypeAccountView(_UniffiConverterRustBuffer):
     def read(buf):
         return AccountView(
             id=_UniffiFfiConverterString.read(buf),
+            position=_UniffiFfiConverterUInt32.read(buf),
             issuer=_UniffiFfiConverterString.read(buf),
             name=_UniffiFfiConverterString.read(buf),
             kind=_UniffiFfiConverterString.read(buf),
@@ -1426,6 +1394,7 @@ class _UniffiFfiConverterTypeAccountView(_UniffiConverterRustBuffer):
     @staticmethod
     def check_lower(value):
         _UniffiFfiConverterString.check_lower(value.id)
+        _UniffiFfiConverterUInt32.check_lower(value.position)
         _UniffiFfiConverterString.check_lower(value.issuer)
         _UniffiFfiConverterString.check_lower(value.name)
         _UniffiFfiConverterString.check_lower(value.kind)
@@ -1442,6 +1411,7 @@ class _UniffiFfiConverterTypeAccountView(_UniffiConverterRustBuffer):
     @staticmethod
     def write(value, buf):
         _UniffiFfiConverterString.write(value.id, buf)
+        _UniffiFfiConverterUInt32.write(value.position, buf)
         _UniffiFfiConverterString.write(value.issuer, buf)
         _UniffiFfiConverterString.write(value.name, buf)
         _UniffiFfiConverterString.write(value.kind, buf)
@@ -1871,6 +1841,75 @@ class _UniffiFfiConverterTypeChallengeView(_UniffiConverterRustBuffer):
         _UniffiFfiConverterOptionalUInt8.write(value.number_digits, buf)
         _UniffiFfiConverterTypeUserVerification.write(value.user_verification, buf)
         _UniffiFfiConverterUInt64.write(value.expires_at, buf)
+
+class _UniffiFfiConverterSequenceUInt32(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        for item in value:
+            _UniffiFfiConverterUInt32.check_lower(item)
+
+    @classmethod
+    def write(cls, value, buf):
+        items = len(value)
+        buf.write_i32(items)
+        for item in value:
+            _UniffiFfiConverterUInt32.write(item, buf)
+
+    @classmethod
+    def read(cls, buf):
+        count = buf.read_i32()
+        if count < 0:
+            raise InternalError("Unexpected negative sequence length")
+
+        return [
+            _UniffiFfiConverterUInt32.read(buf) for i in range(count)
+        ]
+
+@dataclass
+class CodeSheet:
+    """
+    Every account's code now: what a list refreshes every second, far lighter than
+    [`Store::accounts`] (which gives everything else, once).
+"""
+    def __init__(self, *, revision:int, codes:str, remaining_seconds:typing.List[int]):
+        self.revision = revision
+        self.codes = codes
+        self.remaining_seconds = remaining_seconds
+        
+        
+
+    
+    def __str__(self):
+        return "CodeSheet(revision={}, codes={}, remaining_seconds={})".format(self.revision, self.codes, self.remaining_seconds)
+    def __eq__(self, other):
+        if self.revision != other.revision:
+            return False
+        if self.codes != other.codes:
+            return False
+        if self.remaining_seconds != other.remaining_seconds:
+            return False
+        return True
+
+class _UniffiFfiConverterTypeCodeSheet(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return CodeSheet(
+            revision=_UniffiFfiConverterUInt64.read(buf),
+            codes=_UniffiFfiConverterString.read(buf),
+            remaining_seconds=_UniffiFfiConverterSequenceUInt32.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt64.check_lower(value.revision)
+        _UniffiFfiConverterString.check_lower(value.codes)
+        _UniffiFfiConverterSequenceUInt32.check_lower(value.remaining_seconds)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt64.write(value.revision, buf)
+        _UniffiFfiConverterString.write(value.codes, buf)
+        _UniffiFfiConverterSequenceUInt32.write(value.remaining_seconds, buf)
 
 @dataclass
 class PortalRequest:
@@ -3135,29 +3174,6 @@ class _UniffiFfiConverterOptionalTypeBackupStatusView(_UniffiConverterRustBuffer
         else:
             raise InternalError("Unexpected flag byte for optional type")
 
-class _UniffiFfiConverterSequenceTypeAccountCode(_UniffiConverterRustBuffer):
-    @classmethod
-    def check_lower(cls, value):
-        for item in value:
-            _UniffiFfiConverterTypeAccountCode.check_lower(item)
-
-    @classmethod
-    def write(cls, value, buf):
-        items = len(value)
-        buf.write_i32(items)
-        for item in value:
-            _UniffiFfiConverterTypeAccountCode.write(item, buf)
-
-    @classmethod
-    def read(cls, buf):
-        count = buf.read_i32()
-        if count < 0:
-            raise InternalError("Unexpected negative sequence length")
-
-        return [
-            _UniffiFfiConverterTypeAccountCode.read(buf) for i in range(count)
-        ]
-
 class _UniffiFfiConverterSequenceTypeChallengeView(_UniffiConverterRustBuffer):
     @classmethod
     def check_lower(cls, value):
@@ -3237,11 +3253,11 @@ class StoreProtocol(typing.Protocol):
         to show in the settings screen.
 """
         raise NotImplementedError
-    def codes(self, ) -> typing.List[AccountCode]:
+    def code_sheet(self, ) -> CodeSheet:
         """
         Every account's code now, in the user's order: the once-a-second refresh of a list whose
-        rows came from [`Store::accounts`]. Only the id, code and seconds left cross the
-        boundary, so 1,000 accounts cost a fraction of `accounts()`.
+        rows came from [`Store::accounts`]. 1,000 codes cross the boundary as one string and one
+        array; when `revision` is not the rows' revision, read the accounts again.
 """
         raise NotImplementedError
     def delete(self, id: str,retire_push: bool) -> None:
@@ -3328,6 +3344,13 @@ class StoreProtocol(typing.Protocol):
     def rename(self, id: str,issuer: typing.Optional[str],name: typing.Optional[str]) -> None:
         """
         Renames an account; `None` keeps a part as it is.
+"""
+        raise NotImplementedError
+    def revision(self, ) -> int:
+        """
+        The accounts' revision: it moves on with every change to them (added, renamed, moved,
+        deleted, an HOTP code used, an enrollment). Read it before [`Store::accounts`] and keep
+        it with the rows.
 """
         raise NotImplementedError
     def search(self, query: str) -> typing.List[AccountView]:
@@ -3494,20 +3517,20 @@ class Store(StoreProtocol):
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
-    def codes(self, ) -> typing.List[AccountCode]:
+    def code_sheet(self, ) -> CodeSheet:
         """
         Every account's code now, in the user's order: the once-a-second refresh of a list whose
-        rows came from [`Store::accounts`]. Only the id, code and seconds left cross the
-        boundary, so 1,000 accounts cost a fraction of `accounts()`.
+        rows came from [`Store::accounts`]. 1,000 codes cross the boundary as one string and one
+        array; when `revision` is not the rows' revision, read the accounts again.
 """
         _uniffi_lowered_args = (
             self._uniffi_clone_handle(),
         )
-        _uniffi_lift_return = _UniffiFfiConverterSequenceTypeAccountCode.lift
+        _uniffi_lift_return = _UniffiFfiConverterTypeCodeSheet.lift
         _uniffi_error_converter = _UniffiFfiConverterTypeAssentError
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
-            _UniffiLib.uniffi_assent_core_fn_method_store_codes,
+            _UniffiLib.uniffi_assent_core_fn_method_store_code_sheet,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -3797,6 +3820,23 @@ class Store(StoreProtocol):
         _uniffi_ffi_result = _uniffi_rust_call_with_error(
             _uniffi_error_converter,
             _UniffiLib.uniffi_assent_core_fn_method_store_rename,
+            *_uniffi_lowered_args,
+        )
+        return _uniffi_lift_return(_uniffi_ffi_result)
+    def revision(self, ) -> int:
+        """
+        The accounts' revision: it moves on with every change to them (added, renamed, moved,
+        deleted, an HOTP code used, an enrollment). Read it before [`Store::accounts`] and keep
+        it with the rows.
+"""
+        _uniffi_lowered_args = (
+            self._uniffi_clone_handle(),
+        )
+        _uniffi_lift_return = _UniffiFfiConverterUInt64.lift
+        _uniffi_error_converter = None
+        _uniffi_ffi_result = _uniffi_rust_call_with_error(
+            _uniffi_error_converter,
+            _UniffiLib.uniffi_assent_core_fn_method_store_revision,
             *_uniffi_lowered_args,
         )
         return _uniffi_lift_return(_uniffi_ffi_result)
@@ -4180,11 +4220,11 @@ __all__ = [
     "KeystoreError",
     "PushAddress",
     "UserAnswer",
-    "AccountCode",
     "AccountView",
     "BackupStatusView",
     "BackupVersionView",
     "ChallengeView",
+    "CodeSheet",
     "PortalRequest",
     "Enrollment",
     "ImportReport",

@@ -1111,10 +1111,10 @@ public protocol StoreProtocol: AnyObject, Sendable {
     
     /**
      * Every account's code now, in the user's order: the once-a-second refresh of a list whose
-     * rows came from [`Store::accounts`]. Only the id, code and seconds left cross the
-     * boundary, so 1,000 accounts cost a fraction of `accounts()`.
+     * rows came from [`Store::accounts`]. 1,000 codes cross the boundary as one string and one
+     * array; when `revision` is not the rows' revision, read the accounts again.
      */
-    func codes() throws  -> [AccountCode]
+    func codeSheet() throws  -> CodeSheet
     
     /**
      * Deletes an account. One that also approves sign-ins (`push_device_id` is set) is deleted
@@ -1201,6 +1201,13 @@ public protocol StoreProtocol: AnyObject, Sendable {
      * Renames an account; `None` keeps a part as it is.
      */
     func rename(id: String, issuer: String?, name: String?) throws 
+    
+    /**
+     * The accounts' revision: it moves on with every change to them (added, renamed, moved,
+     * deleted, an HOTP code used, an enrollment). Read it before [`Store::accounts`] and keep
+     * it with the rows.
+     */
+    func revision()  -> UInt64
     
     /**
      * Accounts whose issuer or name contains `query`.
@@ -1360,13 +1367,13 @@ open func backupStatus()throws  -> BackupStatusView?  {
     
     /**
      * Every account's code now, in the user's order: the once-a-second refresh of a list whose
-     * rows came from [`Store::accounts`]. Only the id, code and seconds left cross the
-     * boundary, so 1,000 accounts cost a fraction of `accounts()`.
+     * rows came from [`Store::accounts`]. 1,000 codes cross the boundary as one string and one
+     * array; when `revision` is not the rows' revision, read the accounts again.
      */
-open func codes()throws  -> [AccountCode]  {
-    return try  FfiConverterSequenceTypeAccountCode.lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
+open func codeSheet()throws  -> CodeSheet  {
+    return try  FfiConverterTypeCodeSheet_lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
         uniffiCallStatus in
-    uniffi_assent_core_fn_method_store_codes(
+    uniffi_assent_core_fn_method_store_code_sheet(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1571,6 +1578,20 @@ open func rename(id: String, issuer: String?, name: String?)throws   {try rustCa
         FfiConverterOptionString.lower(name),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * The accounts' revision: it moves on with every change to them (added, renamed, moved,
+     * deleted, an HOTP code used, an enrollment). Read it before [`Store::accounts`] and keep
+     * it with the rows.
+     */
+open func revision() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_assent_core_fn_method_store_revision(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1875,86 +1896,6 @@ public func FfiConverterTypeVaultKeyProvider_lower(_ value: VaultKeyProvider) ->
 
 
 /**
- * One account's code now: what a list refreshes every second, lighter than [`AccountView`]
- * (which `accounts()` gives once, with everything else).
- */
-public struct AccountCode: Equatable, Hashable {
-    /**
-     * The account's id, as in [`AccountView`].
-     */
-    public var id: String
-    /**
-     * The code now (HOTP: at the counter).
-     */
-    public var code: String
-    /**
-     * Seconds the code stays valid; `None` for HOTP.
-     */
-    public var remainingSeconds: UInt32?
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * The account's id, as in [`AccountView`].
-         */id: String, 
-        /**
-         * The code now (HOTP: at the counter).
-         */code: String, 
-        /**
-         * Seconds the code stays valid; `None` for HOTP.
-         */remainingSeconds: UInt32?) {
-        self.id = id
-        self.code = code
-        self.remainingSeconds = remainingSeconds
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension AccountCode: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeAccountCode: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AccountCode {
-        return
-            try AccountCode(
-                id: FfiConverterString.read(from: &buf), 
-                code: FfiConverterString.read(from: &buf), 
-                remainingSeconds: FfiConverterOptionUInt32.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: AccountCode, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.id, into: &buf)
-        FfiConverterString.write(value.code, into: &buf)
-        FfiConverterOptionUInt32.write(value.remainingSeconds, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeAccountCode_lift(_ buf: RustBuffer) throws -> AccountCode {
-    return try FfiConverterTypeAccountCode.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeAccountCode_lower(_ value: AccountCode) -> RustBuffer {
-    return FfiConverterTypeAccountCode.lower(value)
-}
-
-
-/**
  * One account with its current code.
  */
 public struct AccountView: Equatable, Hashable {
@@ -1962,6 +1903,11 @@ public struct AccountView: Equatable, Hashable {
      * Stable id within the vault.
      */
     public var id: String
+    /**
+     * Its place in the user's order (0 = first), also in search results: the index of its
+     * code in [`CodeSheet`].
+     */
+    public var position: UInt32
     /**
      * The service.
      */
@@ -2020,6 +1966,10 @@ public struct AccountView: Equatable, Hashable {
          * Stable id within the vault.
          */id: String, 
         /**
+         * Its place in the user's order (0 = first), also in search results: the index of its
+         * code in [`CodeSheet`].
+         */position: UInt32, 
+        /**
          * The service.
          */issuer: String, 
         /**
@@ -2058,6 +2008,7 @@ public struct AccountView: Equatable, Hashable {
          * [`Store::delete`]).
          */pushDeviceId: String?) {
         self.id = id
+        self.position = position
         self.issuer = issuer
         self.name = name
         self.kind = kind
@@ -2089,6 +2040,7 @@ public struct FfiConverterTypeAccountView: FfiConverterRustBuffer {
         return
             try AccountView(
                 id: FfiConverterString.read(from: &buf), 
+                position: FfiConverterUInt32.read(from: &buf), 
                 issuer: FfiConverterString.read(from: &buf), 
                 name: FfiConverterString.read(from: &buf), 
                 kind: FfiConverterString.read(from: &buf), 
@@ -2106,6 +2058,7 @@ public struct FfiConverterTypeAccountView: FfiConverterRustBuffer {
 
     public static func write(_ value: AccountView, into buf: inout [UInt8]) {
         FfiConverterString.write(value.id, into: &buf)
+        FfiConverterUInt32.write(value.position, into: &buf)
         FfiConverterString.write(value.issuer, into: &buf)
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterString.write(value.kind, into: &buf)
@@ -2502,6 +2455,92 @@ public func FfiConverterTypeChallengeView_lift(_ buf: RustBuffer) throws -> Chal
 #endif
 public func FfiConverterTypeChallengeView_lower(_ value: ChallengeView) -> RustBuffer {
     return FfiConverterTypeChallengeView.lower(value)
+}
+
+
+/**
+ * Every account's code now: what a list refreshes every second, far lighter than
+ * [`Store::accounts`] (which gives everything else, once).
+ */
+public struct CodeSheet: Equatable, Hashable {
+    /**
+     * The accounts' revision the codes belong to, as [`Store::revision`]: when it is not the
+     * one the list's rows were read at, read [`Store::accounts`] again.
+     */
+    public var revision: UInt64
+    /**
+     * Every account's code now, in the user's order (the `position` of [`AccountView`]), one
+     * per line, grouped for reading (`123 456`; copy it without the space). One string, so
+     * that 1,000 codes cost one string to lift in the app rather than 1,000.
+     */
+    public var codes: String
+    /**
+     * Seconds each code stays valid, in the same order; 0 for HOTP (no countdown).
+     */
+    public var remainingSeconds: [UInt32]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The accounts' revision the codes belong to, as [`Store::revision`]: when it is not the
+         * one the list's rows were read at, read [`Store::accounts`] again.
+         */revision: UInt64, 
+        /**
+         * Every account's code now, in the user's order (the `position` of [`AccountView`]), one
+         * per line, grouped for reading (`123 456`; copy it without the space). One string, so
+         * that 1,000 codes cost one string to lift in the app rather than 1,000.
+         */codes: String, 
+        /**
+         * Seconds each code stays valid, in the same order; 0 for HOTP (no countdown).
+         */remainingSeconds: [UInt32]) {
+        self.revision = revision
+        self.codes = codes
+        self.remainingSeconds = remainingSeconds
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CodeSheet: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCodeSheet: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CodeSheet {
+        return
+            try CodeSheet(
+                revision: FfiConverterUInt64.read(from: &buf), 
+                codes: FfiConverterString.read(from: &buf), 
+                remainingSeconds: FfiConverterSequenceUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CodeSheet, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.revision, into: &buf)
+        FfiConverterString.write(value.codes, into: &buf)
+        FfiConverterSequenceUInt32.write(value.remainingSeconds, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCodeSheet_lift(_ buf: RustBuffer) throws -> CodeSheet {
+    return try FfiConverterTypeCodeSheet.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCodeSheet_lower(_ value: CodeSheet) -> RustBuffer {
+    return FfiConverterTypeCodeSheet.lower(value)
 }
 
 
@@ -3847,6 +3886,31 @@ fileprivate struct FfiConverterOptionTypeBackupStatusView: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = [UInt32]
+
+    public static func write(_ value: [UInt32], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterUInt32.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UInt32] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [UInt32]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterUInt32.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -3864,31 +3928,6 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterString.read(from: &buf))
-        }
-        return seq
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterSequenceTypeAccountCode: FfiConverterRustBuffer {
-    typealias SwiftType = [AccountCode]
-
-    public static func write(_ value: [AccountCode], into buf: inout [UInt8]) {
-        let len = Int32(value.count)
-        writeInt(&buf, len)
-        for item in value {
-            FfiConverterTypeAccountCode.write(item, into: &buf)
-        }
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AccountCode] {
-        let len: Int32 = try readInt(&buf)
-        var seq = [AccountCode]()
-        seq.reserveCapacity(Int(len))
-        for _ in 0 ..< len {
-            seq.append(try FfiConverterTypeAccountCode.read(from: &buf))
         }
         return seq
     }
@@ -4083,7 +4122,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_assent_core_checksum_method_store_backup_status() != 35670) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_assent_core_checksum_method_store_codes() != 58473) {
+    if (uniffi_assent_core_checksum_method_store_code_sheet() != 36493) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_method_store_delete() != 64177) {
@@ -4126,6 +4165,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_method_store_rename() != 27786) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_assent_core_checksum_method_store_revision() != 41681) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_method_store_search() != 26477) {

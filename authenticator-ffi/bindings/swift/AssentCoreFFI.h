@@ -384,9 +384,9 @@ RustBuffer uniffi_assent_core_fn_method_store_answer(uint64_t ptr, RustBuffer ch
 RustBuffer uniffi_assent_core_fn_method_store_backup_status(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_CODES
-#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_CODES
-RustBuffer uniffi_assent_core_fn_method_store_codes(uint64_t ptr, RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_CODE_SHEET
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_CODE_SHEET
+RustBuffer uniffi_assent_core_fn_method_store_code_sheet(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_DELETE
@@ -457,6 +457,11 @@ RustBuffer uniffi_assent_core_fn_method_store_push_accounts(uint64_t ptr, RustCa
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_RENAME
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_RENAME
 void uniffi_assent_core_fn_method_store_rename(uint64_t ptr, RustBuffer id, RustBuffer issuer, RustBuffer name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_REVISION
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_REVISION
+uint64_t uniffi_assent_core_fn_method_store_revision(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_METHOD_STORE_SEARCH
@@ -835,9 +840,9 @@ uint16_t uniffi_assent_core_checksum_method_store_backup_status(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_CODES
-#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_CODES
-uint16_t uniffi_assent_core_checksum_method_store_codes(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_CODE_SHEET
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_CODE_SHEET
+uint16_t uniffi_assent_core_checksum_method_store_code_sheet(void
     
 );
 #endif
@@ -922,6 +927,12 @@ uint16_t uniffi_assent_core_checksum_method_store_push_accounts(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_RENAME
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_RENAME
 uint16_t uniffi_assent_core_checksum_method_store_rename(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_REVISION
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_METHOD_STORE_REVISION
+uint16_t uniffi_assent_core_checksum_method_store_revision(void
     
 );
 #endif

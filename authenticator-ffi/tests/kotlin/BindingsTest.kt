@@ -126,10 +126,14 @@ val tests = linkedMapOf<String, () -> Unit>(
         assertEquals("RFC 6238", first.issuer)
         assertEquals("94287082", first.code)
         assertEquals(1u, first.remainingSeconds)
-        assertEquals(listOf(AccountCode(id, "94287082", 1u)), store.codes())
+        assertEquals(0u, first.position)
+        val revision = store.revision()
+        assertEquals(CodeSheet(revision, "9428 7082", listOf(1u)), store.codeSheet())
+        store.rename(id, "RFC", null)
+        assertTrue(store.codeSheet().revision > revision, "a rename moves the revision on")
         store.destroy()
         val again = Store.open(path, Keychain(key), null, clock)
-        assertEquals("RFC 6238", again.accounts().single().issuer)
+        assertEquals("RFC", again.accounts().single().issuer)
         assertTrue(!File(path).readText().contains("GEZDGNBV"), "the secret is stored in clear")
     },
     "accounts carry their icon" to {

@@ -6,9 +6,10 @@ public struct AccountRow: Equatable, Sendable, Identifiable {
     public let id: String
     public let issuer: String
     public let name: String
-    /// The code, grouped for reading (`123 456`); `code` is what gets copied.
+    /// The code, grouped for reading (`123 456`), as the core formats it.
     public let displayCode: String
-    public let code: String
+    /// What gets copied: the code without the space.
+    public var code: String { displayCode.replacingOccurrences(of: " ", with: "") }
     /// Seconds the code stays valid; nil for HOTP (no countdown ring).
     public let secondsLeft: UInt32?
     /// The ring's filled fraction, 1 when the code is new, 0 when it expires.
@@ -19,43 +20,41 @@ public struct AccountRow: Equatable, Sendable, Identifiable {
     public let approvesSignIns: Bool
     /// Seconds per code, for the ring.
     let period: UInt32
+    /// The index of its code in the core's `CodeSheet`.
+    let position: Int
 
-    init(_ view: AccountView) {
+    /// The row of `view`, with its code of now from the sheet (`displayCode`, `left`: 0 for
+    /// HOTP).
+    init(_ view: AccountView, _ displayCode: Substring, _ left: UInt32) {
         id = view.id
         issuer = view.issuer
         name = view.name
         period = view.period
+        position = Int(view.position)
         icon = view.icon
         iconKey = view.iconKey
         approvesSignIns = view.pushDeviceId != nil
-        (code, displayCode, secondsLeft, progress) =
-            AccountRow.codeParts(view.code, view.remainingSeconds, view.period)
+        self.displayCode = String(displayCode)
+        (secondsLeft, progress) = AccountRow.countdown(left, view.period)
     }
 
-    /// The same row with the code of now.
-    init(_ row: AccountRow, _ now: AccountCode) {
+    /// The same row with another code.
+    init(_ row: AccountRow, _ displayCode: Substring, _ left: UInt32) {
         id = row.id
         issuer = row.issuer
         name = row.name
         period = row.period
+        position = row.position
         icon = row.icon
         iconKey = row.iconKey
         approvesSignIns = row.approvesSignIns
-        (code, displayCode, secondsLeft, progress) =
-            AccountRow.codeParts(now.code, now.remainingSeconds, row.period)
+        self.displayCode = String(displayCode)
+        (secondsLeft, progress) = AccountRow.countdown(left, row.period)
     }
 
-    private static func codeParts(_ code: String, _ left: UInt32?, _ period: UInt32)
-        -> (String, String, UInt32?, Double) {
-        let progress = left.map { period > 0 ? Double($0) / Double(period) : 1 } ?? 1
-        return (code, group(code), left, progress)
-    }
-
-    /// `123456` → `123 456`, `12345678` → `1234 5678`; other lengths as they are.
-    static func group(_ code: String) -> String {
-        guard code.count == 6 || code.count == 8 else { return code }
-        let half = code.index(code.startIndex, offsetBy: code.count / 2)
-        return "\(code[..<half]) \(code[half...])"
+    private static func countdown(_ left: UInt32, _ period: UInt32) -> (UInt32?, Double) {
+        guard left > 0 else { return (nil, 1) }
+        return (left, period > 0 ? Double(left) / Double(period) : 1)
     }
 }
 
@@ -90,6 +89,8 @@ public final class AccountListProcessor {
     public private(set) var state = AccountListState()
     private let store: Store
     private let pasteboard: Pasteboard
+    /// The accounts' revision the rows were read at.
+    private var revision: UInt64?
 
     public init(store: Store, pasteboard: Pasteboard) {
         self.store = store
@@ -128,29 +129,41 @@ public final class AccountListProcessor {
         }
     }
 
-    /// The once-a-second refresh: only the codes cross from the core (`Store.codes()`), and the
-    /// rows keep the rest; when the accounts changed underneath, the whole list is read again.
+    /// The once-a-second refresh: the codes of every account cross from the core as one
+    /// string (`Store.codeSheet()`), and the rows keep the rest. When the accounts changed
+    /// underneath (another screen), the sheet's revision says so and the whole
+    /// list is read again.
     private func refreshCodes() throws {
-        guard !state.rows.isEmpty else { return try load() }
-        let codes = try store.codes()
-        var byId: [String: AccountCode] = [:]
-        byId.reserveCapacity(codes.count)
-        for code in codes { byId[code.id] = code }
+        guard !state.rows.isEmpty, let revision else { return try load() }
+        let sheet = try store.codeSheet()
+        guard sheet.revision == revision else { return try load() }
+        let codes = sheet.codes.split(separator: "\n", omittingEmptySubsequences: false)
+        guard codes.count == sheet.remainingSeconds.count else { return try load() }
         var rows: [AccountRow] = []
         rows.reserveCapacity(state.rows.count)
         for row in state.rows {
-            guard let now = byId[row.id] else { return try load() }
-            rows.append(AccountRow(row, now))
-        }
-        if state.query.trimmingCharacters(in: .whitespaces).isEmpty && codes.count != rows.count {
-            return try load()
+            guard row.position < codes.count else { return try load() }
+            rows.append(AccountRow(row, codes[row.position], sheet.remainingSeconds[row.position]))
         }
         state.rows = rows
     }
 
     private func load() throws {
         let query = state.query.trimmingCharacters(in: .whitespaces)
-        let views = query.isEmpty ? try store.accounts() : try store.search(query: query)
-        state.rows = views.map(AccountRow.init)
+        // The revision first, and the codes last: when the accounts changed between the reads,
+        // read them again.
+        for _ in 0..<3 {
+            let revision = store.revision()
+            let views = query.isEmpty ? try store.accounts() : try store.search(query: query)
+            let sheet = try store.codeSheet()
+            let codes = sheet.codes.split(separator: "\n", omittingEmptySubsequences: false)
+            state.rows = views.compactMap { view in
+                let position = Int(view.position)
+                guard position < codes.count, position < sheet.remainingSeconds.count else { return nil }
+                return AccountRow(view, codes[position], sheet.remainingSeconds[position])
+            }
+            self.revision = revision
+            if sheet.revision == revision { return }
+        }
     }
 }

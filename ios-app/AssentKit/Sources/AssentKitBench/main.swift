@@ -82,6 +82,16 @@ if arguments.count == 4, arguments[1] == "extension" {
     exit(content.title.isEmpty ? 1 : 0)
 }
 
+if arguments.count == 2, arguments[1] == "baseline" {
+    // The floor of the same binary on this platform: Foundation up and the Rust library
+    // loaded (one call into it), nothing opened. The extension's own cost is the difference.
+    let key = try ZeroKey().vaultKey()
+    let none = NotificationContentBuilder.content(userInfo: [payloadKey: "not-a-jws"], vaultPath: "/nonexistent",
+                                                 key: ZeroKey())
+    print("baseline process: \(key.count)-byte key, fallback \"\(none.body)\"; peak RSS \(peakRSS())")
+    exit(0)
+}
+
 let environment = ProcessInfo.processInfo.environment
 guard let target = environment["ASSENT_TARGET"] else {
     print("set ASSENT_TARGET to the cargo output folder (target/release)")
@@ -111,9 +121,9 @@ print("list refresh, \(list.state.rows.count) accounts (\(report.added) imported
 for _ in 0..<50 { _ = try store.accounts() }
 let accounts = try (0..<200).map { _ in try milliseconds { _ = try store.accounts() } }
 print("Store.accounts() alone, 1,000 accounts: \(summary(accounts))")
-for _ in 0..<50 { _ = try store.codes() }
-let codes = try (0..<200).map { _ in try milliseconds { _ = try store.codes() } }
-print("Store.codes() alone, 1,000 accounts: \(summary(codes))")
+for _ in 0..<50 { _ = try store.codeSheet() }
+let codes = try (0..<200).map { _ in try milliseconds { _ = try store.codeSheet() } }
+print("Store.codeSheet() alone, 1,000 accounts: \(summary(codes))")
 
 // 2. The extension's path.
 let portal = try PortalSide(target)

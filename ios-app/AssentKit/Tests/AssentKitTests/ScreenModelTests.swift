@@ -39,11 +39,11 @@ final class AccountListTests: XCTestCase {
         XCTAssertEqual(list.state.rows[0].progress, 1)
         XCTAssertEqual(list.state.rows[1].iconKey, "brand:github", "a refresh keeps the rest")
 
-        // An account added elsewhere (the add screen, another process) shows at the next refresh.
+        // An account added elsewhere (the add screen) shows at the next refresh.
         _ = try store.addUri(uri: "otpauth://totp/Later:x?secret=KRSXG5CTMVRXEZLU")
         list.receive(.refresh)
         XCTAssertEqual(list.state.rows.map(\.issuer), ["RFC", "GitHub", "Later"])
-        XCTAssertEqual(try store.codes().map(\.code), list.state.rows.map(\.code))
+        XCTAssertEqual(try store.codeSheet().codes, list.state.rows.map(\.displayCode).joined(separator: "\n"))
     }
 
     func testSearchReorderAndCopyWithA30SecondExpiry() throws {
@@ -55,6 +55,10 @@ final class AccountListTests: XCTestCase {
         let list = AccountListProcessor(store: store, pasteboard: pasteboard)
         list.receive(.search("git"))
         XCTAssertEqual(list.state.rows.map(\.issuer), ["GitHub"])
+        let githubCode = try store.accounts()[1].code
+        XCTAssertEqual(list.state.rows.map(\.code), [githubCode], "a found account shows its own code")
+        list.receive(.refresh)
+        XCTAssertEqual(list.state.rows.map(\.code), [githubCode], "and keeps it at the refresh")
         list.receive(.search(""))
         XCTAssertEqual(list.state.rows.count, 3)
 

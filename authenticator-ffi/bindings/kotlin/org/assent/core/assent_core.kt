@@ -769,7 +769,7 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_assent_core_checksum_method_store_backup_status(
     ): Int
-    external fun uniffi_assent_core_checksum_method_store_codes(
+    external fun uniffi_assent_core_checksum_method_store_code_sheet(
     ): Int
     external fun uniffi_assent_core_checksum_method_store_delete(
     ): Int
@@ -798,6 +798,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_assent_core_checksum_method_store_push_accounts(
     ): Int
     external fun uniffi_assent_core_checksum_method_store_rename(
+    ): Int
+    external fun uniffi_assent_core_checksum_method_store_revision(
     ): Int
     external fun uniffi_assent_core_checksum_method_store_search(
     ): Int
@@ -866,7 +868,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_method_store_backup_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_assent_core_fn_method_store_codes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_assent_core_fn_method_store_code_sheet(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_method_store_delete(`ptr`: Long,`id`: RustBuffer.ByValue,`retirePush`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -896,6 +898,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_method_store_rename(`ptr`: Long,`id`: RustBuffer.ByValue,`issuer`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_assent_core_fn_method_store_revision(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_assent_core_fn_method_store_search(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_method_store_update_push_address(`ptr`: Long,`deviceId`: RustBuffer.ByValue,`push`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1068,7 +1072,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_assent_core_checksum_method_store_backup_status() and 0xFFFF) != 35670) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_assent_core_checksum_method_store_codes() and 0xFFFF) != 58473) {
+    if ((lib.uniffi_assent_core_checksum_method_store_code_sheet() and 0xFFFF) != 36493) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_method_store_delete() and 0xFFFF) != 64177) {
@@ -1111,6 +1115,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_method_store_rename() and 0xFFFF) != 27786) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_assent_core_checksum_method_store_revision() and 0xFFFF) != 41681) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_method_store_search() and 0xFFFF) != 26477) {
@@ -2317,10 +2324,10 @@ public interface StoreInterface {
     
     /**
      * Every account's code now, in the user's order: the once-a-second refresh of a list whose
-     * rows came from [`Store::accounts`]. Only the id, code and seconds left cross the
-     * boundary, so 1,000 accounts cost a fraction of `accounts()`.
+     * rows came from [`Store::accounts`]. 1,000 codes cross the boundary as one string and one
+     * array; when `revision` is not the rows' revision, read the accounts again.
      */
-    fun `codes`(): List<AccountCode>
+    fun `codeSheet`(): CodeSheet
     
     /**
      * Deletes an account. One that also approves sign-ins (`push_device_id` is set) is deleted
@@ -2407,6 +2414,13 @@ public interface StoreInterface {
      * Renames an account; `None` keeps a part as it is.
      */
     fun `rename`(`id`: kotlin.String, `issuer`: kotlin.String?, `name`: kotlin.String?)
+    
+    /**
+     * The accounts' revision: it moves on with every change to them (added, renamed, moved,
+     * deleted, an HOTP code used, an enrollment). Read it before [`Store::accounts`] and keep
+     * it with the rows.
+     */
+    fun `revision`(): kotlin.ULong
     
     /**
      * Accounts whose issuer or name contains `query`.
@@ -2625,14 +2639,14 @@ open class Store: Disposable, AutoCloseable, StoreInterface
     
     /**
      * Every account's code now, in the user's order: the once-a-second refresh of a list whose
-     * rows came from [`Store::accounts`]. Only the id, code and seconds left cross the
-     * boundary, so 1,000 accounts cost a fraction of `accounts()`.
+     * rows came from [`Store::accounts`]. 1,000 codes cross the boundary as one string and one
+     * array; when `revision` is not the rows' revision, read the accounts again.
      */
-    @Throws(AssentException::class)override fun `codes`(): List<AccountCode> {
-            return FfiConverterSequenceTypeAccountCode.lift(
+    @Throws(AssentException::class)override fun `codeSheet`(): CodeSheet {
+            return FfiConverterTypeCodeSheet.lift(
     callWithHandle {
     uniffiRustCallWithError(AssentException) { _status ->
-    UniffiLib.uniffi_assent_core_fn_method_store_codes(
+    UniffiLib.uniffi_assent_core_fn_method_store_code_sheet(
         it,
         _status)
 }
@@ -2910,6 +2924,24 @@ open class Store: Disposable, AutoCloseable, StoreInterface
 }
     }
     
+    
+
+    
+    /**
+     * The accounts' revision: it moves on with every change to them (added, renamed, moved,
+     * deleted, an HOTP code used, an enrollment). Read it before [`Store::accounts`] and keep
+     * it with the rows.
+     */override fun `revision`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_assent_core_fn_method_store_revision(
+        it,
+        _status)
+}
+    }
+    )
+    }
     
 
     
@@ -3359,62 +3391,6 @@ public object FfiConverterTypeVaultKeyProvider: FfiConverter<VaultKeyProvider, L
 
 
 /**
- * One account's code now: what a list refreshes every second, lighter than [`AccountView`]
- * (which `accounts()` gives once, with everything else).
- */
-data class AccountCode (
-    /**
-     * The account's id, as in [`AccountView`].
-     */
-    var `id`: kotlin.String
-    , 
-    /**
-     * The code now (HOTP: at the counter).
-     */
-    var `code`: kotlin.String
-    , 
-    /**
-     * Seconds the code stays valid; `None` for HOTP.
-     */
-    var `remainingSeconds`: kotlin.UInt?
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeAccountCode: FfiConverterRustBuffer<AccountCode> {
-    override fun read(buf: ByteBuffer): AccountCode {
-        return AccountCode(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterOptionalUInt.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: AccountCode) = (
-            FfiConverterString.allocationSize(value.`id`) +
-            FfiConverterString.allocationSize(value.`code`) +
-            FfiConverterOptionalUInt.allocationSize(value.`remainingSeconds`)
-    )
-
-    override fun write(value: AccountCode, buf: ByteBuffer) {
-            FfiConverterString.write(value.`id`, buf)
-            FfiConverterString.write(value.`code`, buf)
-            FfiConverterOptionalUInt.write(value.`remainingSeconds`, buf)
-    }
-}
-
-
-
-/**
  * One account with its current code.
  */
 data class AccountView (
@@ -3422,6 +3398,12 @@ data class AccountView (
      * Stable id within the vault.
      */
     var `id`: kotlin.String
+    , 
+    /**
+     * Its place in the user's order (0 = first), also in search results: the index of its
+     * code in [`CodeSheet`].
+     */
+    var `position`: kotlin.UInt
     , 
     /**
      * The service.
@@ -3501,6 +3483,7 @@ public object FfiConverterTypeAccountView: FfiConverterRustBuffer<AccountView> {
     override fun read(buf: ByteBuffer): AccountView {
         return AccountView(
             FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
@@ -3518,6 +3501,7 @@ public object FfiConverterTypeAccountView: FfiConverterRustBuffer<AccountView> {
 
     override fun allocationSize(value: AccountView) = (
             FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterUInt.allocationSize(value.`position`) +
             FfiConverterString.allocationSize(value.`issuer`) +
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterString.allocationSize(value.`kind`) +
@@ -3534,6 +3518,7 @@ public object FfiConverterTypeAccountView: FfiConverterRustBuffer<AccountView> {
 
     override fun write(value: AccountView, buf: ByteBuffer) {
             FfiConverterString.write(value.`id`, buf)
+            FfiConverterUInt.write(value.`position`, buf)
             FfiConverterString.write(value.`issuer`, buf)
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`kind`, buf)
@@ -3816,6 +3801,65 @@ public object FfiConverterTypeChallengeView: FfiConverterRustBuffer<ChallengeVie
             FfiConverterOptionalUByte.write(value.`numberDigits`, buf)
             FfiConverterTypeUserVerification.write(value.`userVerification`, buf)
             FfiConverterULong.write(value.`expiresAt`, buf)
+    }
+}
+
+
+
+/**
+ * Every account's code now: what a list refreshes every second, far lighter than
+ * [`Store::accounts`] (which gives everything else, once).
+ */
+data class CodeSheet (
+    /**
+     * The accounts' revision the codes belong to, as [`Store::revision`]: when it is not the
+     * one the list's rows were read at, read [`Store::accounts`] again.
+     */
+    var `revision`: kotlin.ULong
+    , 
+    /**
+     * Every account's code now, in the user's order (the `position` of [`AccountView`]), one
+     * per line, grouped for reading (`123 456`; copy it without the space). One string, so
+     * that 1,000 codes cost one string to lift in the app rather than 1,000.
+     */
+    var `codes`: kotlin.String
+    , 
+    /**
+     * Seconds each code stays valid, in the same order; 0 for HOTP (no countdown).
+     */
+    var `remainingSeconds`: List<kotlin.UInt>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCodeSheet: FfiConverterRustBuffer<CodeSheet> {
+    override fun read(buf: ByteBuffer): CodeSheet {
+        return CodeSheet(
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CodeSheet) = (
+            FfiConverterULong.allocationSize(value.`revision`) +
+            FfiConverterString.allocationSize(value.`codes`) +
+            FfiConverterSequenceUInt.allocationSize(value.`remainingSeconds`)
+    )
+
+    override fun write(value: CodeSheet, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`revision`, buf)
+            FfiConverterString.write(value.`codes`, buf)
+            FfiConverterSequenceUInt.write(value.`remainingSeconds`, buf)
     }
 }
 
@@ -5017,6 +5061,34 @@ public object FfiConverterOptionalTypeBackupStatusView: FfiConverterRustBuffer<B
 /**
  * @suppress
  */
+public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
+    override fun read(buf: ByteBuffer): List<kotlin.UInt> {
+        val len = buf.getInt()
+        return List<kotlin.UInt>(len) {
+            FfiConverterUInt.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.UInt>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterUInt.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.UInt>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterUInt.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -5035,34 +5107,6 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterSequenceTypeAccountCode: FfiConverterRustBuffer<List<AccountCode>> {
-    override fun read(buf: ByteBuffer): List<AccountCode> {
-        val len = buf.getInt()
-        return List<AccountCode>(len) {
-            FfiConverterTypeAccountCode.read(buf)
-        }
-    }
-
-    override fun allocationSize(value: List<AccountCode>): ULong {
-        val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterTypeAccountCode.allocationSize(it) }.sum()
-        return sizeForLength + sizeForItems
-    }
-
-    override fun write(value: List<AccountCode>, buf: ByteBuffer) {
-        buf.putInt(value.size)
-        value.iterator().forEach {
-            FfiConverterTypeAccountCode.write(it, buf)
         }
     }
 }
