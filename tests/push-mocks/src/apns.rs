@@ -284,6 +284,7 @@ impl State {
         Ok(Delivered {
             token: token.to_owned(),
             payload: payload.to_owned(),
+            received: v.clone(),
         })
     }
 

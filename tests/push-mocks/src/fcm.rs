@@ -265,6 +265,7 @@ impl State {
         let delivered = Delivered {
             token: token.to_owned(),
             payload: payload.to_owned(),
+            received: m["data"].clone(),
         };
         self.seen.lock().unwrap().push(msg.clone());
         if self.unregistered.lock().unwrap().contains(token) {

@@ -11,6 +11,9 @@ pub struct Delivered {
     pub token: String,
     /// The opaque challenge string the relay carried, exactly as the tenant sent it.
     pub payload: String,
+    /// What the app on the device is handed: the APNs payload (iOS's `userInfo`), or the FCM
+    /// message's `data` (Android's `RemoteMessage.data`).
+    pub received: serde_json::Value,
 }
 
 /// Subscribers to a mock's deliveries; each gets every delivery made after it subscribed.
@@ -45,6 +48,7 @@ mod tests {
         let d = |t: &str| Delivered {
             token: t.into(),
             payload: "p.q.r".into(),
+            received: serde_json::Value::Null,
         };
         feed.publish(&d("before"));
         let mut a = feed.subscribe();

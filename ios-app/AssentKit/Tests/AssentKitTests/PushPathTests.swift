@@ -28,7 +28,8 @@ final class PushMocks: @unchecked Sendable {
         try process.run()
         let reader = LineReader(output.fileHandleForReading)
         guard let first = reader.next(),
-              let object = try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: String],
+              let object = (try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])?
+                  .compactMapValues({ $0 as? String }),
               let url = object["relay_url"], let key = object["api_key"] else {
             process.terminate()
             throw Unexpected("push-mocks did not start")
@@ -37,7 +38,9 @@ final class PushMocks: @unchecked Sendable {
         apiKey = key
         let thread = Thread { [weak self] in
             while let line = reader.next() {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+                // The string fields; `received` (the whole APNs payload) is an object.
+                guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?
+                    .compactMapValues({ $0 as? String })
                 else { continue }
                 self?.lock.withLock { self?.delivered.append(object) }
             }

@@ -1,12 +1,14 @@
 //! The mock APNs and FCM with a real `push-relay` in front of them, for test suites that are not
-//! written in Rust (the iOS app's AssentKit tests): prints one JSON line with the relay's URL and
-//! tenant API key, then one JSON line per notification the mocks accepted, as a device would
-//! receive it. Stops (relay included) when its stdin closes.
+//! written in Rust (the apps' Swift and Kotlin tests): prints one JSON line with the relay's URL
+//! and tenant API key, then one JSON line per notification the mocks accepted, as a device would
+//! receive it (`received`: the APNs payload, or the FCM message's `data`). Stops (relay included)
+//! when its stdin closes.
 //!
 //! ```text
 //! push-mocks --relay target/debug/push-relay --dir /tmp/x
 //! {"relay_url":"http://127.0.0.1:PORT","api_key":"..."}
-//! {"platform":"apns","token":"00ab…","payload":"eyJ…"}
+//! {"platform":"apns","token":"00ab…","payload":"eyJ…","received":{"aps":{…},"assent":"eyJ…"}}
+//! {"platform":"fcm","token":"fcm-…","payload":"eyJ…","received":{"assent":"eyJ…"}}
 //! ```
 
 #![allow(
@@ -68,10 +70,10 @@ async fn main() {
     loop {
         tokio::select! {
             Some(d) = apns_feed.recv() => {
-                print(&serde_json::json!({ "platform": "apns", "token": d.token, "payload": d.payload }));
+                print(&serde_json::json!({ "platform": "apns", "token": d.token, "payload": d.payload, "received": d.received }));
             }
             Some(d) = fcm_feed.recv() => {
-                print(&serde_json::json!({ "platform": "fcm", "token": d.token, "payload": d.payload }));
+                print(&serde_json::json!({ "platform": "fcm", "token": d.token, "payload": d.payload, "received": d.received }));
             }
             _ = &mut closed => break,
         }
