@@ -953,6 +953,19 @@ pub fn backup_versions(folder: String) -> Result<Vec<BackupVersionView>, AssentE
         .collect())
 }
 
+/// The texts of the QR codes in one camera frame (most frames hold none): `luma` is its
+/// luminance plane, one byte a pixel, `row_stride` bytes a row. Pass the text found to
+/// [`Store::add_uri`] or [`Store::enroll`]. For the Android scanner (CameraX's Y plane).
+#[uniffi::export]
+pub fn read_qr_frame(
+    width: u32,
+    height: u32,
+    row_stride: u32,
+    luma: Vec<u8>,
+) -> Result<Vec<String>, AssentError> {
+    Ok(import::qr::read_frame(width, height, row_stride, &luma)?)
+}
+
 /// The code of an otpauth URI at `unix_seconds`, without a vault (HOTP: at its counter).
 #[uniffi::export]
 pub fn code_for_uri(uri: String, unix_seconds: u64) -> Result<String, AssentError> {

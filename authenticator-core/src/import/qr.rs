@@ -73,6 +73,50 @@ pub fn read(data: &[u8]) -> Result<Vec<String>, ImportError> {
     Ok(contents)
 }
 
+/// The texts of the QR codes in one camera frame, in the order they were found: most frames
+/// hold none, which is not an error. `luma` is the frame's luminance plane, one byte a pixel
+/// (CameraX's Y plane), `row_stride` bytes a row (at least `width`). For the Android app's
+/// scanner, which needs no Play services this way.
+pub fn read_frame(
+    width: u32,
+    height: u32,
+    row_stride: u32,
+    luma: &[u8],
+) -> Result<Vec<String>, ImportError> {
+    if width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE {
+        return Err(ImportError::ImageTooLarge { width, height });
+    }
+    let (w, h, stride) = (width as usize, height as usize, row_stride as usize);
+    let needed = match h.checked_sub(1) {
+        Some(rows) => rows * stride + w,
+        None => 0,
+    };
+    if stride < w || luma.len() < needed {
+        return Err(ImportError::Malformed {
+            format: Format::QrImage,
+            reason: format!(
+                "the frame has {} bytes, fewer than {width}x{height} pixels at {row_stride} a row",
+                luma.len()
+            ),
+        });
+    }
+    let contents = catch_unwind(AssertUnwindSafe(|| {
+        let mut prepared =
+            rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| luma[y * stride + x]);
+        prepared
+            .detect_grids()
+            .iter()
+            .filter_map(|grid| grid.decode().ok())
+            .map(|(_, content)| content)
+            .collect()
+    }))
+    .map_err(|_| ImportError::Malformed {
+        format: Format::QrImage,
+        reason: "the frame could not be decoded".into(),
+    })?;
+    Ok(contents)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +163,58 @@ mod tests {
         assert!(matches!(
             read(b"\xFF\xD8\xFF\xE0garbage"),
             Err(ImportError::Malformed { .. })
+        ));
+    }
+
+    /// A QR code drawn into a frame of `width` pixels a row plus padding, on grey.
+    fn frame(text: &str, padding: usize) -> (u32, u32, u32, Vec<u8>) {
+        let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+        let picture = code.render::<image::Luma<u8>>().build();
+        let (w, h) = (
+            picture.width() as usize + 40,
+            picture.height() as usize + 40,
+        );
+        let stride = w + padding;
+        let mut luma = vec![200u8; stride * h];
+        for (x, y, pixel) in picture.enumerate_pixels() {
+            luma[(y as usize + 20) * stride + x as usize + 20] = pixel.0[0];
+        }
+        (w as u32, h as u32, stride as u32, luma)
+    }
+
+    #[test]
+    fn camera_frames_are_read_with_their_row_stride() {
+        let uri = "otpauth://totp/Acme:alice?secret=JBSWY3DPEHPK3PXP&issuer=Acme";
+        for padding in [0, 64] {
+            let (w, h, stride, luma) = frame(uri, padding);
+            assert_eq!(
+                read_frame(w, h, stride, &luma).unwrap(),
+                vec![uri.to_owned()]
+            );
+        }
+        let blank = vec![255u8; 64 * 48];
+        assert_eq!(
+            read_frame(64, 48, 64, &blank).unwrap(),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn frames_smaller_than_they_say_are_refused() {
+        let (w, h, stride, luma) = frame("x", 0);
+        let short = &luma[..luma.len() - 1];
+        assert!(matches!(
+            read_frame(w, h, stride, short),
+            Err(ImportError::Malformed { .. })
+        ));
+        assert!(matches!(
+            read_frame(w, h, w - 1, &luma),
+            Err(ImportError::Malformed { .. })
+        ));
+        assert_eq!(read_frame(0, 0, 0, &[]).unwrap(), Vec::<String>::new());
+        assert!(matches!(
+            read_frame(MAX_IMAGE_SIDE + 1, 1, MAX_IMAGE_SIDE + 1, &[]),
+            Err(ImportError::ImageTooLarge { .. })
         ));
     }
 }

@@ -530,6 +530,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_func_peek_challenge() != 55562:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_assent_core_checksum_func_read_qr_frame() != 26469:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_clock_now_unix_seconds() != 59101:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_devicekeystore_create_key() != 24483:
@@ -626,6 +628,9 @@ _UniffiLib.uniffi_assent_core_checksum_func_code_for_uri.restype = ctypes.c_uint
 _UniffiLib.uniffi_assent_core_checksum_func_peek_challenge.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_func_peek_challenge.restype = ctypes.c_uint16
+_UniffiLib.uniffi_assent_core_checksum_func_read_qr_frame.argtypes = (
+)
+_UniffiLib.uniffi_assent_core_checksum_func_read_qr_frame.restype = ctypes.c_uint16
 _UniffiLib.uniffi_assent_core_checksum_method_clock_now_unix_seconds.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_method_clock_now_unix_seconds.restype = ctypes.c_uint16
@@ -732,6 +737,14 @@ _UniffiLib.uniffi_assent_core_fn_func_peek_challenge.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_assent_core_fn_func_peek_challenge.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_assent_core_fn_func_read_qr_frame.argtypes = (
+    ctypes.c_uint32,
+    ctypes.c_uint32,
+    ctypes.c_uint32,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_assent_core_fn_func_read_qr_frame.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_assent_core_fn_method_clock_now_unix_seconds.argtypes = (
     ctypes.c_uint64,
     ctypes.POINTER(_UniffiRustCallStatus),
@@ -4209,6 +4222,34 @@ def peek_challenge(path: str,key: VaultKeyProvider,payload: str,clock: typing.Op
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def read_qr_frame(width: int,height: int,row_stride: int,luma: bytes) -> typing.List[str]:
+    """
+    The texts of the QR codes in one camera frame (most frames hold none): `luma` is its
+    luminance plane, one byte a pixel, `row_stride` bytes a row. Pass the text found to
+    [`Store::add_uri`] or [`Store::enroll`]. For the Android scanner (CameraX's Y plane).
+"""
+    
+    _UniffiFfiConverterUInt32.check_lower(width)
+
+    _UniffiFfiConverterUInt32.check_lower(height)
+
+    _UniffiFfiConverterUInt32.check_lower(row_stride)
+
+    _UniffiFfiConverterBytes.check_lower(luma)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterUInt32.lower(width),
+        _UniffiFfiConverterUInt32.lower(height),
+        _UniffiFfiConverterUInt32.lower(row_stride),
+        _UniffiFfiConverterBytes.lower(luma),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterSequenceString.lift
+    _uniffi_error_converter = _UniffiFfiConverterTypeAssentError
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_assent_core_fn_func_read_qr_frame,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 
 __all__ = [
     "InternalError",
@@ -4232,6 +4273,7 @@ __all__ = [
     "backup_versions",
     "code_for_uri",
     "peek_challenge",
+    "read_qr_frame",
     "ClockImpl",
     "Clock",
     "DeviceKeystoreImpl",

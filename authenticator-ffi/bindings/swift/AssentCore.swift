@@ -4073,6 +4073,22 @@ public func peekChallenge(path: String, key: VaultKeyProvider, payload: String, 
     )
 })
 }
+/**
+ * The texts of the QR codes in one camera frame (most frames hold none): `luma` is its
+ * luminance plane, one byte a pixel, `row_stride` bytes a row. Pass the text found to
+ * [`Store::add_uri`] or [`Store::enroll`]. For the Android scanner (CameraX's Y plane).
+ */
+public func readQrFrame(width: UInt32, height: UInt32, rowStride: UInt32, luma: Data)throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeAssentError_lift) {
+        uniffiCallStatus in
+    uniffi_assent_core_fn_func_read_qr_frame(
+        FfiConverterUInt32.lower(width),
+        FfiConverterUInt32.lower(height),
+        FfiConverterUInt32.lower(rowStride),
+        FfiConverterData.lower(luma),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -4096,6 +4112,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_func_peek_challenge() != 55562) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_assent_core_checksum_func_read_qr_frame() != 26469) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_method_clock_now_unix_seconds() != 59101) {

@@ -753,6 +753,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_assent_core_checksum_func_peek_challenge(
     ): Int
+    external fun uniffi_assent_core_checksum_func_read_qr_frame(
+    ): Int
     external fun uniffi_assent_core_checksum_method_clock_now_unix_seconds(
     ): Int
     external fun uniffi_assent_core_checksum_method_devicekeystore_create_key(
@@ -920,6 +922,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_func_peek_challenge(`path`: RustBuffer.ByValue,`key`: Long,`payload`: RustBuffer.ByValue,`clock`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_assent_core_fn_func_read_qr_frame(`width`: Int,`height`: Int,`rowStride`: Int,`luma`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun ffi_assent_core_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_assent_core_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1046,6 +1050,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_func_peek_challenge() and 0xFFFF) != 55562) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_assent_core_checksum_func_read_qr_frame() and 0xFFFF) != 26469) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_method_clock_now_unix_seconds() and 0xFFFF) != 59101) {
@@ -5270,6 +5277,26 @@ public object FfiConverterSequenceTypePushAccountView: FfiConverterRustBuffer<Li
         FfiConverterTypeVaultKeyProvider.lower(`key`),
         FfiConverterString.lower(`payload`),
         FfiConverterOptionalTypeClock.lower(`clock`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The texts of the QR codes in one camera frame (most frames hold none): `luma` is its
+         * luminance plane, one byte a pixel, `row_stride` bytes a row. Pass the text found to
+         * [`Store::add_uri`] or [`Store::enroll`]. For the Android scanner (CameraX's Y plane).
+         */
+    @Throws(AssentException::class) fun `readQrFrame`(`width`: kotlin.UInt, `height`: kotlin.UInt, `rowStride`: kotlin.UInt, `luma`: kotlin.ByteArray): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    uniffiRustCallWithError(AssentException) { _status ->
+    UniffiLib.uniffi_assent_core_fn_func_read_qr_frame(
+    
+        
+        FfiConverterUInt.lower(`width`),
+        FfiConverterUInt.lower(`height`),
+        FfiConverterUInt.lower(`rowStride`),
+        FfiConverterByteArray.lower(`luma`),_status)
 }
     )
     }
