@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod refusal;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +34,7 @@ use authenticator_core::vault::{AccountId, Vault};
 use authenticator_core::{OtpKind, autobackup, backup, icons, import, uri};
 
 pub use error::{AssentError, KeystoreError};
+pub use refusal::{PortalRefusal, portal_refusal};
 
 uniffi::setup_scaffolding!();
 

@@ -530,6 +530,8 @@ def _uniffi_check_api_checksums(lib):
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_func_peek_challenge() != 55562:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    if lib.uniffi_assent_core_checksum_func_portal_refusal() != 33772:
+        raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_func_read_qr_frame() != 26469:
         raise InternalError("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     if lib.uniffi_assent_core_checksum_method_clock_now_unix_seconds() != 59101:
@@ -628,6 +630,9 @@ _UniffiLib.uniffi_assent_core_checksum_func_code_for_uri.restype = ctypes.c_uint
 _UniffiLib.uniffi_assent_core_checksum_func_peek_challenge.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_func_peek_challenge.restype = ctypes.c_uint16
+_UniffiLib.uniffi_assent_core_checksum_func_portal_refusal.argtypes = (
+)
+_UniffiLib.uniffi_assent_core_checksum_func_portal_refusal.restype = ctypes.c_uint16
 _UniffiLib.uniffi_assent_core_checksum_func_read_qr_frame.argtypes = (
 )
 _UniffiLib.uniffi_assent_core_checksum_func_read_qr_frame.restype = ctypes.c_uint16
@@ -737,6 +742,12 @@ _UniffiLib.uniffi_assent_core_fn_func_peek_challenge.argtypes = (
     ctypes.POINTER(_UniffiRustCallStatus),
 )
 _UniffiLib.uniffi_assent_core_fn_func_peek_challenge.restype = _UniffiRustBuffer
+_UniffiLib.uniffi_assent_core_fn_func_portal_refusal.argtypes = (
+    ctypes.c_uint16,
+    _UniffiRustBuffer,
+    ctypes.POINTER(_UniffiRustCallStatus),
+)
+_UniffiLib.uniffi_assent_core_fn_func_portal_refusal.restype = _UniffiRustBuffer
 _UniffiLib.uniffi_assent_core_fn_func_read_qr_frame.argtypes = (
     ctypes.c_uint32,
     ctypes.c_uint32,
@@ -2093,6 +2104,314 @@ class _UniffiFfiConverterTypeImportReport(_UniffiConverterRustBuffer):
         _UniffiFfiConverterSequenceString.write(value.duplicates, buf)
         _UniffiFfiConverterSequenceString.write(value.skipped, buf)
         _UniffiFfiConverterSequenceString.write(value.missing_parts, buf)
+
+class _UniffiFfiConverterUInt16(_UniffiConverterPrimitiveInt):
+    CLASS_NAME = "u16"
+    VALUE_MIN = 0
+    VALUE_MAX = 2**16
+
+    @staticmethod
+    def read(buf):
+        return buf.read_u16()
+
+    @staticmethod
+    def write(value, buf):
+        buf.write_u16(value)
+
+
+
+
+
+
+class ErrorCode(enum.Enum):
+    """
+    A protocol error code, as the portal sends it.
+"""
+    
+    MALFORMED = 0
+    """
+    The body is not a well-formed message of the endpoint's type.
+"""
+    
+    TOO_LARGE = 1
+    """
+    The body is over the endpoint's size limit.
+"""
+    
+    UNSUPPORTED_VERSION = 2
+    """
+    The message's version is not supported.
+"""
+    
+    BAD_SIGNATURE = 3
+    """
+    The signature does not verify.
+"""
+    
+    CLOCK_SKEW = 4
+    """
+    The device's clock is too far from the portal's.
+"""
+    
+    REPLAY = 5
+    """
+    A nonce seen before.
+"""
+    
+    UNKNOWN_DEVICE = 6
+    """
+    The device is not (or no longer) registered: it was replaced or removed.
+"""
+    
+    UNKNOWN_CHALLENGE = 7
+    """
+    No pending request with that id for this device.
+"""
+    
+    EXPIRED = 8
+    """
+    The request expired.
+"""
+    
+    ALREADY_ANSWERED = 9
+    """
+    The request already has an answer.
+"""
+    
+    WRONG_NUMBER = 10
+    """
+    The typed number is wrong; the request is consumed.
+"""
+    
+    USER_VERIFICATION_REQUIRED = 11
+    """
+    Approval without the required user verification.
+"""
+    
+    ENROLLMENT_UNKNOWN = 12
+    """
+    The enrollment token is unknown.
+"""
+    
+    ENROLLMENT_EXPIRED = 13
+    """
+    The enrollment token expired.
+"""
+    
+    ENROLLMENT_USED = 14
+    """
+    The enrollment token was already used.
+"""
+    
+    WRONG_PORTAL_KEY = 15
+    """
+    The registration pinned another portal key.
+"""
+    
+    RATE_LIMITED = 16
+    """
+    Too many requests.
+"""
+    
+    INTERNAL = 17
+    """
+    The portal failed.
+"""
+    
+
+
+class _UniffiFfiConverterTypeErrorCode(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        variant = buf.read_i32()
+        if variant == 1:
+            return ErrorCode.MALFORMED
+        if variant == 2:
+            return ErrorCode.TOO_LARGE
+        if variant == 3:
+            return ErrorCode.UNSUPPORTED_VERSION
+        if variant == 4:
+            return ErrorCode.BAD_SIGNATURE
+        if variant == 5:
+            return ErrorCode.CLOCK_SKEW
+        if variant == 6:
+            return ErrorCode.REPLAY
+        if variant == 7:
+            return ErrorCode.UNKNOWN_DEVICE
+        if variant == 8:
+            return ErrorCode.UNKNOWN_CHALLENGE
+        if variant == 9:
+            return ErrorCode.EXPIRED
+        if variant == 10:
+            return ErrorCode.ALREADY_ANSWERED
+        if variant == 11:
+            return ErrorCode.WRONG_NUMBER
+        if variant == 12:
+            return ErrorCode.USER_VERIFICATION_REQUIRED
+        if variant == 13:
+            return ErrorCode.ENROLLMENT_UNKNOWN
+        if variant == 14:
+            return ErrorCode.ENROLLMENT_EXPIRED
+        if variant == 15:
+            return ErrorCode.ENROLLMENT_USED
+        if variant == 16:
+            return ErrorCode.WRONG_PORTAL_KEY
+        if variant == 17:
+            return ErrorCode.RATE_LIMITED
+        if variant == 18:
+            return ErrorCode.INTERNAL
+        raise InternalError("Raw enum value doesn't match any cases")
+
+    @staticmethod
+    def check_lower(value):
+        if value == ErrorCode.MALFORMED:
+            return
+        if value == ErrorCode.TOO_LARGE:
+            return
+        if value == ErrorCode.UNSUPPORTED_VERSION:
+            return
+        if value == ErrorCode.BAD_SIGNATURE:
+            return
+        if value == ErrorCode.CLOCK_SKEW:
+            return
+        if value == ErrorCode.REPLAY:
+            return
+        if value == ErrorCode.UNKNOWN_DEVICE:
+            return
+        if value == ErrorCode.UNKNOWN_CHALLENGE:
+            return
+        if value == ErrorCode.EXPIRED:
+            return
+        if value == ErrorCode.ALREADY_ANSWERED:
+            return
+        if value == ErrorCode.WRONG_NUMBER:
+            return
+        if value == ErrorCode.USER_VERIFICATION_REQUIRED:
+            return
+        if value == ErrorCode.ENROLLMENT_UNKNOWN:
+            return
+        if value == ErrorCode.ENROLLMENT_EXPIRED:
+            return
+        if value == ErrorCode.ENROLLMENT_USED:
+            return
+        if value == ErrorCode.WRONG_PORTAL_KEY:
+            return
+        if value == ErrorCode.RATE_LIMITED:
+            return
+        if value == ErrorCode.INTERNAL:
+            return
+        raise ValueError(value)
+
+    @staticmethod
+    def write(value, buf):
+        if value == ErrorCode.MALFORMED:
+            buf.write_i32(1)
+        if value == ErrorCode.TOO_LARGE:
+            buf.write_i32(2)
+        if value == ErrorCode.UNSUPPORTED_VERSION:
+            buf.write_i32(3)
+        if value == ErrorCode.BAD_SIGNATURE:
+            buf.write_i32(4)
+        if value == ErrorCode.CLOCK_SKEW:
+            buf.write_i32(5)
+        if value == ErrorCode.REPLAY:
+            buf.write_i32(6)
+        if value == ErrorCode.UNKNOWN_DEVICE:
+            buf.write_i32(7)
+        if value == ErrorCode.UNKNOWN_CHALLENGE:
+            buf.write_i32(8)
+        if value == ErrorCode.EXPIRED:
+            buf.write_i32(9)
+        if value == ErrorCode.ALREADY_ANSWERED:
+            buf.write_i32(10)
+        if value == ErrorCode.WRONG_NUMBER:
+            buf.write_i32(11)
+        if value == ErrorCode.USER_VERIFICATION_REQUIRED:
+            buf.write_i32(12)
+        if value == ErrorCode.ENROLLMENT_UNKNOWN:
+            buf.write_i32(13)
+        if value == ErrorCode.ENROLLMENT_EXPIRED:
+            buf.write_i32(14)
+        if value == ErrorCode.ENROLLMENT_USED:
+            buf.write_i32(15)
+        if value == ErrorCode.WRONG_PORTAL_KEY:
+            buf.write_i32(16)
+        if value == ErrorCode.RATE_LIMITED:
+            buf.write_i32(17)
+        if value == ErrorCode.INTERNAL:
+            buf.write_i32(18)
+
+
+
+class _UniffiFfiConverterOptionalTypeErrorCode(_UniffiConverterRustBuffer):
+    @classmethod
+    def check_lower(cls, value):
+        if value is not None:
+            _UniffiFfiConverterTypeErrorCode.check_lower(value)
+
+    @classmethod
+    def write(cls, value, buf):
+        if value is None:
+            buf.write_u8(0)
+            return
+
+        buf.write_u8(1)
+        _UniffiFfiConverterTypeErrorCode.write(value, buf)
+
+    @classmethod
+    def read(cls, buf):
+        flag = buf.read_u8()
+        if flag == 0:
+            return None
+        elif flag == 1:
+            return _UniffiFfiConverterTypeErrorCode.read(buf)
+        else:
+            raise InternalError("Unexpected flag byte for optional type")
+
+@dataclass
+class PortalRefusal:
+    """
+    Why the portal refused a request, for the app to act on and show.
+"""
+    def __init__(self, *, status:int, code:typing.Optional[ErrorCode], message:str):
+        self.status = status
+        self.code = code
+        self.message = message
+        
+        
+
+    
+    def __str__(self):
+        return "PortalRefusal(status={}, code={}, message={})".format(self.status, self.code, self.message)
+    def __eq__(self, other):
+        if self.status != other.status:
+            return False
+        if self.code != other.code:
+            return False
+        if self.message != other.message:
+            return False
+        return True
+
+class _UniffiFfiConverterTypePortalRefusal(_UniffiConverterRustBuffer):
+    @staticmethod
+    def read(buf):
+        return PortalRefusal(
+            status=_UniffiFfiConverterUInt16.read(buf),
+            code=_UniffiFfiConverterOptionalTypeErrorCode.read(buf),
+            message=_UniffiFfiConverterString.read(buf),
+        )
+
+    @staticmethod
+    def check_lower(value):
+        _UniffiFfiConverterUInt16.check_lower(value.status)
+        _UniffiFfiConverterOptionalTypeErrorCode.check_lower(value.code)
+        _UniffiFfiConverterString.check_lower(value.message)
+
+    @staticmethod
+    def write(value, buf):
+        _UniffiFfiConverterUInt16.write(value.status, buf)
+        _UniffiFfiConverterOptionalTypeErrorCode.write(value.code, buf)
+        _UniffiFfiConverterString.write(value.message, buf)
 
 @dataclass
 class PushAccountView:
@@ -4222,6 +4541,27 @@ def peek_challenge(path: str,key: VaultKeyProvider,payload: str,clock: typing.Op
         *_uniffi_lowered_args,
     )
     return _uniffi_lift_return(_uniffi_ffi_result)
+def portal_refusal(status: int,body: str) -> PortalRefusal:
+    """
+    Reads the portal's answer to a device request that did not succeed: `status` (not 2xx) and
+    its `body`. Never fails: an unreadable body gives `code: None` and a general sentence.
+"""
+    
+    _UniffiFfiConverterUInt16.check_lower(status)
+
+    _UniffiFfiConverterString.check_lower(body)
+    _uniffi_lowered_args = (
+        _UniffiFfiConverterUInt16.lower(status),
+        _UniffiFfiConverterString.lower(body),
+    )
+    _uniffi_lift_return = _UniffiFfiConverterTypePortalRefusal.lift
+    _uniffi_error_converter = None
+    _uniffi_ffi_result = _uniffi_rust_call_with_error(
+        _uniffi_error_converter,
+        _UniffiLib.uniffi_assent_core_fn_func_portal_refusal,
+        *_uniffi_lowered_args,
+    )
+    return _uniffi_lift_return(_uniffi_ffi_result)
 def read_qr_frame(width: int,height: int,row_stride: int,luma: bytes) -> typing.List[str]:
     """
     The texts of the QR codes in one camera frame (most frames hold none): `luma` is its
@@ -4256,6 +4596,7 @@ __all__ = [
     "AccountIcon",
     "Purpose",
     "UserVerification",
+    "ErrorCode",
     "AssentError",
     "DevicePlatform",
     "KeystoreError",
@@ -4269,10 +4610,12 @@ __all__ = [
     "PortalRequest",
     "Enrollment",
     "ImportReport",
+    "PortalRefusal",
     "PushAccountView",
     "backup_versions",
     "code_for_uri",
     "peek_challenge",
+    "portal_refusal",
     "read_qr_frame",
     "ClockImpl",
     "Clock",

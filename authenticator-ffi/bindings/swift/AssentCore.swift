@@ -487,6 +487,22 @@ fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -2713,6 +2729,87 @@ public func FfiConverterTypeImportReport_lower(_ value: ImportReport) -> RustBuf
 
 
 /**
+ * Why the portal refused a request, for the app to act on and show.
+ */
+public struct PortalRefusal: Equatable, Hashable {
+    /**
+     * The HTTP status.
+     */
+    public var status: UInt16
+    /**
+     * The protocol's code; `None` when the body is not the portal's error JSON (a proxy's
+     * page, an older portal).
+     */
+    public var code: ErrorCode?
+    /**
+     * A sentence for the user.
+     */
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The HTTP status.
+         */status: UInt16, 
+        /**
+         * The protocol's code; `None` when the body is not the portal's error JSON (a proxy's
+         * page, an older portal).
+         */code: ErrorCode?, 
+        /**
+         * A sentence for the user.
+         */message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PortalRefusal: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePortalRefusal: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PortalRefusal {
+        return
+            try PortalRefusal(
+                status: FfiConverterUInt16.read(from: &buf), 
+                code: FfiConverterOptionTypeErrorCode.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PortalRefusal, into buf: inout [UInt8]) {
+        FfiConverterUInt16.write(value.status, into: &buf)
+        FfiConverterOptionTypeErrorCode.write(value.code, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePortalRefusal_lift(_ buf: RustBuffer) throws -> PortalRefusal {
+    return try FfiConverterTypePortalRefusal.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePortalRefusal_lower(_ value: PortalRefusal) -> RustBuffer {
+    return FfiConverterTypePortalRefusal.lower(value)
+}
+
+
+/**
  * An HTTP request for the portal: send it (off the main thread) and pass the response on.
  */
 public struct PortalRequest: Equatable, Hashable {
@@ -3239,6 +3336,241 @@ public func FfiConverterTypeDevicePlatform_lift(_ buf: RustBuffer) throws -> Dev
 #endif
 public func FfiConverterTypeDevicePlatform_lower(_ value: DevicePlatform) -> RustBuffer {
     return FfiConverterTypeDevicePlatform.lower(value)
+}
+
+
+
+/**
+ * A protocol error code, as the portal sends it.
+ */
+
+public enum ErrorCode: Equatable, Hashable {
+    
+    /**
+     * The body is not a well-formed message of the endpoint's type.
+     */
+    case malformed
+    /**
+     * The body is over the endpoint's size limit.
+     */
+    case tooLarge
+    /**
+     * The message's version is not supported.
+     */
+    case unsupportedVersion
+    /**
+     * The signature does not verify.
+     */
+    case badSignature
+    /**
+     * The device's clock is too far from the portal's.
+     */
+    case clockSkew
+    /**
+     * A nonce seen before.
+     */
+    case replay
+    /**
+     * The device is not (or no longer) registered: it was replaced or removed.
+     */
+    case unknownDevice
+    /**
+     * No pending request with that id for this device.
+     */
+    case unknownChallenge
+    /**
+     * The request expired.
+     */
+    case expired
+    /**
+     * The request already has an answer.
+     */
+    case alreadyAnswered
+    /**
+     * The typed number is wrong; the request is consumed.
+     */
+    case wrongNumber
+    /**
+     * Approval without the required user verification.
+     */
+    case userVerificationRequired
+    /**
+     * The enrollment token is unknown.
+     */
+    case enrollmentUnknown
+    /**
+     * The enrollment token expired.
+     */
+    case enrollmentExpired
+    /**
+     * The enrollment token was already used.
+     */
+    case enrollmentUsed
+    /**
+     * The registration pinned another portal key.
+     */
+    case wrongPortalKey
+    /**
+     * Too many requests.
+     */
+    case rateLimited
+    /**
+     * The portal failed.
+     */
+    case `internal`
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ErrorCode: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeErrorCode: FfiConverterRustBuffer {
+    typealias SwiftType = ErrorCode
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ErrorCode {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .malformed
+        
+        case 2: return .tooLarge
+        
+        case 3: return .unsupportedVersion
+        
+        case 4: return .badSignature
+        
+        case 5: return .clockSkew
+        
+        case 6: return .replay
+        
+        case 7: return .unknownDevice
+        
+        case 8: return .unknownChallenge
+        
+        case 9: return .expired
+        
+        case 10: return .alreadyAnswered
+        
+        case 11: return .wrongNumber
+        
+        case 12: return .userVerificationRequired
+        
+        case 13: return .enrollmentUnknown
+        
+        case 14: return .enrollmentExpired
+        
+        case 15: return .enrollmentUsed
+        
+        case 16: return .wrongPortalKey
+        
+        case 17: return .rateLimited
+        
+        case 18: return .`internal`
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ErrorCode, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .malformed:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .tooLarge:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .unsupportedVersion:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .badSignature:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .clockSkew:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .replay:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .unknownDevice:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .unknownChallenge:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .expired:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .alreadyAnswered:
+            writeInt(&buf, Int32(10))
+        
+        
+        case .wrongNumber:
+            writeInt(&buf, Int32(11))
+        
+        
+        case .userVerificationRequired:
+            writeInt(&buf, Int32(12))
+        
+        
+        case .enrollmentUnknown:
+            writeInt(&buf, Int32(13))
+        
+        
+        case .enrollmentExpired:
+            writeInt(&buf, Int32(14))
+        
+        
+        case .enrollmentUsed:
+            writeInt(&buf, Int32(15))
+        
+        
+        case .wrongPortalKey:
+            writeInt(&buf, Int32(16))
+        
+        
+        case .rateLimited:
+            writeInt(&buf, Int32(17))
+        
+        
+        case .`internal`:
+            writeInt(&buf, Int32(18))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorCode_lift(_ buf: RustBuffer) throws -> ErrorCode {
+    return try FfiConverterTypeErrorCode.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorCode_lower(_ value: ErrorCode) -> RustBuffer {
+    return FfiConverterTypeErrorCode.lower(value)
 }
 
 
@@ -3886,6 +4218,30 @@ fileprivate struct FfiConverterOptionTypeBackupStatusView: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeErrorCode: FfiConverterRustBuffer {
+    typealias SwiftType = ErrorCode?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeErrorCode.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeErrorCode.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
     typealias SwiftType = [UInt32]
 
@@ -4089,6 +4445,19 @@ public func readQrFrame(width: UInt32, height: UInt32, rowStride: UInt32, luma: 
     )
 })
 }
+/**
+ * Reads the portal's answer to a device request that did not succeed: `status` (not 2xx) and
+ * its `body`. Never fails: an unreadable body gives `code: None` and a general sentence.
+ */
+public func portalRefusal(status: UInt16, body: String) -> PortalRefusal  {
+    return try!  FfiConverterTypePortalRefusal_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_assent_core_fn_func_portal_refusal(
+        FfiConverterUInt16.lower(status),
+        FfiConverterString.lower(body),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -4115,6 +4484,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_func_read_qr_frame() != 26469) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_assent_core_checksum_func_portal_refusal() != 33772) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_assent_core_checksum_method_clock_now_unix_seconds() != 59101) {

@@ -519,6 +519,11 @@ RustBuffer uniffi_assent_core_fn_func_peek_challenge(RustBuffer path, uint64_t k
 RustBuffer uniffi_assent_core_fn_func_read_qr_frame(uint32_t width, uint32_t height, uint32_t row_stride, RustBuffer luma, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_FUNC_PORTAL_REFUSAL
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_FN_FUNC_PORTAL_REFUSAL
+RustBuffer uniffi_assent_core_fn_func_portal_refusal(uint16_t status, RustBuffer body, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_FFI_ASSENT_CORE_RUSTBUFFER_ALLOC
 #define UNIFFI_FFIDEF_FFI_ASSENT_CORE_RUSTBUFFER_ALLOC
 RustBuffer ffi_assent_core_rustbuffer_alloc(uint64_t size, RustCallStatus *_Nonnull out_status
@@ -800,6 +805,12 @@ uint16_t uniffi_assent_core_checksum_func_peek_challenge(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_FUNC_READ_QR_FRAME
 #define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_FUNC_READ_QR_FRAME
 uint16_t uniffi_assent_core_checksum_func_read_qr_frame(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_FUNC_PORTAL_REFUSAL
+#define UNIFFI_FFIDEF_UNIFFI_ASSENT_CORE_CHECKSUM_FUNC_PORTAL_REFUSAL
+uint16_t uniffi_assent_core_checksum_func_portal_refusal(void
     
 );
 #endif

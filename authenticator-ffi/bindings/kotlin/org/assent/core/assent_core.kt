@@ -755,6 +755,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_assent_core_checksum_func_read_qr_frame(
     ): Int
+    external fun uniffi_assent_core_checksum_func_portal_refusal(
+    ): Int
     external fun uniffi_assent_core_checksum_method_clock_now_unix_seconds(
     ): Int
     external fun uniffi_assent_core_checksum_method_devicekeystore_create_key(
@@ -924,6 +926,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_assent_core_fn_func_read_qr_frame(`width`: Int,`height`: Int,`rowStride`: Int,`luma`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_assent_core_fn_func_portal_refusal(`status`: Short,`body`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun ffi_assent_core_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_assent_core_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1053,6 +1057,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_func_read_qr_frame() and 0xFFFF) != 26469) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_assent_core_checksum_func_portal_refusal() and 0xFFFF) != 33772) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_assent_core_checksum_method_clock_now_unix_seconds() and 0xFFFF) != 59101) {
@@ -1354,6 +1361,33 @@ public object FfiConverterUByte: FfiConverter<UByte, Byte> {
 
     override fun write(value: UByte, buf: ByteBuffer) {
         buf.put(value.toByte())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
     }
 }
 
@@ -3991,6 +4025,62 @@ public object FfiConverterTypeImportReport: FfiConverterRustBuffer<ImportReport>
 
 
 /**
+ * Why the portal refused a request, for the app to act on and show.
+ */
+data class PortalRefusal (
+    /**
+     * The HTTP status.
+     */
+    var `status`: kotlin.UShort
+    , 
+    /**
+     * The protocol's code; `None` when the body is not the portal's error JSON (a proxy's
+     * page, an older portal).
+     */
+    var `code`: ErrorCode?
+    , 
+    /**
+     * A sentence for the user.
+     */
+    var `message`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePortalRefusal: FfiConverterRustBuffer<PortalRefusal> {
+    override fun read(buf: ByteBuffer): PortalRefusal {
+        return PortalRefusal(
+            FfiConverterUShort.read(buf),
+            FfiConverterOptionalTypeErrorCode.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PortalRefusal) = (
+            FfiConverterUShort.allocationSize(value.`status`) +
+            FfiConverterOptionalTypeErrorCode.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: PortalRefusal, buf: ByteBuffer) {
+            FfiConverterUShort.write(value.`status`, buf)
+            FfiConverterOptionalTypeErrorCode.write(value.`code`, buf)
+            FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+/**
  * An HTTP request for the portal: send it (off the main thread) and pass the response on.
  */
 data class PortalRequest (
@@ -4406,6 +4496,113 @@ public object FfiConverterTypeDevicePlatform: FfiConverterRustBuffer<DevicePlatf
     override fun allocationSize(value: DevicePlatform) = 4UL
 
     override fun write(value: DevicePlatform, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * A protocol error code, as the portal sends it.
+ */
+
+enum class ErrorCode {
+    
+    /**
+     * The body is not a well-formed message of the endpoint's type.
+     */
+    MALFORMED,
+    /**
+     * The body is over the endpoint's size limit.
+     */
+    TOO_LARGE,
+    /**
+     * The message's version is not supported.
+     */
+    UNSUPPORTED_VERSION,
+    /**
+     * The signature does not verify.
+     */
+    BAD_SIGNATURE,
+    /**
+     * The device's clock is too far from the portal's.
+     */
+    CLOCK_SKEW,
+    /**
+     * A nonce seen before.
+     */
+    REPLAY,
+    /**
+     * The device is not (or no longer) registered: it was replaced or removed.
+     */
+    UNKNOWN_DEVICE,
+    /**
+     * No pending request with that id for this device.
+     */
+    UNKNOWN_CHALLENGE,
+    /**
+     * The request expired.
+     */
+    EXPIRED,
+    /**
+     * The request already has an answer.
+     */
+    ALREADY_ANSWERED,
+    /**
+     * The typed number is wrong; the request is consumed.
+     */
+    WRONG_NUMBER,
+    /**
+     * Approval without the required user verification.
+     */
+    USER_VERIFICATION_REQUIRED,
+    /**
+     * The enrollment token is unknown.
+     */
+    ENROLLMENT_UNKNOWN,
+    /**
+     * The enrollment token expired.
+     */
+    ENROLLMENT_EXPIRED,
+    /**
+     * The enrollment token was already used.
+     */
+    ENROLLMENT_USED,
+    /**
+     * The registration pinned another portal key.
+     */
+    WRONG_PORTAL_KEY,
+    /**
+     * Too many requests.
+     */
+    RATE_LIMITED,
+    /**
+     * The portal failed.
+     */
+    INTERNAL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeErrorCode: FfiConverterRustBuffer<ErrorCode> {
+    override fun read(buf: ByteBuffer) = try {
+        ErrorCode.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ErrorCode) = 4UL
+
+    override fun write(value: ErrorCode, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -5068,6 +5265,38 @@ public object FfiConverterOptionalTypeBackupStatusView: FfiConverterRustBuffer<B
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeErrorCode: FfiConverterRustBuffer<ErrorCode?> {
+    override fun read(buf: ByteBuffer): ErrorCode? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeErrorCode.read(buf)
+    }
+
+    override fun allocationSize(value: ErrorCode?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeErrorCode.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ErrorCode?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeErrorCode.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
     override fun read(buf: ByteBuffer): List<kotlin.UInt> {
         val len = buf.getInt()
@@ -5297,6 +5526,22 @@ public object FfiConverterSequenceTypePushAccountView: FfiConverterRustBuffer<Li
         FfiConverterUInt.lower(`height`),
         FfiConverterUInt.lower(`rowStride`),
         FfiConverterByteArray.lower(`luma`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Reads the portal's answer to a device request that did not succeed: `status` (not 2xx) and
+         * its `body`. Never fails: an unreadable body gives `code: None` and a general sentence.
+         */ fun `portalRefusal`(`status`: kotlin.UShort, `body`: kotlin.String): PortalRefusal {
+            return FfiConverterTypePortalRefusal.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_assent_core_fn_func_portal_refusal(
+    
+        
+        FfiConverterUShort.lower(`status`),
+        FfiConverterString.lower(`body`),_status)
 }
     )
     }
