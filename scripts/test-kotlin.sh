@@ -4,15 +4,8 @@
 #   scripts/test-kotlin.sh [--bench]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools="$PWD/target/tools"
-kotlinc="$tools/package/bin/kotlinc"
-if [ ! -x "$kotlinc" ]; then
-  mkdir -p "$tools"
-  (cd "$tools" && npm pack --silent kotlin-compiler@2.4.20 >/dev/null && tar xzf kotlin-compiler-2.4.20.tgz)
-fi
-jna=/usr/share/java/jna.jar
-[ -f "$jna" ] || { echo "JNA is missing: apt-get install libjna-java" >&2; exit 1; }
-lib="$tools/package/lib"
+. scripts/lib/kotlin.sh
+lib="$kotlin_lib"
 cargo build -q -p authenticator-ffi --lib --examples
 libdir="$PWD/target/debug"
 if [ "${1:-}" = "--bench" ]; then
@@ -21,9 +14,8 @@ if [ "${1:-}" = "--bench" ]; then
 fi
 out="$PWD/target/kotlin-tests"
 mkdir -p "$out"
-"$kotlinc" -nowarn authenticator-ffi/bindings/kotlin/org/assent/core/assent_core.kt \
-  authenticator-ffi/tests/kotlin/*.kt -cp "$jna:$lib/kotlin-test.jar" -d "$out/tests.jar" 2>&1 \
-  | grep -v "^warning: unable to find kotlin-stdlib.jar" || true
+compile_kotlin -nowarn authenticator-ffi/bindings/kotlin/org/assent/core/assent_core.kt \
+  authenticator-ffi/tests/kotlin/*.kt -cp "$jna:$lib/kotlin-test.jar" -d "$out/tests.jar"
 # The tests' temporary vaults stay under target/, emptied on every run.
 rm -rf "$out/tmp" && mkdir -p "$out/tmp"
 java -Djava.io.tmpdir="$out/tmp" -Djna.library.path="$libdir" -Dassent.root="$PWD" -Dassent.target="$PWD/target/debug" \

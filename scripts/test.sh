@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project: formatting, lints, Rust unit, integration and end-to-end tests,
-# Python tests of the documented formats, the Kotlin bindings on the JVM, the Swift bindings
-# (swift test in a Debian trixie chroot: needs root), and the browser test. `.ci/run` installs
+# Python tests of the documented formats, the Kotlin bindings and the Android app's presentation
+# module on the JVM, the Swift bindings and the iOS app's AssentKit (swift test in a Debian trixie
+# chroot: needs root), and the browser test. `.ci/run` installs
 # what this needs and then runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,5 +17,6 @@ cargo build -q -p assent-protocol --examples
 scripts/bindings.sh --check
 ASSENT_BIN="$PWD/target/debug/assent" python3 -m pytest -q tests/python tests/interop
 scripts/test-kotlin.sh
+scripts/test-android.sh
 scripts/test-swift.sh
 node tests/browser/enroll-and-login.mjs
