@@ -1,9 +1,11 @@
-"""scripts/icons.py: the committed icon folder checks out, the Android VectorDrawables it emits
-are well-formed, and `update` refuses what must not be bundled. No network: `update` reads a
-small simple-icons package built here."""
+"""scripts/icons.py: the committed icon folder checks out, the Android VectorDrawables and the
+iOS asset catalog it emits are well-formed (and the iOS app's build takes that catalog), and
+`update` refuses what must not be bundled. No network: `update` reads a small simple-icons
+package built here."""
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -138,14 +140,35 @@ def test_the_ios_asset_catalog_names_each_icon_as_the_core_does(tmp_path):
     assert json.loads((catalog / "Contents.json").read_text())["info"]["version"] == 1
     sets = sorted(catalog.glob("*.imageset"))
     assert len(sets) == len(list((FOLDER / "svg").glob("*.svg")))
+    slugs = [line.split("\t")[0] for line in (FOLDER / "index.tsv").read_text().splitlines()
+             if not line.startswith("#")]
+    # `Brand::asset_name`, which the app passes to `Image(_:)`.
+    assert [s.name for s in sets] == sorted(f"brand_{slug}.imageset" for slug in slugs)
     for image_set in sets:
         slug = image_set.name.removeprefix("brand_").removesuffix(".imageset")
+        assert {p.name for p in image_set.iterdir()} == {"Contents.json", f"{slug}.svg"}
         contents = json.loads((image_set / "Contents.json").read_text())
         assert contents["images"] == [{"filename": f"{slug}.svg", "idiom": "universal"}]
         assert contents["properties"]["preserves-vector-representation"] is True
         assert contents["properties"]["template-rendering-intent"] == "template"
         original = (FOLDER / "svg" / f"{slug}.svg").read_bytes()
         assert (image_set / f"{slug}.svg").read_bytes() == original
+
+
+def test_the_ios_app_takes_the_catalog_build_ios_writes():
+    """scripts/build-ios.sh writes the catalog where project.yml takes it as a resource of the
+    app target, and git ignores it (544 generated image sets stay out of the repository). What
+    Xcode's actool makes of it is checked only on a Mac."""
+    catalog = "ios-app/Assent/Brands.xcassets"
+    build = (ROOT / "scripts" / "build-ios.sh").read_text()
+    assert f"rm -rf {catalog}\n" in build
+    assert f"scripts/icons.py ios {catalog}\n" in build
+    project = (ROOT / "ios-app" / "project.yml").read_text()
+    app = project[project.index("\n  Assent:\n"):project.index("\n  NotificationService:\n")]
+    assert re.search(r"- path: Assent/Brands\.xcassets\n\s+buildPhase: resources\n", app), app
+    assert re.search(r"- path: Assent\n\s+excludes:\n\s+- Brands\.xcassets\n", app), "listed once"
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert f"/{catalog}" in ignored
 
 
 def assert_explicit(data, where):

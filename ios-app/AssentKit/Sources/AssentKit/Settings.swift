@@ -1,5 +1,5 @@
 // The settings screen: theme, screen-capture protection, app lock, Face ID before approving,
-// and backups (export, automatic versions in a folder, restore).
+// backups (export, automatic versions in a folder, restore), and import of a file from Files.
 import Foundation
 
 public enum Theme: String, Codable, Sendable, CaseIterable {
@@ -37,9 +37,22 @@ public struct SettingsState: Equatable, Sendable {
     public var exported: Data?
     /// What the last restore did.
     public var restored: ImportReport?
+    /// Where the import of a file chosen in Files stands.
+    public var fileImport: FileImport = .idle
     public var error: String?
     /// Nothing leaves the phone: what the privacy row says.
     public let privacy = "Assent collects nothing. Your accounts stay on this phone and in the backups you choose."
+}
+
+/// Importing an export or a backup the user chose in Files (or iCloud Drive).
+public enum FileImport: Equatable, Sendable {
+    /// Nothing chosen yet, or the chosen file could not be imported (`error` says why).
+    case idle
+    /// The file is encrypted: the screen asks for its password and imports the same bytes
+    /// again with it. After a wrong password it stays here and `error` says so.
+    case needsPassword
+    /// Imported: what was added, already there, skipped or still to scan.
+    case imported(ImportReport)
 }
 
 public enum SettingsAction: Equatable, Sendable {
@@ -50,6 +63,10 @@ public enum SettingsAction: Equatable, Sendable {
     case disableBackups
     /// Re-read the backup status and versions (the screen appears).
     case refresh
+    /// The file chosen in Files could not be read (the view reads it; the sentence is here).
+    case chosenFileUnreadable
+    /// The user closed the password prompt or the import's report.
+    case dismissImport
 }
 
 public enum SettingsEffect: Equatable, Sendable {
@@ -60,6 +77,10 @@ public enum SettingsEffect: Equatable, Sendable {
     case export(passphrase: String)
     /// Restores a backup version (or any export file) into the vault; scrypt/Argon2id: slow.
     case restore(path: String, passphrase: String)
+    /// Imports the bytes of a file chosen in Files: an export of another app or an Assent
+    /// backup. `password` is nil the first time; encrypted files need it (the state moves to
+    /// `.needsPassword`). Key derivation for encrypted files: slow.
+    case importFile(data: Data, password: String?)
 }
 
 /// The one place the settings screen's state changes.
@@ -92,6 +113,11 @@ public final class SettingsProcessor {
                 state.backup = try store.backupStatus()
                 state.versions = try state.backup.map { try backupVersions(folder: $0.folder) } ?? []
             }
+        case .chosenFileUnreadable:
+            state.fileImport = .idle
+            state.error = "The chosen file cannot be read."
+        case .dismissImport:
+            state.fileImport = .idle
         }
     }
 
@@ -121,6 +147,19 @@ public final class SettingsProcessor {
                 }
                 state.restored = try store.importData(data: data, password: passphrase)
             }
+        case .importFile(let data, let password):
+            do {
+                state.fileImport = .imported(try store.importData(data: data, password: password))
+            } catch AssentError.PasswordRequired {
+                // Not an error yet: the first try of every encrypted file ends here.
+                state.fileImport = .needsPassword
+            } catch AssentError.WrongPassword(let message) {
+                state.fileImport = .needsPassword
+                state.error = message
+            } catch {
+                state.fileImport = .idle
+                state.error = (error as? AssentError)?.message ?? "Something went wrong."
+            }
         }
     }
 
@@ -137,5 +176,19 @@ public final class SettingsProcessor {
         } catch {
             state.error = "Something went wrong."
         }
+    }
+}
+
+extension ImportReport {
+    /// What an import did, one sentence a line, for the screen that imported the file.
+    public var summary: [String] {
+        var lines = [added == 0 ? "No new accounts." : added == 1 ? "Added 1 account." : "Added \(added) accounts."]
+        if !duplicates.isEmpty {
+            lines.append("Already in Assent: \(duplicates.joined(separator: ", ")).")
+        }
+        // The core's entries read "GitHub (alice): why" and "QR code 2 of 4 …: scan it too".
+        lines += skipped.map { "Not imported: \($0)." }
+        lines += missingParts.map { "\($0)." }
+        return lines
     }
 }

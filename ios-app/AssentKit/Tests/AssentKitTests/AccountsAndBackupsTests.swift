@@ -95,3 +95,53 @@ final class AccountsAndBackupsTests: XCTestCase {
         XCTAssertEqual(try store.pushAccounts().count, 0)
     }
 }
+
+final class IconColorTests: XCTestCase {
+    func testTheCoresHexParsesIntoComponents() throws {
+        let github = try XCTUnwrap(IconColor(hex: "#181717"))
+        XCTAssertEqual(github.red, 0x18 / 255, accuracy: 1e-12)
+        XCTAssertEqual(github.green, 0x17 / 255, accuracy: 1e-12)
+        XCTAssertEqual(github.blue, 0x17 / 255, accuracy: 1e-12)
+        XCTAssertEqual(IconColor(hex: "#ffFC00"), IconColor(hex: "#FFFC00"), "either case")
+        XCTAssertEqual(IconColor(hex: "#FFFFFF"), IconColor(red: 1, green: 1, blue: 1))
+        XCTAssertEqual(IconColor(hex: "#000000"), IconColor(red: 0, green: 0, blue: 0))
+        for bad in ["", "#", "181717", "#18171", "#1817170", "#18171G", "#+18171", "# 18171",
+                    "#-1-1-1", "#１８１７１７", "0x181717"] {
+            XCTAssertNil(IconColor(hex: bad), bad)
+        }
+    }
+
+    /// The core's `Color::is_light` cases (authenticator-core/src/icons.rs), which the view uses to
+    /// pick the disc behind a brand's logo.
+    func testLightColoursAreTheCoresLightOnes() throws {
+        XCTAssertFalse(try XCTUnwrap(IconColor(hex: "#181717")).isLight, "GitHub")
+        XCTAssertTrue(try XCTUnwrap(IconColor(hex: "#FFFC00")).isLight, "Snapchat")
+        XCTAssertTrue(IconColor(red: 1, green: 1, blue: 1).isLight)
+        XCTAssertFalse(IconColor(red: 0, green: 0, blue: 0).isLight)
+        XCTAssertEqual(IconColor(red: 1, green: 1, blue: 1).luminance, 1, accuracy: 1e-12)
+    }
+
+    func testEveryAccountsIconHasAColourThatParses() throws {
+        let store = try Store.open(path: try Paths.tempVault(), key: Keychain(Data(count: 32)),
+                                   keystore: nil, clock: nil)
+        let secrets = ["JBSWY3DPEHPK3PXP", "KRSXG5CTMVRXEZLU", "GEZDGNBVGY3TQOJQ", "MFRGGZDFMZTWQ2LK",
+                       "ONSWG4TFOQYTEMZU"]
+        for (issuer, secret) in zip(["GitHub", "Snapchat", "Zorblax", "Acme", "!!!"], secrets) {
+            _ = try store.addUri(uri: "otpauth://totp/\(issuer):me?secret=\(secret)")
+        }
+        for account in try store.accounts() {
+            switch account.icon {
+            case .brand(_, _, _, let hex), .letter(_, let hex):
+                XCTAssertNotNil(IconColor(hex: hex), "\(account.issuer): \(hex)")
+                XCTAssertEqual(account.icon.color, IconColor(hex: hex))
+            }
+            // The letter avatar takes white text, every time.
+            if case .letter = account.icon { XCTAssertFalse(account.icon.color.isLight, account.issuer) }
+        }
+        let icons = try store.accounts().map(\.icon)
+        XCTAssertEqual(icons.last, .letter(letter: "?", color: "#5F6368"))
+        XCTAssertEqual(icons.last?.color, .unknown, "the core's grey")
+        XCTAssertEqual(AccountIcon.letter(letter: "A", color: "red").color, .unknown)
+        XCTAssertEqual(icons.map(\.color.isLight).prefix(2), [false, true], "GitHub dark, Snapchat light")
+    }
+}

@@ -1,7 +1,9 @@
 // AssentKit against the real `portal` process over URLSession: one-QR enrollment, a browser's
 // sign-in approved with the number, deny and "not me", expiry by the portal's test clock, user
-// verification refused, and re-enrollment. Pending requests reach the phone by the pull on
-// foreground (this portal has no relay; the APNs path is in PushPathTests).
+// verification refused, re-enrollment, and a deleted push account that no longer answers.
+// Pending requests reach the phone by the pull on foreground (these portals have no relay,
+// except the deleted account's, which checks the APNs payload too; the APNs path that
+// approves is in PushPathTests).
 import AssentKit
 import Foundation
 import XCTest
@@ -166,6 +168,71 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(verified.state.phase, .approved, "\(verified.state)")
         let approved = try await settled(browser)
         XCTAssertEqual(approved["status"] as? String, "approved")
+    }
+
+    /// Deleting the account on the phone retires its push enrollment there only: the portal is
+    /// not told, so it goes on pushing sign-ins to this phone, which can no longer open nor
+    /// answer them. The browser is left waiting.
+    func testAfterDeletingThePushAccountThePhoneNoLongerAnswers() async throws {
+        let mocks = try PushMocks()
+        addTeardownBlock { mocks.stop() }
+        let portal = try PortalServer(relayedBy: mocks)
+        addTeardownBlock { portal.stop() }
+        try await portal.addUser("gina")
+        let token = "6b".appending(String(repeating: "fedcba9876543210", count: 4).dropFirst(2))
+        let phone = try await Phone(token: token)
+        _ = try await enroll(phone, portal, "gina")
+        let accountId = try XCTUnwrap(try phone.store.accounts().first?.id)
+
+        let details = try XCTUnwrap(AccountDetailsProcessor(accountId: accountId, store: phone.store))
+        details.receive(.delete)
+        let warning = try XCTUnwrap(details.state.confirmDelete, "a push account warns first")
+        assertReadable(warning)
+        XCTAssertFalse(details.state.deleted)
+        XCTAssertEqual(try phone.store.accounts().count, 1, "nothing deleted before the confirmation")
+        details.receive(.confirmDelete)
+        XCTAssertNil(details.state.error)
+        XCTAssertTrue(details.state.deleted)
+        XCTAssertEqual(try phone.store.accounts().count, 0)
+        XCTAssertEqual(try phone.store.pushAccounts().count, 0)
+
+        // The portal still counts the phone as this user's device: a sign-in waits for it and
+        // the push goes out.
+        let (browser, number) = try await signIn(portal, "gina")
+        let push = try await mocks.next(to: token)
+        XCTAssertEqual(push["platform"], "apns")
+        let userInfo = try notificationUserInfo(from: push)
+        let sent = phone.transport.urls.count
+
+        // The extension: the fallback text, with nothing of the request in it.
+        let content = NotificationContentBuilder.content(
+            userInfo: userInfo, vaultPath: phone.vaultPath, key: Keychain(Data(count: 32)))
+        XCTAssertEqual(content.title, "Sign-in request")
+        XCTAssertEqual(content.subtitle, "")
+        XCTAssertEqual(content.body, "This sign-in request is no longer open.")
+        XCTAssertNil(content.challengeId)
+        for text in [content.title, content.subtitle, content.body] {
+            for context in ["Assent Demo Portal", "gina", "Firefox", "127.0.0.1"] {
+                XCTAssertFalse(text.contains(context), "\(context) in \(text)")
+            }
+        }
+        assertNumberNotShown(try XCTUnwrap(number), in: [content.title, content.subtitle, content.body])
+
+        // The app: nothing pending to pull, and the payload does not open.
+        let pending = await phone.push.pullPending()
+        XCTAssertEqual(pending.count, 0, "\(pending)")
+        guard case .RequestClosed(let closed)? = assentError({
+            try phone.store.openChallenge(payload: try XCTUnwrap(push["payload"]))
+        }) else { return XCTFail("the deleted account's challenge did not fail as RequestClosed") }
+        assertReadable(closed)
+        XCTAssertThrowsError(try phone.push.challenge(fromNotification: userInfo))
+        XCTAssertEqual(phone.transport.urls.count, sent, "the phone sent nothing to the portal")
+
+        // At the portal the sign-in still waits for an answer.
+        let status = try await browser.pushStatus()
+        XCTAssertEqual(status["status"] as? String, "pending", "\(status)")
+        let home = try await browser.get("/")
+        XCTAssertTrue(home.path.hasPrefix("/login"), "not signed in: \(home.path)")
     }
 
     func testReEnrollmentReplacesTheDevice() async throws {

@@ -68,15 +68,31 @@ final class PushMocks: @unchecked Sendable {
     }
 }
 
+extension PortalServer {
+    /// A portal that sends its pushes through the mocks' relay.
+    convenience init(relayedBy mocks: PushMocks) throws {
+        // The chroot has no system CA store, which the portal's HTTP client wants to load; the
+        // mocks' CA serves (the portal talks to the relay over loopback http).
+        try self.init(["--relay-url", mocks.relayURL, "--relay-api-key", mocks.apiKey],
+                      environment: ["SSL_CERT_FILE": mocks.dir.appendingPathComponent("ca.pem").path])
+    }
+}
+
+/// What the app gets from APNs for a notification the mocks captured: the `userInfo`.
+func notificationUserInfo(from push: [String: String], file: StaticString = #filePath, line: UInt = #line) throws
+    -> [AnyHashable: Any]
+{
+    [
+        "aps": ["category": challengeCategory, "mutable-content": 1] as [String: Any],
+        payloadKey: try XCTUnwrap(push["payload"], "\(push)", file: file, line: line),
+    ]
+}
+
 final class PushPathTests: XCTestCase {
     func testALoginThroughApnsApprovedFromTheNotificationsTextAction() async throws {
         let mocks = try PushMocks()
         addTeardownBlock { mocks.stop() }
-        // The chroot has no system CA store, which the portal's HTTP client wants to load; the
-        // mocks' CA serves (the portal talks to the relay over loopback http).
-        let portal = try PortalServer(
-            ["--relay-url", mocks.relayURL, "--relay-api-key", mocks.apiKey],
-            environment: ["SSL_CERT_FILE": mocks.dir.appendingPathComponent("ca.pem").path])
+        let portal = try PortalServer(relayedBy: mocks)
         addTeardownBlock { portal.stop() }
         try await portal.addUser("frank")
 
@@ -94,10 +110,7 @@ final class PushPathTests: XCTestCase {
         let number = try XCTUnwrap(waiting.element("number"))
         let push = try await mocks.next(to: token)
         XCTAssertEqual(push["platform"], "apns")
-        let userInfo: [AnyHashable: Any] = [
-            "aps": ["category": challengeCategory, "mutable-content": 1] as [String: Any],
-            payloadKey: try XCTUnwrap(push["payload"]),
-        ]
+        let userInfo = try notificationUserInfo(from: push)
 
         // The notification service extension: the vault read-only, the context shown.
         let content = NotificationContentBuilder.content(

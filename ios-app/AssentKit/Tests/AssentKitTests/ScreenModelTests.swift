@@ -416,6 +416,93 @@ final class DetailsAndSettingsTests: XCTestCase {
     }
 }
 
+final class ImportFromFilesTests: XCTestCase {
+    private func settings() throws -> (SettingsProcessor, Store) {
+        let store = try Store.open(path: try Paths.tempVault(), key: Keychain(Data(count: 32)),
+                                   keystore: nil, clock: nil)
+        return (SettingsProcessor(store: store, preferences: MemoryPreferences(),
+                                  biometrics: FakeBiometrics(.verified)), store)
+    }
+
+    func testAnUnencryptedExportImportsAndSaysWhatItDid() async throws {
+        let (settings, store) = try settings()
+        _ = try store.addUri(uri: rfcSha1)
+        let other = try Store.open(path: try Paths.tempVault(), key: Keychain(Data(count: 32)),
+                                   keystore: nil, clock: nil)
+        _ = try other.addUri(uri: rfcSha1)
+        _ = try other.addUri(uri: "otpauth://totp/GitHub:octo?secret=JBSWY3DPEHPK3PXP&issuer=GitHub")
+        let export = Data(try other.exportUris().utf8)
+        XCTAssertEqual(settings.state.fileImport, .idle)
+
+        await settings.perform(.importFile(data: export, password: nil))
+        XCTAssertNil(settings.state.error)
+        guard case .imported(let report) = settings.state.fileImport else {
+            return XCTFail("\(settings.state.fileImport)")
+        }
+        XCTAssertEqual(report.added, 1)
+        XCTAssertEqual(report.duplicates.count, 1, "RFC was already here")
+        XCTAssertEqual(try store.accounts().map(\.issuer), ["RFC", "GitHub"])
+        XCTAssertEqual(report.summary.first, "Added 1 account.")
+        XCTAssertTrue(report.summary[1].hasPrefix("Already in Assent: RFC"), "\(report.summary)")
+        report.summary.forEach { assertReadable($0) }
+        settings.receive(.dismissImport)
+        XCTAssertEqual(settings.state.fileImport, .idle)
+
+        // What a Google Authenticator export skips (its MD5 account) is said too.
+        await settings.perform(.importFile(data: try Paths.fixture("google_migration.txt"), password: nil))
+        guard case .imported(let google) = settings.state.fileImport else {
+            return XCTFail("\(settings.state.fileImport)")
+        }
+        XCTAssertFalse(google.skipped.isEmpty)
+        XCTAssertTrue(google.summary.contains { $0.hasPrefix("Not imported: ") && $0.contains("not supported") },
+                      "\(google.summary)")
+        google.summary.forEach { assertReadable($0) }
+    }
+
+    func testAnEncryptedBackupAsksForItsPasswordThenImports() async throws {
+        let (settings, store) = try settings()
+        let old = try Store.open(path: try Paths.tempVault(), key: Keychain(Data(count: 32)),
+                                 keystore: nil, clock: nil)
+        _ = try old.addUri(uri: rfcSha1)
+        _ = try old.addUri(uri: "otpauth://totp/GitHub:octo?secret=JBSWY3DPEHPK3PXP&issuer=GitHub")
+        let backup = try old.exportBackup(passphrase: "backup passphrase")
+
+        await settings.perform(.importFile(data: backup, password: nil))
+        XCTAssertEqual(settings.state.fileImport, .needsPassword)
+        XCTAssertNil(settings.state.error, "asking for the password is not an error")
+        XCTAssertEqual(try store.accounts().count, 0)
+
+        await settings.perform(.importFile(data: backup, password: "not it"))
+        XCTAssertEqual(settings.state.fileImport, .needsPassword, "asked again")
+        let wrong = try XCTUnwrap(settings.state.error)
+        XCTAssertTrue(wrong.contains("password"), wrong)
+        assertReadable(wrong)
+        XCTAssertEqual(try store.accounts().count, 0)
+
+        await settings.perform(.importFile(data: backup, password: "backup passphrase"))
+        XCTAssertNil(settings.state.error)
+        guard case .imported(let report) = settings.state.fileImport else {
+            return XCTFail("\(settings.state.fileImport)")
+        }
+        XCTAssertEqual(report.added, 2)
+        XCTAssertEqual(report.summary, ["Added 2 accounts."])
+        XCTAssertEqual(try store.accounts().map(\.issuer), ["RFC", "GitHub"])
+    }
+
+    func testAFileThatIsNotAnExportGetsASentence() async throws {
+        let (settings, store) = try settings()
+        await settings.perform(.importFile(data: Data("%PDF-1.7 a document".utf8), password: nil))
+        XCTAssertEqual(settings.state.fileImport, .idle)
+        let error = try XCTUnwrap(settings.state.error)
+        assertReadable(error)
+        XCTAssertEqual(try store.accounts().count, 0)
+
+        settings.receive(.chosenFileUnreadable)
+        XCTAssertEqual(settings.state.fileImport, .idle)
+        assertReadable(try XCTUnwrap(settings.state.error))
+    }
+}
+
 final class StoredVaultKeyTests: XCTestCase {
     final class MemorySecrets: SecretStore, @unchecked Sendable {
         private let lock = NSLock()
