@@ -13,7 +13,7 @@ use crate::jwt::{Es256Signer, KeyError};
 use crate::provider::{BoxFuture, Provider, ProviderError};
 use crate::request::Push;
 use crate::settings::ApnsSettings;
-use crate::upstream::{Upstream, retry_after};
+use crate::upstream::{ConnectionHandle, Upstream, retry_after};
 
 /// The notification category the app registers with Approve/Deny actions.
 pub const CATEGORY: &str = "ASSENT_CHALLENGE";
@@ -27,33 +27,41 @@ const APNS_PRIORITY: HeaderName = HeaderName::from_static("apns-priority");
 const APNS_EXPIRATION: HeaderName = HeaderName::from_static("apns-expiration");
 const APNS_ID: HeaderName = HeaderName::from_static("apns-id");
 const APNS_COLLAPSE_ID: HeaderName = HeaderName::from_static("apns-collapse-id");
-/// Apple refuses provider tokens older than an hour, and "too many updates" under 20 minutes.
-const MIN_TOKEN_AGE: u64 = 20 * 60;
-const MAX_TOKEN_AGE: u64 = 59 * 60;
+/// Apple refuses provider tokens older than an hour, and a new token on a connection whose token
+/// changed less than 20 minutes ago (`429 TooManyProviderTokenUpdates`).
+const MIN_TOKEN_AGE: Duration = Duration::from_secs(20 * 60);
+const MAX_TOKEN_AGE: Duration = Duration::from_secs(59 * 60);
 
-/// A provider token, signed once and reused until it is `refresh_after` seconds old or APNs
-/// refuses it.
+/// A provider token, signed once and reused until it is `refresh_after` old or APNs refuses it.
+///
+/// Ages are measured on the monotonic clock: a wall-clock step (NTP, a restored VM) neither
+/// makes a token look new nor makes it look expired, so the relay never re-signs early, which
+/// APNs would refuse with `TooManyProviderTokenUpdates` for 20 minutes.
 pub struct ProviderToken {
     signer: Es256Signer,
     key_id: String,
     team_id: String,
-    refresh_after: u64,
+    refresh_after: Duration,
     clock: Arc<dyn Clock>,
     state: Mutex<TokenState>,
 }
 
-/// The cached token and how many have been signed: a refusal drops the token only if it is still
-/// the one that was refused, so a burst of refusals of one token re-signs once (Apple also
-/// throttles tokens updated more often than every 20 minutes).
+/// The token in use, the newest one APNs accepted, and how many have been signed. A refusal
+/// changes the state only if it is about the token still in use, so a burst of refusals of one
+/// token acts once.
 #[derive(Default)]
 struct TokenState {
-    cached: Option<Cached>,
+    current: Option<Cached>,
+    accepted: Option<Cached>,
     signed: u64,
 }
 
+#[derive(Clone)]
 struct Cached {
     generation: u64,
     iat: u64,
+    /// When it was signed, on the monotonic clock.
+    signed_at: Duration,
     header: HeaderValue,
 }
 
@@ -62,8 +70,18 @@ struct Cached {
 pub struct Bearer {
     /// `bearer <jwt>`, marked sensitive.
     pub header: HeaderValue,
-    /// Counts signings; pass it back to [`ProviderToken::invalidate`] when APNs refuses it.
+    /// Counts signings; pass it back to [`ProviderToken::refused`] and the like.
     pub generation: u64,
+}
+
+/// What to do after APNs refused a token update on a connection (`TooManyProviderTokenUpdates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateRefused {
+    /// Go on with the token APNs accepted before (it is in use again).
+    WentBack,
+    /// There is no accepted token to go back to: send the new token on a fresh connection,
+    /// whose first token APNs takes.
+    FreshConnection,
 }
 
 impl std::fmt::Debug for ProviderToken {
@@ -87,38 +105,44 @@ impl ProviderToken {
             signer: Es256Signer::from_pem(pem)?,
             key_id: key_id.to_owned(),
             team_id: team_id.to_owned(),
-            refresh_after: (refresh_minutes * 60).clamp(MIN_TOKEN_AGE, MAX_TOKEN_AGE),
+            refresh_after: Duration::from_secs(refresh_minutes.saturating_mul(60))
+                .clamp(MIN_TOKEN_AGE, MAX_TOKEN_AGE),
             clock,
             state: Mutex::new(TokenState::default()),
         })
     }
 
-    /// The token to send: the cached one, or a new one when the cached one is due for refresh
-    /// (or was refused).
+    fn lock(&self) -> std::sync::MutexGuard<'_, TokenState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The token to send: the one in use, or a new one when it is due for refresh (or was
+    /// refused).
     pub fn bearer(&self) -> Result<Bearer, KeyError> {
-        let now = self.clock.unix_seconds();
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = state.cached.as_ref()
-            && now >= c.iat
-            && now - c.iat < self.refresh_after
+        let now = self.clock.monotonic();
+        let mut state = self.lock();
+        if let Some(c) = state.current.as_ref()
+            && now.saturating_sub(c.signed_at) < self.refresh_after
         {
             return Ok(Bearer {
                 header: c.header.clone(),
                 generation: c.generation,
             });
         }
+        let iat = self.clock.unix_seconds();
         let jwt = self.signer.sign(
             &serde_json::json!({"alg": "ES256", "kid": self.key_id}),
-            &serde_json::json!({"iss": self.team_id, "iat": now}),
+            &serde_json::json!({"iss": self.team_id, "iat": iat}),
         )?;
         let mut value =
             HeaderValue::try_from(format!("bearer {jwt}")).map_err(|_| KeyError::Sign)?;
         value.set_sensitive(true);
         state.signed += 1;
         let generation = state.signed;
-        state.cached = Some(Cached {
+        state.current = Some(Cached {
             generation,
-            iat: now,
+            iat,
+            signed_at: now,
             header: value.clone(),
         });
         Ok(Bearer {
@@ -127,29 +151,75 @@ impl ProviderToken {
         })
     }
 
-    /// Issue time of the cached token, if any.
+    /// Issue time (`iat`) of the token in use, if any.
     pub fn issued_at(&self) -> Option<u64> {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .cached
-            .as_ref()
-            .map(|c| c.iat)
+        self.lock().current.as_ref().map(|c| c.iat)
     }
 
-    /// Forgets the cached token after APNs called token `generation` expired or invalid, unless
-    /// a newer one has replaced it already; returns whether it was forgotten.
-    pub fn invalidate(&self, generation: u64) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+    /// APNs delivered a push carrying token `generation`: it is the token to go back to.
+    pub fn accepted(&self, generation: u64) {
+        let mut state = self.lock();
         if state
-            .cached
+            .accepted
+            .as_ref()
+            .is_some_and(|a| a.generation >= generation)
+        {
+            return;
+        }
+        if let Some(current) = state
+            .current
+            .as_ref()
+            .filter(|c| c.generation == generation)
+        {
+            state.accepted = Some(current.clone());
+        }
+    }
+
+    /// APNs called token `generation` expired or invalid: it is never sent again, and the next
+    /// push signs a new one unless a newer one has replaced it already. Returns whether the
+    /// token in use was dropped.
+    pub fn refused(&self, generation: u64) -> bool {
+        let mut state = self.lock();
+        if state
+            .accepted
+            .as_ref()
+            .is_some_and(|a| a.generation == generation)
+        {
+            state.accepted = None;
+        }
+        if state
+            .current
             .as_ref()
             .is_some_and(|c| c.generation == generation)
         {
-            state.cached = None;
+            state.current = None;
             true
         } else {
             false
+        }
+    }
+
+    /// APNs refused token `generation` as an update on a connection whose token changed less
+    /// than 20 minutes ago. Goes back to the token APNs accepted before, if it is still young
+    /// enough; else the new token stays, to be sent on a fresh connection.
+    pub fn update_refused(&self, generation: u64) -> UpdateRefused {
+        let now = self.clock.monotonic();
+        let mut state = self.lock();
+        let accepted = state.accepted.clone().filter(|a| {
+            a.generation != generation && now.saturating_sub(a.signed_at) < MAX_TOKEN_AGE
+        });
+        match accepted {
+            Some(accepted) => {
+                if state
+                    .current
+                    .as_ref()
+                    .is_none_or(|c| c.generation == generation)
+                {
+                    state.current = Some(accepted);
+                }
+                UpdateRefused::WentBack
+            }
+            None => UpdateRefused::FreshConnection,
         }
     }
 }
@@ -249,6 +319,7 @@ impl Apns {
         })?;
         let status = resp.status().as_u16();
         if status == 200 {
+            self.token.accepted(bearer.generation);
             let id = resp
                 .headers()
                 .get("apns-id")
@@ -259,10 +330,20 @@ impl Apns {
         let reason = serde_json::from_slice::<ApnsError>(resp.body())
             .map(|e| e.reason)
             .unwrap_or_else(|_| format!("HTTP{status}"));
+        if status == 429 && reason == "TooManyProviderTokenUpdates" {
+            // Never retried with the refused token on this connection: back to the token APNs
+            // took before, or on to a fresh connection.
+            if self.token.update_refused(bearer.generation) == UpdateRefused::FreshConnection
+                && let Some(connection) = resp.extensions().get::<ConnectionHandle>()
+            {
+                connection.retire();
+            }
+            return Err(ProviderError::transient(reason));
+        }
         let err = map_error(status, reason, retry_after(resp.headers()));
         if let ProviderError::Credential(_) = err {
             // Dropped here, where the refused token is known; `deliver` then retries once.
-            self.token.invalidate(bearer.generation);
+            self.token.refused(bearer.generation);
         }
         Err(err)
     }
@@ -403,11 +484,11 @@ mod tests {
     }
 
     #[test]
-    fn invalidate_forces_a_new_token() {
+    fn a_refusal_forces_a_new_token() {
         let clock = Arc::new(ManualClock::new(1_800_000_000_000));
         let t = ProviderToken::new(&pem(), "K", "T", 40, clock).unwrap();
         let a = t.bearer().unwrap();
-        assert!(t.invalidate(a.generation));
+        assert!(t.refused(a.generation));
         let b = t.bearer().unwrap();
         assert_ne!(b.header, a.header);
         assert_eq!(b.generation, a.generation + 1);
@@ -418,13 +499,64 @@ mod tests {
         let clock = Arc::new(ManualClock::new(1_800_000_000_000));
         let t = ProviderToken::new(&pem(), "K", "T", 40, clock).unwrap();
         let old = t.bearer().unwrap();
-        assert!(t.invalidate(old.generation), "the first refusal drops it");
+        assert!(t.refused(old.generation), "the first refusal drops it");
         let new = t.bearer().unwrap();
         // Other pushes that carried the old token are refused too, a moment later.
         for _ in 0..5 {
-            assert!(!t.invalidate(old.generation));
+            assert!(!t.refused(old.generation));
         }
         assert_eq!(t.bearer().unwrap(), new, "re-signed once");
+    }
+
+    #[test]
+    fn token_age_is_monotonic_across_wall_clock_steps() {
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let t = ProviderToken::new(&pem(), "K", "T", 40, clock.clone()).unwrap();
+        let first = t.bearer().unwrap();
+        // NTP steps the clock back a few seconds: the token is not made new again.
+        clock.set_millis(1_800_000_000_000 - 5_000);
+        assert_eq!(t.bearer().unwrap(), first);
+        // Or forward by an hour: no time passed, the token is not due.
+        clock.set_millis(1_800_000_000_000 + 3_600_000);
+        assert_eq!(t.bearer().unwrap(), first);
+        clock.advance_seconds(40 * 60);
+        assert_ne!(
+            t.bearer().unwrap(),
+            first,
+            "due after 40 minutes that passed"
+        );
+    }
+
+    #[test]
+    fn a_refused_update_goes_back_to_the_accepted_token_or_asks_for_a_fresh_connection() {
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let t = ProviderToken::new(&pem(), "K", "T", 40, clock.clone()).unwrap();
+        let a = t.bearer().unwrap();
+        t.accepted(a.generation);
+        // The relay signed a new token early (say, it was told to): APNs refuses the update.
+        t.lock().current = None;
+        let b = t.bearer().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(t.update_refused(b.generation), UpdateRefused::WentBack);
+        assert_eq!(t.bearer().unwrap(), a, "the accepted token is in use again");
+
+        // A token APNs called expired is never gone back to.
+        assert!(t.refused(a.generation));
+        let c = t.bearer().unwrap();
+        assert_eq!(
+            t.update_refused(c.generation),
+            UpdateRefused::FreshConnection
+        );
+        assert_eq!(t.bearer().unwrap(), c, "kept, for a fresh connection");
+
+        // Nor is one past Apple's hour.
+        t.accepted(c.generation);
+        clock.advance_seconds(59 * 60);
+        let d = t.bearer().unwrap();
+        assert_eq!(
+            t.update_refused(d.generation),
+            UpdateRefused::FreshConnection
+        );
     }
 
     #[test]

@@ -291,6 +291,9 @@ pub fn map_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> Pro
         .map_or_else(|| format!("HTTP{status}"), str::to_owned);
     match (status, code.as_str()) {
         (_, "UNREGISTERED") | (404, _) => ProviderError::Unregistered(code),
+        // A 401 about the APNs or web-push credential uploaded to Firebase, not the OAuth
+        // token: a new token would not help.
+        (_, "THIRD_PARTY_AUTH_ERROR") => ProviderError::Rejected(code),
         (401, _) | (_, "UNAUTHENTICATED") => ProviderError::Credential(code),
         (_, "INVALID_ARGUMENT" | "SENDER_ID_MISMATCH") | (400, _) => ProviderError::Rejected(code),
         (429 | 500 | 503, _) | (_, "QUOTA_EXCEEDED" | "UNAVAILABLE" | "INTERNAL") => {
@@ -353,6 +356,16 @@ mod tests {
             map_error(401, b"{}", None),
             ProviderError::Credential(_)
         ));
+        let unauthenticated = br#"{"error":{"code":401,"status":"UNAUTHENTICATED","message":"m"}}"#;
+        assert_eq!(
+            map_error(401, unauthenticated, None),
+            ProviderError::Credential("UNAUTHENTICATED".into())
+        );
+        // The APNs credential uploaded to Firebase is refused: not the OAuth token, no retry.
+        assert_eq!(
+            map_error(401, &err(401, "THIRD_PARTY_AUTH_ERROR"), None),
+            ProviderError::Rejected("THIRD_PARTY_AUTH_ERROR".into())
+        );
         for s in [429, 500, 503] {
             let e = map_error(s, b"", Some(Duration::from_secs(3)));
             assert_eq!(

@@ -70,7 +70,8 @@ pub enum ProviderError {
     /// The provider refused this push (bad payload, too large, ...): not retried.
     #[error("rejected: {0}")]
     Rejected(String),
-    /// The relay's credential was refused as expired or invalid: refresh it and retry once.
+    /// The relay's credential was refused as expired or invalid: the provider has dropped it,
+    /// and the push is retried once with a new one.
     #[error("credential refused: {0}")]
     Credential(String),
     /// A transient failure (429, 5xx, timeout, dropped connection): retried with backoff.
@@ -134,11 +135,6 @@ pub trait Provider: Send + Sync + 'static {
         &'a self,
         push: &'a Push,
     ) -> BoxFuture<'a, Result<Option<String>, ProviderError>>;
-
-    /// Drops the cached credential so the next attempt signs or fetches a new one. Called after
-    /// a [`ProviderError::Credential`]; a provider that already dropped the refused credential
-    /// inside [`Provider::attempt`] (APNs, which knows which token was refused) keeps the default.
-    fn refresh_credential(&self) {}
 
     /// Opens connections ahead of the first push.
     fn warm_up(&self) -> BoxFuture<'_, ()> {
@@ -223,8 +219,9 @@ pub async fn deliver(
         };
         match &err {
             ProviderError::Credential(reason) if !refreshed => {
+                // The provider dropped the refused credential in `attempt`, where it knows which
+                // one was refused; the retry signs or fetches a new one.
                 refreshed = true;
-                provider.refresh_credential();
                 metrics.retry(provider.name(), reason);
                 continue;
             }

@@ -76,6 +76,19 @@ impl Conn {
     }
 }
 
+/// The connection a response came on, in the response's extensions: a provider that learns the
+/// connection is no use any more (APNs refusing a token update on it) retires it, and the pool
+/// opens a new one in its slot for the next request.
+#[derive(Clone, Debug)]
+pub struct ConnectionHandle(Arc<AtomicBool>);
+
+impl ConnectionHandle {
+    /// Stops new requests from using the connection; those in flight finish on it.
+    pub fn retire(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// A small pool of HTTP/2 connections to one `host:port`.
 ///
 /// It drives the `h2` crate directly rather than through hyper's client: hyper spawns two tasks
@@ -243,7 +256,10 @@ impl Upstream {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Response::from_parts(parts, body.freeze()))
+        let mut resp = Response::from_parts(parts, body.freeze());
+        resp.extensions_mut()
+            .insert(ConnectionHandle(conn.closed.clone()));
+        Ok(resp)
     }
 }
 

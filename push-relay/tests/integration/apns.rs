@@ -155,6 +155,92 @@ async fn relay_with_clock(apns: &MockApns, clock: Arc<ManualClock>) -> TestRelay
     TestRelay::start(s, dir, clock).await
 }
 
+/// A relay with one APNs connection, so that every push goes over the same connection until
+/// the relay replaces it.
+async fn relay_on_one_connection(apns: &MockApns, clock: Arc<ManualClock>) -> TestRelay {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = TestRelay::settings(Some(apns), None, &dir);
+    s.apns[0].connections = 1;
+    TestRelay::start(s, dir, clock).await
+}
+
+#[tokio::test]
+async fn a_spurious_expired_token_answer_does_not_lock_apns_delivery_out() {
+    // APNs calls a young token expired once. The relay signs a new one, which the connection
+    // refuses as an update within 20 minutes (429 TooManyProviderTokenUpdates); the relay must
+    // not retry that refused token on that connection, and every later push must get through.
+    let apns = MockApns::start().await;
+    let relay = relay_on_one_connection(&apns, Arc::new(ManualClock::at_system_time())).await;
+    assert_eq!(
+        relay.push("apns", APNS_TOKEN).await.json()["outcome"],
+        "delivered"
+    );
+    apns.script([Reply::Error(403, "ExpiredProviderToken", None)]);
+    let a = relay.push("apns", APNS_TOKEN).await;
+    assert_eq!(a.json()["outcome"], "delivered", "{}", a.text);
+    for _ in 0..5 {
+        let a = relay.push("apns", APNS_TOKEN).await;
+        assert_eq!(a.json()["outcome"], "delivered", "{}", a.text);
+    }
+    let seen = apns.seen();
+    let (first, new) = (&seen[0].jwt, &seen[2].jwt);
+    assert_eq!(&seen[1].jwt, first, "the spurious refusal");
+    assert_ne!(new, first, "a new token was signed once");
+    // The new token was refused once on the old connection, then sent on a fresh one only.
+    assert_eq!(seen.len(), 4 + 5, "{} requests", seen.len());
+    assert!(seen[3..].iter().all(|s| &s.jwt == new));
+}
+
+#[tokio::test]
+async fn the_wall_clock_stepping_back_does_not_re_sign_the_token() {
+    let apns = MockApns::start().await;
+    let clock = Arc::new(ManualClock::at_system_time());
+    let relay = relay_on_one_connection(&apns, clock.clone()).await;
+    assert_eq!(
+        relay.push("apns", APNS_TOKEN).await.json()["outcome"],
+        "delivered"
+    );
+    // NTP steps the clock back a few seconds, then forward past where it was.
+    clock.set_millis((now() - 5) * 1000);
+    let a = relay.push("apns", APNS_TOKEN).await;
+    assert_eq!(a.json()["outcome"], "delivered", "{}", a.text);
+    clock.set_millis((now() + 10) * 1000);
+    let a = relay.push("apns", APNS_TOKEN).await;
+    assert_eq!(a.json()["outcome"], "delivered", "{}", a.text);
+    let seen = apns.seen();
+    assert_eq!(seen.len(), 3);
+    assert!(
+        seen.iter().all(|s| s.jwt == seen[0].jwt),
+        "one token throughout"
+    );
+}
+
+#[tokio::test]
+async fn the_mock_enforces_apples_20_minute_rule_per_connection() {
+    // The other side of the rule: a token signed 25 minutes after the connection's (a refusal
+    // forced it) is taken at once, on the same connection.
+    let apns = MockApns::start().await;
+    let start = now() - 1800;
+    let clock = Arc::new(ManualClock::new(start * 1000));
+    let relay = relay_on_one_connection(&apns, clock.clone()).await;
+    let at = |t: u64| push_body("apns", APNS_TOKEN, PAYLOAD, t + 30, None);
+    assert_eq!(
+        relay.push_body(at(start)).await.json()["outcome"],
+        "delivered"
+    );
+    clock.advance_seconds(25 * 60);
+    apns.script([Reply::Error(403, "ExpiredProviderToken", None)]);
+    let a = relay.push_body(at(start + 25 * 60)).await;
+    assert_eq!(a.json()["outcome"], "delivered", "{}", a.text);
+    let seen = apns.seen();
+    assert_eq!(
+        seen.len(),
+        3,
+        "25 minutes later the new token is taken at once"
+    );
+    assert_ne!(seen[2].jwt, seen[0].jwt);
+}
+
 #[tokio::test]
 async fn mock_refuses_stale_and_future_dated_tokens() {
     // A relay whose clock is two hours slow signs tokens APNs calls expired.

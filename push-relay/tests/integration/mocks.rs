@@ -41,13 +41,20 @@ async fn deliveries_carry_each_accepted_challenge_and_only_those() {
             .await;
         assert_eq!(a.json()["outcome"], "delivered", "{}", a.text);
     }
-    let want = |token: &str| Delivered {
-        token: token.into(),
-        payload: JWS.into(),
-    };
-    // The refused push never reached the feed: the first delivery is the JWS.
-    assert_eq!(next(&mut from_apns).await, want(APNS_TOKEN));
-    assert_eq!(next(&mut from_fcm).await, want(FCM_TOKEN));
+    // The refused push never reached the feed: the first delivery is the JWS, handed to the app
+    // as APNs's payload and FCM's data.
+    let (apns_got, fcm_got) = (next(&mut from_apns).await, next(&mut from_fcm).await);
+    assert_eq!(
+        (apns_got.token.as_str(), apns_got.payload.as_str()),
+        (APNS_TOKEN, JWS)
+    );
+    assert_eq!(apns_got.received["assent"], JWS);
+    assert_eq!(apns_got.received["aps"]["category"], "ASSENT_CHALLENGE");
+    assert_eq!(
+        (fcm_got.token.as_str(), fcm_got.payload.as_str()),
+        (FCM_TOKEN, JWS)
+    );
+    assert_eq!(fcm_got.received, serde_json::json!({ "assent": JWS }));
     assert!(from_apns.try_recv().is_err() && from_fcm.try_recv().is_err());
 }
 

@@ -1,5 +1,6 @@
 //! A mock APNs: HTTP/2 over TLS, checking the provider token's ES256 signature against the team's
-//! public key and its age, the required headers and the payload size, then answering as scripted:
+//! public key and its age, Apple's 20-minute rule for token updates on a connection, the required
+//! headers and the payload size, then answering as scripted:
 //! one-shot replies with [`MockApns::script`], dead tokens with [`MockApns::unregister`]. Each
 //! accepted notification is also handed to [`MockApns::deliveries`] receivers.
 
@@ -64,7 +65,8 @@ pub struct State {
     /// Provider tokens answered 403 `ExpiredProviderToken` whatever their age.
     expired_jwts: Mutex<std::collections::HashSet<String>>,
     feed: Feed,
-    /// Requests that passed the checks, in arrival order (while `record` is on).
+    /// Requests that passed the checks, in arrival order (while `record` is on); those refused
+    /// as a too early token update are among them.
     pub seen: Mutex<Vec<Seen>>,
     /// Requests answered 200.
     pub accepted: AtomicUsize,
@@ -78,7 +80,21 @@ pub struct State {
     verified: Mutex<HashMap<String, u64>>,
     /// Whether to keep `seen` (off under load).
     pub record: std::sync::atomic::AtomicBool,
+    /// The provider token each open connection uses, by connection.
+    connection_tokens: Mutex<HashMap<usize, ConnectionToken>>,
 }
+
+/// The token a connection took, and the connection (to tell it from a later one at the same
+/// address).
+struct ConnectionToken {
+    connection: std::sync::Weak<tokio::sync::Notify>,
+    jwt: String,
+    iat: u64,
+}
+
+/// Apple refuses a connection's new provider token when its token changed less than 20 minutes
+/// before (`429 TooManyProviderTokenUpdates`).
+pub const MIN_TOKEN_UPDATE_INTERVAL: u64 = 20 * 60;
 
 /// A running mock APNs; stops when dropped.
 pub struct MockApns {
@@ -112,6 +128,7 @@ impl MockApns {
             hold: Mutex::new(Duration::ZERO),
             verified: Mutex::new(HashMap::new()),
             record: std::sync::atomic::AtomicBool::new(true),
+            connection_tokens: Mutex::new(HashMap::new()),
         });
         let s = state.clone();
         let handler: Handler = Arc::new(move |req, kill| {
@@ -170,6 +187,43 @@ fn apns_error(status: u16, reason: &str) -> tls::Reply {
 }
 
 impl State {
+    /// Apple's rule for token updates: a connection takes the first valid token it is sent; a
+    /// different token is refused unless 20 minutes passed since the connection's token changed.
+    /// Time is measured by the tokens' `iat` (the relay's clock), so tests move it without
+    /// sleeping; Apple measures it by its own.
+    fn check_token_update(
+        &self,
+        connection: &Arc<tokio::sync::Notify>,
+        jwt: &str,
+        iat: u64,
+    ) -> Result<(), tls::Reply> {
+        let key = Arc::as_ptr(connection) as usize;
+        let mut tokens = self.connection_tokens.lock().unwrap();
+        tokens.retain(|_, t| t.connection.strong_count() > 0);
+        let same_connection = tokens.get(&key).is_some_and(|t| {
+            t.connection
+                .upgrade()
+                .is_some_and(|c| Arc::ptr_eq(&c, connection))
+        });
+        if same_connection && let Some(t) = tokens.get(&key) {
+            if t.jwt == jwt {
+                return Ok(());
+            }
+            if iat.saturating_sub(t.iat) < MIN_TOKEN_UPDATE_INTERVAL {
+                return Err(apns_error(429, "TooManyProviderTokenUpdates"));
+            }
+        }
+        tokens.insert(
+            key,
+            ConnectionToken {
+                connection: Arc::downgrade(connection),
+                jwt: jwt.to_owned(),
+                iat,
+            },
+        );
+        Ok(())
+    }
+
     /// Checks the provider token as APNs does; returns (jwt, iat) or the refusal.
     fn check_jwt(&self, headers: &HeaderMap) -> Result<(String, u64), tls::Reply> {
         let auth = headers
@@ -316,6 +370,7 @@ impl State {
                 return r;
             }
         };
+        let update = self.check_token_update(&kill, &jwt, iat);
         let expired = self.expired_jwts.lock().unwrap().contains(&jwt);
         if self.record.load(Ordering::Relaxed) {
             self.seen.lock().unwrap().push(Seen {
@@ -325,6 +380,9 @@ impl State {
                 iat,
                 body,
             });
+        }
+        if let Err(refused) = update {
+            return refused;
         }
         if expired {
             return apns_error(403, "ExpiredProviderToken");

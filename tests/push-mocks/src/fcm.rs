@@ -244,7 +244,14 @@ impl State {
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
         if !self.valid_tokens.lock().unwrap().contains(bearer) {
-            return fcm_error(401, "THIRD_PARTY_AUTH_ERROR");
+            // Google's answer to a bad or expired OAuth token: the canonical status only, no
+            // FCM error code (THIRD_PARTY_AUTH_ERROR is about the APNs or web-push credential
+            // uploaded to Firebase, not this token).
+            return json_reply(
+                401,
+                serde_json::json!({"error": {"code": 401, "status": "UNAUTHENTICATED",
+                    "message": "Request had invalid authentication credentials."}}),
+            );
         }
         let msg: serde_json::Value = match serde_json::from_slice(&body) {
             Ok(v) => v,
