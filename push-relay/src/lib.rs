@@ -194,12 +194,16 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Installs the global tracing subscriber described by the settings.
+/// Installs the global tracing subscriber described by the settings (whose `log_level` was
+/// checked when they were loaded). Text logs are coloured only on a terminal: never in files
+/// or journald.
 pub fn init_tracing(settings: &Settings) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
         .with_target(false);
     let _ = match settings.log_format {
         LogFormat::Json => builder.json().try_init(),

@@ -105,18 +105,73 @@ struct Wire {
     collapse_id: Option<String>,
 }
 
+/// The fields of a push request, as the API documents them.
+const FIELDS: &str = "platform, device_token, payload, expires_at, collapse_id";
+
+/// Says what is wrong with a body that did not parse, naming the field and what it allows,
+/// never quoting a value (serde's own messages may quote input). Only the error path pays for
+/// reading the body a second time.
+fn explain(body: &[u8], error: &serde_json::Error) -> RequestError {
+    let at = || format!("at line {} column {}", error.line(), error.column());
+    let fields = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        Ok(_) => {
+            return RequestError::InvalidJson(format!(
+                "the body must be a JSON object with the fields {FIELDS}"
+            ));
+        }
+        Err(_) => return RequestError::InvalidJson(format!("the body is not JSON ({})", at())),
+    };
+    let reason = |field: &str, expected: &str| {
+        RequestError::InvalidJson(format!("{field} must be {expected}"))
+    };
+    for (field, expected) in [
+        ("platform", "one of \"apns\", \"fcm\", \"direct\""),
+        ("device_token", "a string"),
+        ("payload", "a string"),
+        ("expires_at", "a whole number of Unix seconds"),
+    ] {
+        match fields.get(field) {
+            None => return RequestError::InvalidJson(format!("the field {field} is missing")),
+            Some(value) => {
+                let fine = match field {
+                    "platform" => value
+                        .as_str()
+                        .is_some_and(|p| ["apns", "fcm", "direct"].contains(&p)),
+                    "expires_at" => value.as_u64().is_some(),
+                    _ => value.is_string(),
+                };
+                if !fine {
+                    return reason(field, expected);
+                }
+            }
+        }
+    }
+    if fields
+        .get("collapse_id")
+        .is_some_and(|c| !c.is_string() && !c.is_null())
+    {
+        return reason("collapse_id", "a string");
+    }
+    let known: Vec<&str> = FIELDS.split(", ").collect();
+    if let Some(unknown) = fields.keys().find(|k| !known.contains(&k.as_str())) {
+        let named = unknown.len() <= 32
+            && unknown
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        return RequestError::InvalidJson(if named {
+            format!("unknown field {unknown}: the fields are {FIELDS}")
+        } else {
+            format!("an unknown field: the fields are {FIELDS}")
+        });
+    }
+    RequestError::InvalidJson(format!("the body is not a valid push request ({})", at()))
+}
+
 impl Push {
     /// Parses and checks a request body, `now` being the current Unix time in seconds.
     pub fn parse(body: &[u8], now: u64) -> Result<Self, RequestError> {
-        let wire: Wire = serde_json::from_slice(body).map_err(|e| {
-            // serde's message may quote input; keep only its category and position.
-            RequestError::InvalidJson(format!(
-                "{:?} at line {} column {}",
-                e.classify(),
-                e.line(),
-                e.column()
-            ))
-        })?;
+        let wire: Wire = serde_json::from_slice(body).map_err(|e| explain(body, &e))?;
         check_device_token(wire.platform, &wire.device_token)?;
         if wire.payload.len() > MAX_PAYLOAD_CHARS {
             return Err(RequestError::PayloadTooLarge);
@@ -241,6 +296,53 @@ mod tests {
                 .code(),
             "invalid_collapse_id"
         );
+    }
+
+    #[test]
+    fn input_errors_name_the_field_and_what_it_allows() {
+        let token = "ab".repeat(32);
+        let ok = serde_json::json!({"platform": "apns", "device_token": token, "payload": "AA", "expires_at": NOW + 5});
+        let with = |field: &str, value: serde_json::Value| {
+            let mut v = ok.clone();
+            v[field] = value;
+            v.to_string()
+        };
+        let without = |field: &str| {
+            let mut v = ok.clone();
+            v.as_object_mut().unwrap().remove(field);
+            v.to_string()
+        };
+        let cases = [
+            (without("platform"), "the field platform is missing"),
+            (without("expires_at"), "the field expires_at is missing"),
+            (
+                with("platform", "pigeon".into()),
+                r#"platform must be one of "apns", "fcm", "direct""#,
+            ),
+            (
+                with("expires_at", "soon".into()),
+                "expires_at must be a whole number of Unix seconds",
+            ),
+            (with("payload", 1.into()), "payload must be a string"),
+            (
+                with("collapse_id", 1.into()),
+                "collapse_id must be a string",
+            ),
+            (
+                with("priority", "high".into()),
+                "unknown field priority: the fields are platform, device_token, payload, expires_at, collapse_id",
+            ),
+            (
+                "[1]".to_owned(),
+                "the body must be a JSON object with the fields",
+            ),
+            ("{".to_owned(), "the body is not JSON (at line 1 column 1)"),
+        ];
+        for (body, want) in cases {
+            let err = Push::parse(body.as_bytes(), NOW).unwrap_err();
+            assert_eq!(err.code(), "invalid_json");
+            assert!(err.to_string().contains(want), "{body}: {err}");
+        }
     }
 
     #[test]

@@ -307,6 +307,12 @@ impl Settings {
         if self.max_in_flight == 0 || self.max_attempts == 0 {
             return bad("max_in_flight and max_attempts must be positive".into());
         }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
+            return bad(format!(
+                "log_level {:?} is not a log filter ({e}); use a level such as info or debug, or directives such as push_relay=debug,info",
+                self.log_level
+            ));
+        }
         if self.max_in_flight_per_tenant == Some(0) {
             return bad("max_in_flight_per_tenant must be positive".into());
         }
@@ -449,6 +455,20 @@ mod tests {
         let s = Settings::from_toml_and_env(text, []).unwrap();
         assert_eq!(s.tenants.len(), 1);
         assert_eq!(s.apns[0].environment, ApnsEnvironment::Production);
+    }
+
+    #[test]
+    fn a_log_level_that_is_not_a_filter_stops_the_relay() {
+        for good in ["info", "debug", "push_relay=debug,info", "warn,h2=off"] {
+            assert!(
+                Settings::from_toml_and_env(&format!("log_level = {good:?}"), []).is_ok(),
+                "{good}"
+            );
+        }
+        let err = Settings::from_toml_and_env("log_level = \"infoo=[\"", [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("log_level"), "{err}");
     }
 
     #[test]
