@@ -1,0 +1,137 @@
+//! The schema, as versioned migrations (`rusqlite_migration`, which keeps the version in
+//! SQLite's `user_version`). Each migration runs once, in order, in a transaction; a database is
+//! brought to the latest version when it is opened. Never edit a migration that has shipped:
+//! add the next one.
+//!
+//! A database made before migrations existed has `user_version` 0 and the tables of the first
+//! migration already: it creates them only where they are missing, so it applies to both.
+
+use rusqlite_migration::{M, Migrations};
+
+/// Connection settings, applied each time the database is opened (they are not part of the
+/// schema, and `journal_mode` cannot change inside a transaction).
+pub(super) const PRAGMAS: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+PRAGMA cache_size = -16384;
+PRAGMA mmap_size = 67108864;
+PRAGMA temp_store = MEMORY;
+";
+
+/// Version 1: the tables as the portal first shipped them.
+const V1_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    mfa_required INTEGER NOT NULL DEFAULT 1,
+    suspended INTEGER NOT NULL DEFAULT 0,
+    failed_totp INTEGER NOT NULL DEFAULT 0,
+    locked_until INTEGER,
+    totp_secret BLOB,
+    totp_last_step INTEGER,
+    device_id TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS enrollments (
+    token TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    totp_secret BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS devices (
+    id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    enrollment TEXT NOT NULL,
+    signing_key TEXT NOT NULL,
+    encryption_key TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    name TEXT NOT NULL,
+    push TEXT,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS challenges (
+    id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,
+    jws TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    iat INTEGER NOT NULL,
+    exp INTEGER NOT NULL,
+    number TEXT,
+    user_verification TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    session TEXT,
+    delivery TEXT
+);
+CREATE INDEX IF NOT EXISTS challenges_by_device ON challenges(device_id, status, exp);
+CREATE INDEX IF NOT EXISTS challenges_by_user ON challenges(user_id, iat);
+CREATE INDEX IF NOT EXISTS challenges_by_status ON challenges(status, exp);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    state TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    challenge TEXT,
+    enrollment TEXT,
+    step_up_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS nonces (
+    device_id TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (device_id, nonce)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    at INTEGER NOT NULL,
+    ip TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_user ON events(user_id, id);
+CREATE TABLE IF NOT EXISTS password_failures (
+    ip TEXT NOT NULL,
+    name TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS password_failures_by_ip ON password_failures(ip, at);
+CREATE INDEX IF NOT EXISTS password_failures_by_name ON password_failures(name, at);
+CREATE INDEX IF NOT EXISTS password_failures_by_time ON password_failures(at);
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+";
+
+/// Version 2: why a browser session ended (`NULL` while it is live), so that the pages say what
+/// ended a sign-in instead of guessing.
+const V2_SESSION_ENDINGS: &str = "
+ALTER TABLE sessions ADD COLUMN ended TEXT;
+";
+
+/// Every migration, oldest first.
+pub(super) fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(V1_TABLES), M::up(V2_SESSION_ENDINGS)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_migrations_are_valid() {
+        assert!(migrations().validate().is_ok());
+    }
+}

@@ -1,0 +1,273 @@
+//! Users: accounts, their second factors and the TOTP lockout.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::devices::retire_devices;
+use super::{Db, DbResult, to_i64, to_u64};
+
+/// A user account.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Row id.
+    pub id: i64,
+    /// The login name.
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Whether a second factor is required at login (an admin may lift it for a while).
+    pub mfa_required: bool,
+    /// A suspended user cannot sign in at all.
+    pub suspended: bool,
+    /// Wrong TOTP codes since the last success or unlock.
+    pub failed_totp: u32,
+    /// Locked out of TOTP (and so of login) until this time.
+    pub locked_until: Option<u64>,
+    /// The active TOTP secret, set at enrollment.
+    pub totp_secret: Option<Vec<u8>>,
+    /// The last TOTP time step accepted (a code is good once).
+    pub totp_last_step: Option<u64>,
+    /// The user's single push device.
+    pub device_id: Option<String>,
+}
+
+impl User {
+    /// Whether the user has any second factor.
+    pub fn enrolled(&self) -> bool {
+        self.device_id.is_some() || self.totp_secret.is_some()
+    }
+
+    /// Whether the lockout applies at `now`.
+    pub fn locked(&self, now: u64) -> bool {
+        self.locked_until.is_some_and(|until| now < until)
+    }
+}
+
+/// What one TOTP attempt came to (see [`Db::totp_attempt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotpAttempt {
+    /// The account is locked until this time: the code was not looked at.
+    Locked {
+        /// When the lock ends (Unix seconds).
+        until: u64,
+    },
+    /// The user has no TOTP secret (or no longer exists).
+    NotEnrolled,
+    /// A right code for a step not used before; the count of wrong codes is cleared.
+    Accepted,
+    /// A wrong or reused code, the `count`th in a row; `locked_until` is set when it reached
+    /// the limit and locked the account.
+    Wrong {
+        /// Wrong codes in a row, this one included.
+        count: u32,
+        /// When the lock this attempt set ends, if it set one.
+        locked_until: Option<u64>,
+    },
+}
+
+const USER_COLUMNS: &str = "id, username, password_hash, mfa_required, suspended, failed_totp, \
+     locked_until, totp_secret, totp_last_step, device_id";
+
+fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        password_hash: row.get(2)?,
+        mfa_required: row.get(3)?,
+        suspended: row.get(4)?,
+        failed_totp: row.get(5)?,
+        locked_until: row.get::<_, Option<i64>>(6)?.map(to_u64),
+        totp_secret: row.get(7)?,
+        totp_last_step: row.get::<_, Option<i64>>(8)?.map(to_u64),
+        device_id: row.get(9)?,
+    })
+}
+
+impl Db {
+    // ---- users
+
+    /// Creates a user; `Ok(None)` when the name is taken.
+    pub fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: u64,
+    ) -> DbResult<Option<i64>> {
+        let conn = self.conn();
+        let inserted = conn.execute(
+            "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(username) DO NOTHING",
+            params![username, password_hash, to_i64(now)],
+        )?;
+        Ok((inserted == 1).then(|| conn.last_insert_rowid()))
+    }
+
+    /// A user by name.
+    pub fn user_by_name(&self, username: &str) -> DbResult<Option<User>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
+                [username],
+                user_row,
+            )
+            .optional()?)
+    }
+
+    /// A user by id.
+    pub fn user(&self, id: i64) -> DbResult<Option<User>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                [id],
+                user_row,
+            )
+            .optional()?)
+    }
+
+    /// Every user, by name.
+    pub fn users(&self) -> DbResult<Vec<User>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+        ))?;
+        let rows = stmt.query_map([], user_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Replaces the password hash.
+    pub fn set_password(&self, user_id: i64, password_hash: &str) -> DbResult<()> {
+        self.conn().execute(
+            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+            params![user_id, password_hash],
+        )?;
+        Ok(())
+    }
+
+    /// Sets whether MFA is required.
+    pub fn set_mfa_required(&self, user_id: i64, required: bool) -> DbResult<()> {
+        self.conn().execute(
+            "UPDATE users SET mfa_required = ?2 WHERE id = ?1",
+            params![user_id, required],
+        )?;
+        Ok(())
+    }
+
+    /// Suspends or restores; suspending also ends the user's sessions.
+    pub fn set_suspended(&self, user_id: i64, suspended: bool) -> DbResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE users SET suspended = ?2 WHERE id = ?1",
+            params![user_id, suspended],
+        )?;
+        if suspended {
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Decides one TOTP attempt in a single immediate transaction, so concurrent attempts cannot
+    /// race the lockout: the lock is read from the database, not from a copy the caller holds;
+    /// the attempt is counted before `matching` looks at the code; a right code is refused while
+    /// the account is locked. `matching` returns the time step whose code was typed, if any; a
+    /// step at or before the last one accepted counts as wrong, so a code works once. Reaching
+    /// `max` wrong codes in a row locks until `now + lock_seconds`; a lock that has run out
+    /// starts the count again.
+    pub fn totp_attempt(
+        &self,
+        user_id: i64,
+        now: u64,
+        (max, lock_seconds): (u32, u64),
+        matching: impl FnOnce(&[u8]) -> Option<u64>,
+    ) -> DbResult<TotpAttempt> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let Some((failed, locked_until, secret, last_step)) = tx
+            .query_row(
+                "SELECT failed_totp, locked_until, totp_secret, totp_last_step FROM users
+                 WHERE id = ?1",
+                [user_id],
+                |r| {
+                    Ok((
+                        r.get::<_, u32>(0)?,
+                        r.get::<_, Option<i64>>(1)?.map(to_u64),
+                        r.get::<_, Option<Vec<u8>>>(2)?,
+                        r.get::<_, Option<i64>>(3)?.map(to_u64),
+                    ))
+                },
+            )
+            .optional()?
+        else {
+            return Ok(TotpAttempt::NotEnrolled);
+        };
+        if let Some(until) = locked_until.filter(|&until| now < until) {
+            return Ok(TotpAttempt::Locked { until });
+        }
+        let Some(secret) = secret else {
+            return Ok(TotpAttempt::NotEnrolled);
+        };
+        let secret = zeroize::Zeroizing::new(secret);
+        // A lock that has run out leaves a fresh count behind it.
+        let count = if locked_until.is_some() {
+            1
+        } else {
+            failed + 1
+        };
+        let accepted = matching(&secret).filter(|&step| last_step.is_none_or(|last| step > last));
+        let outcome = match accepted {
+            Some(step) => {
+                tx.execute(
+                    "UPDATE users SET totp_last_step = ?2, failed_totp = 0, locked_until = NULL
+                     WHERE id = ?1",
+                    params![user_id, to_i64(step)],
+                )?;
+                TotpAttempt::Accepted
+            }
+            None => {
+                let lock = (count >= max).then(|| now + lock_seconds);
+                tx.execute(
+                    "UPDATE users SET failed_totp = ?2, locked_until = ?3 WHERE id = ?1",
+                    params![user_id, count, lock.map(to_i64)],
+                )?;
+                TotpAttempt::Wrong {
+                    count,
+                    locked_until: lock,
+                }
+            }
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Clears the failure count and any lockout.
+    pub fn unlock(&self, user_id: i64) -> DbResult<()> {
+        self.conn().execute(
+            "UPDATE users SET failed_totp = 0, locked_until = NULL WHERE id = ?1",
+            [user_id],
+        )?;
+        Ok(())
+    }
+
+    /// Removes both factors: the device is retired, its pending challenges cancelled, the TOTP
+    /// secret and unused enrollments dropped. The user enrolls again at the next login.
+    pub fn reset_mfa(&self, user_id: i64) -> DbResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        retire_devices(&tx, user_id, "")?;
+        tx.execute("DELETE FROM enrollments WHERE user_id = ?1", [user_id])?;
+        tx.execute(
+            "UPDATE users SET device_id = NULL, totp_secret = NULL, totp_last_step = NULL,
+                 failed_totp = 0, locked_until = NULL
+             WHERE id = ?1",
+            [user_id],
+        )?;
+        tx.execute(
+            "DELETE FROM sessions WHERE user_id = ?1 AND state != 'signed_in'",
+            [user_id],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,76 @@
+//! A database made by the portal before it had migrations is brought up to date when opened,
+//! with its data kept; and a database from a newer portal is refused, not damaged.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use portal::db::{Db, SessionState};
+
+/// The schema exactly as the portal created it before migrations (`user_version` 0).
+const BEFORE_MIGRATIONS: &str = include_str!("fixtures/schema-before-migrations.sql");
+
+fn old_database(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(BEFORE_MIGRATIONS).unwrap();
+    // Rows as that code wrote them.
+    conn.execute_batch(
+        "INSERT INTO users (id, username, password_hash, mfa_required, suspended, failed_totp,
+             created_at)
+         VALUES (1, 'alice', '$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA', 1, 0, 2, 1796000000);
+         INSERT INTO sessions (id, user_id, state, csrf, ip, user_agent, created_at, expires_at)
+         VALUES ('s1', 1, 'signed_in', 'csrf', '127.0.0.1', 'Firefox', 1796000000, 1796003600);
+         INSERT INTO events (user_id, at, ip, kind, outcome, detail)
+         VALUES (1, 1796000000, '127.0.0.1', 'login_password', 'ok', 'password accepted');",
+    )
+    .unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 0);
+}
+
+#[test]
+fn a_database_from_before_migrations_is_upgraded_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portal.db");
+    old_database(&path);
+
+    let db = Db::open(&path).unwrap();
+    let alice = db.user_by_name("alice").unwrap().expect("the user is kept");
+    assert_eq!(alice.failed_totp, 2);
+    let session = db
+        .session("s1", 1_796_000_100)
+        .unwrap()
+        .expect("the session is kept");
+    assert_eq!(session.state, SessionState::SignedIn);
+    assert_eq!(db.events(alice.id).unwrap().len(), 1);
+    drop(db);
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2, "every migration applied");
+    let ended: Option<String> = conn
+        .query_row("SELECT ended FROM sessions WHERE id = 's1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(ended, None, "a live session stays live");
+    drop(conn);
+
+    // Opening again changes nothing.
+    let db = Db::open(&path).unwrap();
+    assert!(db.user_by_name("alice").unwrap().is_some());
+}
+
+#[test]
+fn a_database_from_a_newer_portal_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("portal.db");
+    drop(Db::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    let err = Db::open(&path).unwrap_err().to_string();
+    assert!(err.contains("schema"), "{err}");
+}
