@@ -221,7 +221,9 @@ fn admin_result<T: serde::Serialize>(result: Result<T, PortalError>) -> Response
             "user_exists",
             "a user with that name exists",
         ),
-        Err(PortalError::BadPassword(why)) => admin_error(StatusCode::BAD_REQUEST, "invalid", why),
+        Err(PortalError::BadPassword(why) | PortalError::BadUserName(why)) => {
+            admin_error(StatusCode::BAD_REQUEST, "invalid", why)
+        }
         Err(e) => {
             tracing::error!(error = %e, "admin API failed");
             admin_error(
@@ -260,7 +262,7 @@ async fn admin_create(
             .map(|u| serde_json::json!({ "username": u.username }))
     })
     .await
-    .unwrap_or(Err(PortalError::Hashing));
+    .unwrap_or(Err(PortalError::TaskFailed));
     match result {
         Ok(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
         Err(e) => admin_result::<()>(Err(e)),

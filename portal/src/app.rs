@@ -93,9 +93,18 @@ pub enum PortalError {
     /// A password rule.
     #[error("{0}")]
     BadPassword(&'static str),
-    /// Hashing failed.
+    /// The user-name rule.
+    #[error("{0}")]
+    BadUserName(&'static str),
+    /// Argon2id could not hash (its parameters or salt were refused).
     #[error("password hashing failed")]
     Hashing,
+    /// A task moved off the async runtime (Argon2id, SQLite) panicked or was cancelled.
+    #[error("a background task failed")]
+    TaskFailed,
+    /// A response header could not be built from its value.
+    #[error("cannot build the {0} header")]
+    Header(&'static str),
 }
 
 /// The outcome of a TOTP attempt.
@@ -293,7 +302,7 @@ impl Portal {
                 .chars()
                 .any(|c| c.is_control() || c.is_whitespace())
         {
-            return Err(PortalError::BadPassword(
+            return Err(PortalError::BadUserName(
                 "a user name is 1 to 64 characters without spaces",
             ));
         }

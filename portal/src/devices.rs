@@ -13,7 +13,7 @@ use assent_protocol::{
 
 use crate::alerts::AlertKind;
 use crate::app::{Portal, PortalError};
-use crate::db::{ChallengeStatus, Device, DeviceState};
+use crate::db::{ChallengeStatus, Device, DeviceState, SessionEnd};
 
 /// A refusal: the code (which fixes the HTTP status) and a message for logs.
 #[derive(Debug)]
@@ -276,7 +276,7 @@ pub fn answer(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::V
             && status == ChallengeStatus::Denied
             && let Some(session) = &row.session
         {
-            portal.db.delete_session(session)?;
+            portal.db.end_session(session, SessionEnd::StepUpDenied)?;
             portal.db.log(
                 user.id,
                 now,

@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use crate::app::{Client, Portal, PortalError, TotpOutcome, random_token, sha256_hex};
-use crate::db::{ChallengeStatus, Session, SessionState, User};
+use crate::db::{ChallengeStatus, Session, SessionEnd, SessionState, User};
 use crate::html::{csrf_field, escape, notice, page};
 
 const COOKIE: &str = "assent_session";
@@ -115,7 +115,7 @@ pub fn session(portal: &Portal, headers: &HeaderMap) -> Result<Option<Session>, 
         .session(&sha256_hex(value.as_bytes()), portal.now())?)
 }
 
-fn set_cookie(portal: &Portal, value: &str, max_age: u64) -> HeaderValue {
+fn set_cookie(portal: &Portal, value: &str, max_age: u64) -> Result<HeaderValue, PortalError> {
     let secure = if portal.settings.https() {
         "; Secure"
     } else {
@@ -124,7 +124,7 @@ fn set_cookie(portal: &Portal, value: &str, max_age: u64) -> HeaderValue {
     HeaderValue::from_str(&format!(
         "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
+    .map_err(|_| PortalError::Header("Set-Cookie"))
 }
 
 /// Starts a session; returns it and the `Set-Cookie` header.
@@ -154,7 +154,7 @@ fn new_session(
         step_up_at: None,
     };
     portal.db.create_session(&session, now)?;
-    Ok((session, set_cookie(portal, &value, lifetime)))
+    Ok((session, set_cookie(portal, &value, lifetime)?))
 }
 
 /// A page error: logged, shown generically.
@@ -205,10 +205,27 @@ fn signed_in(portal: &Portal, headers: &HeaderMap) -> Result<Option<(Session, Us
 }
 
 fn to_login(message: &str) -> Response {
+    Redirect::to(&login_url(message)).into_response()
+}
+
+/// The sign-in page showing `message`.
+fn login_url(message: &str) -> String {
     let query: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("message", message)
         .finish();
-    Redirect::to(&format!("/login?{query}")).into_response()
+    format!("/login?{query}")
+}
+
+/// What to tell a browser whose session is gone: why it ended, when the portal ended it (a
+/// deny, a reset, a suspension, a lockout), else that it expired.
+fn session_gone(portal: &Portal, headers: &HeaderMap) -> Result<&'static str, PortalError> {
+    let ending = match cookie_value(headers) {
+        Some(value) => portal
+            .db
+            .session_ending(&sha256_hex(value.as_bytes()), portal.now())?,
+        None => None,
+    };
+    Ok(ending.map_or("Your session ended; sign in again.", SessionEnd::message))
 }
 
 /// Sends a push for `purpose` and points the browser at the waiting page; over the per-user
@@ -355,7 +372,7 @@ pub async fn login(
     let password = zeroize::Zeroizing::new(form.password);
     let user = tokio::task::spawn_blocking(move || checker.check_password(&username, &password))
         .await
-        .map_err(|_| PortalError::Hashing)??;
+        .map_err(|_| PortalError::TaskFailed)??;
     let now = portal.now();
     if let Some(user) = &user {
         portal.password_ok(Some(attempt), &user.username)?;
@@ -454,10 +471,10 @@ pub async fn logout(
     if let Some(s) = session(&portal, &headers)?
         && s.csrf_matches(&form.csrf)
     {
-        portal.db.delete_session(&s.id)?;
+        portal.db.end_session(&s.id, SessionEnd::SignedOut)?;
     }
     Ok((
-        [(header::SET_COOKIE, set_cookie(&portal, "", 0))],
+        [(header::SET_COOKIE, set_cookie(&portal, "", 0)?)],
         to_login("Signed out."),
     )
         .into_response())
@@ -504,7 +521,7 @@ fn waiting_page(
                status.textContent=s.message;status.dataset.status=s.status;\
                if(s.expires_in!==undefined&&s.status==='pending'){{countdown.textContent='Expires in '+s.expires_in+' s';}}else{{countdown.textContent='';}}\
                if(s.redirect){{setTimeout(()=>location.href=s.redirect,600);return;}}\
-               if(s.status==='pending'){{setTimeout(poll,500);}}else{{again.hidden=false;}}\
+               if(s.status==='pending'){{again.hidden=!s.undelivered;setTimeout(poll,500);}}else{{again.hidden=false;}}\
              }}\
              poll();\
              </script>",
@@ -518,7 +535,7 @@ fn waiting_page(
 /// `GET /login/push`: the waiting page with the number to type.
 pub async fn push_wait(State(portal): State<Arc<Portal>>, headers: HeaderMap) -> PageResult {
     let Some(s) = session(&portal, &headers)? else {
-        return Ok(to_login("Your session ended; sign in again."));
+        return Ok(to_login(session_gone(&portal, &headers)?));
     };
     let challenge = match &s.challenge {
         Some(id) => portal.challenge_status(id)?,
@@ -551,10 +568,11 @@ pub async fn push_status(State(portal): State<Arc<Portal>>, headers: HeaderMap) 
         ([(header::CACHE_CONTROL, "no-store")], axum::Json(v)).into_response()
     };
     let Some(mut s) = session(&portal, &headers)? else {
+        let message = session_gone(&portal, &headers)?;
         return Ok(json(serde_json::json!({
             "status": "signed_out",
-            "message": "Your session ended (the request was denied on your device).",
-            "redirect": "/login?message=Signed+out%3A+the+request+was+denied+on+your+device.",
+            "message": message,
+            "redirect": login_url(message),
         })));
     };
     let Some(challenge) = (match &s.challenge {
@@ -569,7 +587,22 @@ pub async fn push_status(State(portal): State<Arc<Portal>>, headers: HeaderMap) 
     let now = portal.now();
     let mut body = serde_json::json!({ "status": challenge.status.as_str() });
     let (message, redirect): (String, Option<&str>) = match challenge.status {
-        ChallengeStatus::Pending => ("Waiting for your approval…".into(), None),
+        ChallengeStatus::Pending => match challenge.delivery.as_deref() {
+            // The relay could not hand it to the device (not connected, token dead, refused):
+            // the device only sees it if the app is opened, so say so and offer the other ways.
+            Some(d)
+                if d.starts_with("failed")
+                    || d.starts_with("unregistered")
+                    || d.starts_with("rejected") =>
+            {
+                body["undelivered"] = true.into();
+                (
+                    "Your device did not get the request. Open the Assent app on it to see the request, use a code instead, or send it again.".into(),
+                    None,
+                )
+            }
+            _ => ("Waiting for your approval…".into(), None),
+        },
         ChallengeStatus::Approved => {
             // Idempotent: every poll after the approval answers the same, and only the first
             // one changes the session.
@@ -644,7 +677,7 @@ pub async fn push_send(
 ) -> PageResult {
     let client = client(&portal, &headers, peer);
     let Some(mut s) = session(&portal, &headers)? else {
-        return Ok(to_login("Your session ended; sign in again."));
+        return Ok(to_login(session_gone(&portal, &headers)?));
     };
     if !s.csrf_matches(&form.csrf) {
         return Ok((StatusCode::FORBIDDEN, "bad form").into_response());
@@ -753,10 +786,11 @@ pub async fn totp(
         )
             .into_response()),
         TotpOutcome::Locked => {
-            portal.db.delete_session(&s.id)?;
+            // Ended by the lock already (with the user's other sign-ins under way).
+            portal.db.end_session(&s.id, SessionEnd::LockedOut)?;
             Ok((
                 StatusCode::FORBIDDEN,
-                [(header::SET_COOKIE, set_cookie(&portal, "", 0))],
+                [(header::SET_COOKIE, set_cookie(&portal, "", 0)?)],
                 login_page(
                     Some("This account is locked after too many wrong codes. Try later or contact your help desk."),
                     None,
@@ -1088,10 +1122,10 @@ pub async fn reset_new(
     let password = zeroize::Zeroizing::new(form.password);
     let result = tokio::task::spawn_blocking(move || setter.set_password(&user, &password))
         .await
-        .map_err(|_| PortalError::Hashing)?;
+        .map_err(|_| PortalError::TaskFailed)?;
     match result {
         Ok(()) => {
-            portal.db.delete_session(&s.id)?;
+            portal.db.end_session(&s.id, SessionEnd::PasswordChanged)?;
             portal.db.log(
                 s.user_id,
                 portal.now(),
@@ -1101,7 +1135,7 @@ pub async fn reset_new(
                 "approved by push",
             )?;
             Ok((
-                [(header::SET_COOKIE, set_cookie(&portal, "", 0))],
+                [(header::SET_COOKIE, set_cookie(&portal, "", 0)?)],
                 to_login("Password changed. Sign in with the new password."),
             )
                 .into_response())

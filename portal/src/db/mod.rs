@@ -23,7 +23,7 @@ mod users;
 pub use challenges::{ChallengeRow, ChallengeStatus};
 pub use devices::{Device, DeviceState, Enrollment};
 pub use events::Event;
-pub use sessions::{Session, SessionState};
+pub use sessions::{Session, SessionEnd, SessionState};
 pub use users::{TotpAttempt, User};
 
 /// A storage failure; the HTTP layer answers 500 and logs it.
@@ -43,6 +43,41 @@ pub enum DbError {
 
 /// Shorthand for results of this module.
 pub type DbResult<T> = Result<T, DbError>;
+
+/// Gives a state enum its stored names: `as_str`, and rusqlite's `ToSql`/`FromSql`, so rows map
+/// to it directly and a name this code does not know is an error, never a default.
+macro_rules! stored_names {
+    ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The stored (and JSON) name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name),+
+                }
+            }
+        }
+
+        impl rusqlite::types::ToSql for $ty {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.as_str().into())
+            }
+        }
+
+        impl rusqlite::types::FromSql for $ty {
+            fn column_result(
+                value: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                match value.as_str()? {
+                    $($name => Ok(Self::$variant),)+
+                    other => Err(rusqlite::types::FromSqlError::Other(
+                        format!("unknown {} {other:?}", stringify!($ty)).into(),
+                    )),
+                }
+            }
+        }
+    };
+}
+pub(crate) use stored_names;
 
 /// The database.
 pub struct Db {

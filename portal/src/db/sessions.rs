@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Db, DbError, DbResult, to_i64, to_u64};
+use super::{Db, DbResult, stored_names, to_i64, to_u64};
 
 /// A browser session's progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,25 +17,87 @@ pub enum SessionState {
     Reset,
 }
 
-impl SessionState {
-    fn as_str(self) -> &'static str {
+stored_names!(SessionState {
+    Password => "password",
+    SignedIn => "signed_in",
+    ResetPending => "reset_pending",
+    Reset => "reset",
+});
+
+/// Why a session ended before its time: each has its own message for the pages, and ending a
+/// session withdraws the request it was waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The user signed out.
+    SignedOut,
+    /// A step-up request was denied on the device.
+    StepUpDenied,
+    /// The help desk reset the user's MFA: every session signed in with the removed factors,
+    /// and every sign-in under way, ends.
+    MfaReset,
+    /// The help desk suspended the user.
+    Suspended,
+    /// Too many wrong TOTP codes locked the account.
+    LockedOut,
+    /// The password was changed through a reset.
+    PasswordChanged,
+}
+
+stored_names!(SessionEnd {
+    SignedOut => "signed_out",
+    StepUpDenied => "step_up_denied",
+    MfaReset => "mfa_reset",
+    Suspended => "suspended",
+    LockedOut => "locked_out",
+    PasswordChanged => "password_changed",
+});
+
+impl SessionEnd {
+    /// What the pages tell the user whose session this was.
+    pub fn message(self) -> &'static str {
         match self {
-            Self::Password => "password",
-            Self::SignedIn => "signed_in",
-            Self::ResetPending => "reset_pending",
-            Self::Reset => "reset",
+            Self::SignedOut => "You signed out.",
+            Self::StepUpDenied => "Your session ended: the request was denied on your device.",
+            Self::MfaReset => {
+                "Your session ended: your help desk reset your sign-in methods. Sign in again to set up your device."
+            }
+            Self::Suspended => {
+                "Your session ended: your account is suspended. Contact your help desk."
+            }
+            Self::LockedOut => {
+                "Too many wrong codes: the account is locked for now. Try again later, or ask your help desk to unlock it."
+            }
+            Self::PasswordChanged => "Your password was changed. Sign in with the new one.",
         }
     }
+}
 
-    fn parse(text: &str) -> DbResult<Self> {
-        Ok(match text {
-            "password" => Self::Password,
-            "signed_in" => Self::SignedIn,
-            "reset_pending" => Self::ResetPending,
-            "reset" => Self::Reset,
-            _ => return Err(DbError::Corrupt("session state")),
-        })
-    }
+/// Ends the live sessions of `user_id` (only those not yet signed in, with `waiting_only`) and
+/// withdraws the requests they were waiting for, so that devices' pending lists and polls stop
+/// showing them.
+pub(super) fn end_user_sessions(
+    tx: &rusqlite::Transaction<'_>,
+    user_id: i64,
+    why: SessionEnd,
+    waiting_only: bool,
+) -> DbResult<()> {
+    let which = if waiting_only {
+        "user_id = ?1 AND ended IS NULL AND state != 'signed_in'"
+    } else {
+        "user_id = ?1 AND ended IS NULL"
+    };
+    tx.execute(
+        &format!(
+            "UPDATE challenges SET status = 'cancelled'
+             WHERE status = 'pending' AND session IN (SELECT id FROM sessions WHERE {which})"
+        ),
+        [user_id],
+    )?;
+    tx.execute(
+        &format!("UPDATE sessions SET ended = ?2 WHERE {which}"),
+        params![user_id, why],
+    )?;
+    Ok(())
 }
 
 /// A browser session. The cookie holds a random value; only its hash is stored here.
@@ -43,9 +105,9 @@ impl SessionState {
 pub struct Session {
     /// SHA-256 of the cookie value, hex.
     pub id: String,
-    /// Whose.
+    /// The user signing in (or signed in).
     pub user_id: i64,
-    /// Progress.
+    /// How far the sign-in has come.
     pub state: SessionState,
     /// The anti-CSRF value every form carries.
     pub csrf: String,
@@ -53,7 +115,7 @@ pub struct Session {
     pub ip: String,
     /// The client's User-Agent at sign-in.
     pub user_agent: String,
-    /// When it ends.
+    /// When it expires (Unix seconds); extended once it is signed in.
     pub expires_at: u64,
     /// The challenge this session waits for.
     pub challenge: Option<String>,
@@ -75,23 +137,19 @@ impl Session {
 const SESSION_COLUMNS: &str =
     "id, user_id, state, csrf, ip, user_agent, expires_at, challenge, enrollment, step_up_at";
 
-fn session_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Session, String)> {
-    let state: String = row.get(2)?;
-    Ok((
-        Session {
-            id: row.get(0)?,
-            user_id: row.get(1)?,
-            state: SessionState::Password,
-            csrf: row.get(3)?,
-            ip: row.get(4)?,
-            user_agent: row.get(5)?,
-            expires_at: to_u64(row.get(6)?),
-            challenge: row.get(7)?,
-            enrollment: row.get(8)?,
-            step_up_at: row.get::<_, Option<i64>>(9)?.map(to_u64),
-        },
-        state,
-    ))
+fn session_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        state: row.get(2)?,
+        csrf: row.get(3)?,
+        ip: row.get(4)?,
+        user_agent: row.get(5)?,
+        expires_at: to_u64(row.get(6)?),
+        challenge: row.get(7)?,
+        enrollment: row.get(8)?,
+        step_up_at: row.get::<_, Option<i64>>(9)?.map(to_u64),
+    })
 }
 
 impl Db {
@@ -106,7 +164,7 @@ impl Db {
             params![
                 s.id,
                 s.user_id,
-                s.state.as_str(),
+                s.state,
                 s.csrf,
                 s.ip,
                 s.user_agent,
@@ -122,21 +180,29 @@ impl Db {
 
     /// A live session by its hashed id.
     pub fn session(&self, id: &str, now: u64) -> DbResult<Option<Session>> {
-        let row = self
+        Ok(self
             .conn()
             .query_row(
                 &format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1 AND expires_at > ?2"
+                    "SELECT {SESSION_COLUMNS} FROM sessions
+                     WHERE id = ?1 AND expires_at > ?2 AND ended IS NULL"
                 ),
                 params![id, to_i64(now)],
                 session_row,
             )
-            .optional()?;
-        row.map(|(mut s, state)| {
-            s.state = SessionState::parse(&state)?;
-            Ok(s)
-        })
-        .transpose()
+            .optional()?)
+    }
+
+    /// Why the session `id` ended, if it ended before its time and has not expired since.
+    pub fn session_ending(&self, id: &str, now: u64) -> DbResult<Option<SessionEnd>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT ended FROM sessions WHERE id = ?1 AND expires_at > ?2 AND ended IS NOT NULL",
+                params![id, to_i64(now)],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Updates a session's progress.
@@ -147,7 +213,7 @@ impl Db {
              WHERE id = ?1",
             params![
                 s.id,
-                s.state.as_str(),
+                s.state,
                 to_i64(s.expires_at),
                 s.challenge,
                 s.enrollment,
@@ -157,10 +223,20 @@ impl Db {
         Ok(())
     }
 
-    /// Ends a session.
-    pub fn delete_session(&self, id: &str) -> DbResult<()> {
-        self.conn()
-            .execute("DELETE FROM sessions WHERE id = ?1", [id])?;
+    /// Ends a session for `why` and withdraws the request it was waiting for. The row stays
+    /// until it would have expired, so the pages can say what ended it.
+    pub fn end_session(&self, id: &str, why: SessionEnd) -> DbResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE challenges SET status = 'cancelled' WHERE session = ?1 AND status = 'pending'",
+            [id],
+        )?;
+        tx.execute(
+            "UPDATE sessions SET ended = ?2 WHERE id = ?1 AND ended IS NULL",
+            params![id, why],
+        )?;
+        tx.commit()?;
         Ok(())
     }
 }

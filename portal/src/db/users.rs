@@ -3,6 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::devices::retire_devices;
+use super::sessions::{SessionEnd, end_user_sessions};
 use super::{Db, DbResult, to_i64, to_u64};
 
 /// A user account.
@@ -162,7 +163,7 @@ impl Db {
             params![user_id, suspended],
         )?;
         if suspended {
-            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+            end_user_sessions(&tx, user_id, SessionEnd::Suspended, false)?;
         }
         tx.commit()?;
         Ok(())
@@ -231,6 +232,10 @@ impl Db {
                     "UPDATE users SET failed_totp = ?2, locked_until = ?3 WHERE id = ?1",
                     params![user_id, count, lock.map(to_i64)],
                 )?;
+                if lock.is_some() {
+                    // The lock ends every sign-in under way, and withdraws their push requests.
+                    end_user_sessions(&tx, user_id, SessionEnd::LockedOut, true)?;
+                }
                 TotpAttempt::Wrong {
                     count,
                     locked_until: lock,
@@ -263,10 +268,9 @@ impl Db {
              WHERE id = ?1",
             [user_id],
         )?;
-        tx.execute(
-            "DELETE FROM sessions WHERE user_id = ?1 AND state != 'signed_in'",
-            [user_id],
-        )?;
+        // A reset usually means a lost phone: every session signed in with its factors ends,
+        // not only the sign-ins under way.
+        end_user_sessions(&tx, user_id, SessionEnd::MfaReset, false)?;
         tx.commit()?;
         Ok(())
     }

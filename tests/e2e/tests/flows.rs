@@ -309,7 +309,14 @@ async fn re_enrollment_cuts_off_the_old_device() {
 async fn admin_reset_then_re_enroll_at_next_login() {
     let stack = Stack::start(&[]).await;
     stack.add_user("frank").await;
-    let (device, _) = enroll(&stack, "frank", apns_push()).await;
+    let (device, signed_in) = enroll(&stack, "frank", apns_push()).await;
+    let (waiting, _) = login_push(&stack, "frank").await;
+    assert_eq!(
+        device.poll().await.body["challenges"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
 
     let (status, user) = stack.admin("users/frank/reset-mfa", true).await;
     assert_eq!(status, 200);
@@ -322,6 +329,16 @@ async fn admin_reset_then_re_enroll_at_next_login() {
     );
     let reply = device.poll().await;
     assert_eq!((reply.status, reply.error()), (401, Some("unknown_device")));
+    // The sign-in under way ends, and says why (nothing was denied).
+    let status = waiting.push_status().await;
+    assert_eq!(status["status"], "signed_out", "{status}");
+    let message = status["message"].as_str().unwrap();
+    assert!(message.contains("help desk reset"), "{message}");
+    assert!(!message.contains("denied"), "{message}");
+    // So does the session signed in through the phone that the reset retired.
+    let home = signed_in.get("/").await;
+    assert!(home.path.starts_with("/login"), "{}", home.path);
+    assert!(!home.body.contains("Signed in as"));
 
     let page = stack.browser().login("frank", PASSWORD).await;
     assert_eq!(page.path, "/enroll", "after a reset the user enrolls again");
@@ -345,6 +362,8 @@ async fn totp_lockout_after_five_wrong_codes_and_unlock() {
     stack.add_user("grace").await;
     let (device, _) = enroll(&stack, "grace", apns_push()).await;
 
+    // A sign-in waiting for the phone elsewhere, which the lockout will end.
+    let (elsewhere, _) = login_push(&stack, "grace").await;
     let browser = stack.browser();
     browser.login("grace", PASSWORD).await;
     let right = device.totp();
@@ -376,6 +395,21 @@ async fn totp_lockout_after_five_wrong_codes_and_unlock() {
         .await;
     assert_eq!(page.status, 403);
     assert!(page.body.contains("locked"));
+    // The lockout ended the other sign-ins under way and withdrew their requests: the phone
+    // no longer lists them.
+    let status = elsewhere.push_status().await;
+    assert_eq!(status["status"], "signed_out", "{status}");
+    assert!(
+        status["message"].as_str().unwrap().contains("locked"),
+        "{status}"
+    );
+    let pending = device.poll().await;
+    assert_eq!(
+        pending.body["challenges"].as_array().map(Vec::len),
+        Some(0),
+        "{:?}",
+        pending.body
+    );
 
     // Locked: even the password is refused now, and the right code would not help.
     let page = stack.browser().login("grace", PASSWORD).await;
@@ -424,6 +458,12 @@ async fn apns_410_drops_the_token_and_the_device_pulls() {
             .as_str()
             .is_some_and(|d| d.starts_with("unregistered"))
         {
+            // The waiting page stops saying it is waiting: the phone did not get the request,
+            // and the page offers to send it again.
+            assert_eq!(status["status"], "pending");
+            assert_eq!(status["undelivered"], true, "{status}");
+            let message = status["message"].as_str().unwrap();
+            assert!(message.contains("did not get the request"), "{message}");
             break;
         }
         assert!(
