@@ -19,7 +19,6 @@ pub mod api;
 pub mod app;
 pub mod clock;
 pub mod db;
-pub mod demo;
 pub mod devices;
 pub mod html;
 pub mod qr;
@@ -78,4 +77,25 @@ pub async fn serve(
 /// Installs the process-wide TLS provider (ring) for the relay client. Call once at start.
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Resolves when the process is asked to stop: ctrl-c, or SIGTERM on Unix.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

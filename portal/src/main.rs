@@ -1,4 +1,5 @@
-//! The `portal` binary: serve, run the demo, manage users, and the help desk's actions.
+//! The `portal` binary: serve, manage users, and the help desk's actions. (The whole stack with
+//! a relay and a demo user is `assent-demo`, its own binary.)
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -24,8 +25,6 @@ struct Cli {
 enum Command {
     /// Serve the portal (the default).
     Serve,
-    /// Run the whole stack locally: portal, relay with direct delivery, and a demo user.
-    Demo(portal::demo::DemoOptions),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -115,9 +114,8 @@ fn main() -> ExitCode {
     portal::install_crypto();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PORTAL_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("portal=info,push_relay=info,warn")
-            }),
+            tracing_subscriber::EnvFilter::try_from_env("PORTAL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("portal=info,warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -150,11 +148,10 @@ fn run(cli: Cli) -> Result<(), String> {
             // Tests read this line to learn the port when listening on port 0.
             println!("portal listening on http://{addr}");
             tracing::info!(%addr, url = %portal.settings.public_url(), "portal started");
-            portal::serve(listener, portal, push_relay::shutdown_signal())
+            portal::serve(listener, portal, portal::shutdown_signal())
                 .await
                 .map_err(|e| e.to_string())
         }),
-        Command::Demo(options) => runtime()?.block_on(portal::demo::run(options)),
         Command::User(UserCommand::Add { username }) => {
             let portal = portal::open(cli.settings)?;
             let password = read_password()?;

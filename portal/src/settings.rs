@@ -86,11 +86,13 @@ pub struct Settings {
     #[arg(long, env = "PORTAL_ALERT_WEBHOOK_SECRET", hide_env_values = true)]
     pub alert_webhook_secret: Option<String>,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
-    #[arg(long, env = "PORTAL_TRUST_PROXY")]
+    #[arg(long, env = "PORTAL_TRUST_PROXY", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub trust_proxy: bool,
     /// Tests only: serve `POST /test/clock` to move the portal's clock forward. Refused unless
     /// the portal listens on a loopback address.
-    #[arg(long, env = "PORTAL_TEST_CLOCK", hide = true)]
+    #[arg(long, env = "PORTAL_TEST_CLOCK", hide = true, action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub test_clock: bool,
 }
 
