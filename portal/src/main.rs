@@ -227,8 +227,12 @@ fn admin(portal: &portal::Portal, command: AdminCommand) -> Result<(), portal::a
             } else {
                 for e in events {
                     println!(
-                        "{:>10}  {:<15} {:<20} {:<11} {}",
-                        e.at, e.ip, e.kind, e.outcome, e.detail
+                        "{:<20}  {:<15} {:<20} {:<11} {}",
+                        utc(e.at),
+                        e.ip,
+                        e.kind,
+                        e.outcome,
+                        e.detail
                     );
                 }
             }
@@ -245,4 +249,26 @@ fn act(
     portal.admin_action(username, action, "cli")?;
     println!("{username}: {} done", action.name());
     Ok(())
+}
+
+/// Unix seconds as an RFC 3339 UTC time (`2026-12-02T01:23:45Z`), for people reading the log.
+fn utc(at: u64) -> String {
+    i64::try_from(at)
+        .ok()
+        .and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{at} (Unix seconds)"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_times_read_as_utc() {
+        assert_eq!(super::utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::utc(1_796_175_602), "2026-12-02T01:40:02Z");
+        assert_eq!(super::utc(u64::MAX), format!("{} (Unix seconds)", u64::MAX));
+    }
 }
