@@ -15,6 +15,8 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
+use crate::clock::Clock;
+
 /// Alerts being delivered at once, at most.
 pub const MAX_IN_FLIGHT: usize = 64;
 /// Pauses before the second and third attempt.
@@ -57,6 +59,8 @@ pub struct Alerts {
     url: String,
     key: Option<hmac::Key>,
     slots: Arc<Semaphore>,
+    /// The portal's clock: signatures carry its time, as the alerts do.
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Alerts {
@@ -71,8 +75,8 @@ impl std::fmt::Debug for Alerts {
 impl Alerts {
     /// A client posting to `url` (http or https), signing with `secret` when given. Refuses a
     /// URL that could never be posted to, so a typo stops the portal at start, not silently at
-    /// the first alert.
-    pub fn new(url: &str, secret: Option<&str>) -> Result<Self, String> {
+    /// the first alert. `clock` is the portal's.
+    pub fn new(url: &str, secret: Option<&str>, clock: Arc<dyn Clock>) -> Result<Self, String> {
         let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?}: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
             return Err(format!("{url:?}: not an http(s) URL"));
@@ -94,6 +98,7 @@ impl Alerts {
             url: url.to_owned(),
             key,
             slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            clock,
         })
     }
 
@@ -138,10 +143,7 @@ impl Alerts {
                 .post(&self.url)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
-            let sent_at = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
+            let sent_at = self.clock.now();
             if let Some(signature) = self.signature(&body, sent_at) {
                 request = request.header(SIGNATURE_HEADER, signature);
             }
@@ -159,10 +161,14 @@ impl Alerts {
 mod tests {
     use super::*;
 
+    fn clock() -> Arc<dyn Clock> {
+        Arc::new(crate::clock::SystemClock::default())
+    }
+
     #[test]
     fn the_signature_is_hmac_sha256_of_the_time_and_the_body() {
         crate::install_crypto();
-        let alerts = Alerts::new("http://127.0.0.1:1/", Some("webhook secret")).unwrap();
+        let alerts = Alerts::new("http://127.0.0.1:1/", Some("webhook secret"), clock()).unwrap();
         let body = br#"{"alert":"not_me"}"#;
         let header = alerts.signature(body, 1_764_064_000).unwrap();
         let key = hmac::Key::new(hmac::HMAC_SHA256, b"webhook secret");
@@ -170,7 +176,7 @@ mod tests {
         let hex = crate::app::hex(expected.as_ref());
         assert_eq!(header, format!("t=1764064000,v1={hex}"));
         assert_ne!(alerts.signature(body, 1_764_064_001), Some(header));
-        let unsigned = Alerts::new("http://127.0.0.1:1/", None).unwrap();
+        let unsigned = Alerts::new("http://127.0.0.1:1/", None, clock()).unwrap();
         assert_eq!(unsigned.signature(body, 1), None);
     }
 
@@ -183,10 +189,10 @@ mod tests {
             "file:///tmp/hook",
             "http://",
         ] {
-            let err = Alerts::new(url, None).unwrap_err();
+            let err = Alerts::new(url, None, clock()).unwrap_err();
             assert!(err.contains(url), "{err}");
         }
-        assert!(Alerts::new("https://hooks.example.com/x", Some("")).is_err());
-        assert!(Alerts::new("https://hooks.example.com/x", Some("s3cret")).is_ok());
+        assert!(Alerts::new("https://hooks.example.com/x", Some(""), clock()).is_err());
+        assert!(Alerts::new("https://hooks.example.com/x", Some("s3cret"), clock()).is_ok());
     }
 }

@@ -234,9 +234,14 @@ pub fn check_password_rules(password: &str) -> Result<(), PortalError> {
     Ok(())
 }
 
+/// The portal's TOTP parameters (SHA1, 6 digits, 30 s: what every authenticator app takes).
+/// `OtpParams::totp` refuses only impossible parameters, which these constants are not; a test
+/// keeps it so.
 fn totp_params() -> OtpParams {
-    OtpParams::totp(Algorithm::Sha1, TOTP_DIGITS, TOTP_PERIOD as u32)
-        .unwrap_or_else(|_| OtpParams::steam())
+    match OtpParams::totp(Algorithm::Sha1, TOTP_DIGITS, TOTP_PERIOD as u32) {
+        Ok(params) => params,
+        Err(e) => unreachable!("the portal's TOTP constants are refused: {e}"),
+    }
 }
 
 impl Portal {

@@ -48,7 +48,7 @@ pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
     let test_clock = settings.test_clock.then(|| clock.clone());
     let alerts = match &settings.alert_webhook {
         Some(url) => Some(Arc::new(
-            alerts::Alerts::new(url, settings.alert_webhook_secret.as_deref())
+            alerts::Alerts::new(url, settings.alert_webhook_secret.as_deref(), clock.clone())
                 .map_err(|e| format!("alert webhook: {e}"))?,
         )),
         None => None,

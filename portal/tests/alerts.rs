@@ -34,7 +34,8 @@ async fn a_refused_alert_is_tried_again() {
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let alerts = Arc::new(Alerts::new(&url, None).unwrap());
+    let alerts =
+        Arc::new(Alerts::new(&url, None, Arc::new(portal::clock::SystemClock::default())).unwrap());
     alerts.send(Alert {
         alert: AlertKind::LockedOut,
         portal: "Example".into(),
