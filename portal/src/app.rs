@@ -648,11 +648,11 @@ impl Portal {
             device_id: device_id.to_owned(),
             hash: built.hash(),
             jws: built.jws,
-            purpose: content.purpose.as_str().to_owned(),
+            purpose: content.purpose,
             iat: built.iat,
             exp: built.exp,
             number,
-            user_verification: content.user_verification.as_str().to_owned(),
+            user_verification: content.user_verification,
             status: ChallengeStatus::Pending,
             reason: None,
             session: session.map(str::to_owned),
@@ -710,12 +710,12 @@ impl Portal {
     pub fn expire_due(&self) -> Result<(), PortalError> {
         let now = self.now();
         for c in self.db.expire_challenges(now)? {
-            if c.purpose != "activate" {
+            if c.purpose != Purpose::Activate {
                 self.db.log(
                     c.user_id,
                     now,
                     "portal",
-                    &format!("push_{}", c.purpose),
+                    &format!("push_{}", c.purpose.as_str()),
                     "expired",
                     "no answer in 60 s",
                 )?;

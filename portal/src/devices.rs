@@ -148,7 +148,7 @@ pub fn answer(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::V
         .db
         .user(row.user_id)?
         .ok_or_else(|| Refusal::new(ErrorCode::UnknownDevice, "the user is gone"))?;
-    let activation = row.purpose == "activate";
+    let activation = row.purpose == Purpose::Activate;
     let current = if activation {
         device.state == DeviceState::Pending
     } else {
@@ -173,16 +173,13 @@ pub fn answer(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::V
         challenge_hash: row.hash.clone(),
         exp: row.exp,
         expected_number: row.number.clone(),
-        user_verification: row
-            .user_verification
-            .parse()
-            .map_err(|_| crate::db::DbError::Corrupt("challenge user verification"))?,
+        user_verification: row.user_verification,
         answered: matches!(
             row.status,
             ChallengeStatus::Approved | ChallengeStatus::Denied | ChallengeStatus::Failed
         ),
     };
-    let kind = format!("push_{}", row.purpose);
+    let kind = format!("push_{}", row.purpose.as_str());
     let answer = match verify_answer(jws, &pending, now) {
         Ok(answer) => answer,
         Err(e) => {
@@ -269,10 +266,13 @@ pub fn answer(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::V
                 &user,
                 AlertKind::NotMe,
                 asked_from.as_deref().unwrap_or(ip),
-                &format!("a {} request {detail}", row.purpose.replace('_', " ")),
+                &format!(
+                    "a {} request {detail}",
+                    row.purpose.as_str().replace('_', " ")
+                ),
             );
         }
-        if row.purpose == "step_up"
+        if row.purpose == Purpose::StepUp
             && status == ChallengeStatus::Denied
             && let Some(session) = &row.session
         {

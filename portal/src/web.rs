@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use assent_protocol::Purpose;
 use axum::Form;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -544,9 +545,9 @@ pub async fn push_wait(State(portal): State<Arc<Portal>>, headers: HeaderMap) ->
     let user = portal.db.user(s.user_id)?;
     let allow_totp =
         s.state == SessionState::Password && user.is_some_and(|u| u.totp_secret.is_some());
-    let (title, lead) = match challenge.as_ref().map(|c| c.purpose.as_str()) {
-        Some("step_up") => ("Confirm it's you", "This page needs a fresh approval."),
-        Some("password_reset") => (
+    let (title, lead) = match challenge.as_ref().map(|c| c.purpose) {
+        Some(Purpose::StepUp) => ("Confirm it's you", "This page needs a fresh approval."),
+        Some(Purpose::PasswordReset) => (
             "Approve the password reset",
             "We sent a request to your device.",
         ),
@@ -606,8 +607,8 @@ pub async fn push_status(State(portal): State<Arc<Portal>>, headers: HeaderMap) 
         ChallengeStatus::Approved => {
             // Idempotent: every poll after the approval answers the same, and only the first
             // one changes the session.
-            let redirect = match (challenge.purpose.as_str(), s.state) {
-                ("login", SessionState::Password) => {
+            let redirect = match (challenge.purpose, s.state) {
+                (Purpose::Login, SessionState::Password) => {
                     s.state = SessionState::SignedIn;
                     s.expires_at = now + portal.settings.session_seconds;
                     portal.db.update_session(&s)?;
@@ -621,19 +622,19 @@ pub async fn push_status(State(portal): State<Arc<Portal>>, headers: HeaderMap) 
                     )?;
                     "/"
                 }
-                ("step_up", SessionState::SignedIn) => {
+                (Purpose::StepUp, SessionState::SignedIn) => {
                     if s.step_up_at.is_none_or(|t| t < challenge.iat) {
                         s.step_up_at = Some(now);
                         portal.db.update_session(&s)?;
                     }
                     "/protected"
                 }
-                ("password_reset", SessionState::ResetPending) => {
+                (Purpose::PasswordReset, SessionState::ResetPending) => {
                     s.state = SessionState::Reset;
                     portal.db.update_session(&s)?;
                     "/reset/new"
                 }
-                ("password_reset", SessionState::Reset) => "/reset/new",
+                (Purpose::PasswordReset, SessionState::Reset) => "/reset/new",
                 _ => "/",
             };
             ("Approved.".into(), Some(redirect))
@@ -1009,7 +1010,7 @@ pub async fn protected(
     if let Some(id) = &s.challenge
         && let Some(c) = portal.challenge_status(id)?
         && c.status == ChallengeStatus::Pending
-        && c.purpose == "step_up"
+        && c.purpose == Purpose::StepUp
     {
         return Ok(Redirect::to("/login/push").into_response());
     }

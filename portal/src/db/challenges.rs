@@ -2,7 +2,9 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Db, DbError, DbResult, to_i64, to_u64};
+use assent_protocol::{Purpose, UserVerification};
+
+use super::{Db, DbResult, named, stored_names, to_i64, to_u64};
 
 /// What became of a challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,31 +23,14 @@ pub enum ChallengeStatus {
     Cancelled,
 }
 
-impl ChallengeStatus {
-    /// The stored and JSON name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Approved => "approved",
-            Self::Denied => "denied",
-            Self::Failed => "failed",
-            Self::Expired => "expired",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(text: &str) -> DbResult<Self> {
-        Ok(match text {
-            "pending" => Self::Pending,
-            "approved" => Self::Approved,
-            "denied" => Self::Denied,
-            "failed" => Self::Failed,
-            "expired" => Self::Expired,
-            "cancelled" => Self::Cancelled,
-            _ => return Err(DbError::Corrupt("challenge status")),
-        })
-    }
-}
+stored_names!(ChallengeStatus {
+    Pending => "pending",
+    Approved => "approved",
+    Denied => "denied",
+    Failed => "failed",
+    Expired => "expired",
+    Cancelled => "cancelled",
+});
 
 /// A challenge the portal sent.
 #[derive(Debug, Clone)]
@@ -60,16 +45,16 @@ pub struct ChallengeRow {
     pub jws: String,
     /// SHA-256 of the JWS, base64url.
     pub hash: String,
-    /// `login`, `step_up`, `password_reset` or `activate`.
-    pub purpose: String,
+    /// Why the portal asks.
+    pub purpose: Purpose,
     /// Issued at.
     pub iat: u64,
     /// Expires at (`iat + 60`).
     pub exp: u64,
     /// The number shown on the page, with number matching.
     pub number: Option<String>,
-    /// `required`, `preferred` or `discouraged`.
-    pub user_verification: String,
+    /// Whether the device must verify its user before approving.
+    pub user_verification: UserVerification,
     /// What became of it.
     pub status: ChallengeStatus,
     /// `not_me` / `cancelled` for a deny; the error for a failure.
@@ -83,32 +68,23 @@ pub struct ChallengeRow {
 const CHALLENGE_COLUMNS: &str = "id, user_id, device_id, jws, hash, purpose, iat, exp, number, \
      user_verification, status, reason, session, delivery";
 
-fn challenge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(ChallengeRow, String)> {
-    let status: String = row.get(10)?;
-    Ok((
-        ChallengeRow {
-            id: row.get(0)?,
-            user_id: row.get(1)?,
-            device_id: row.get(2)?,
-            jws: row.get(3)?,
-            hash: row.get(4)?,
-            purpose: row.get(5)?,
-            iat: to_u64(row.get(6)?),
-            exp: to_u64(row.get(7)?),
-            number: row.get(8)?,
-            user_verification: row.get(9)?,
-            status: ChallengeStatus::Pending,
-            reason: row.get(11)?,
-            session: row.get(12)?,
-            delivery: row.get(13)?,
-        },
-        status,
-    ))
-}
-
-fn challenge_from((mut row, status): (ChallengeRow, String)) -> DbResult<ChallengeRow> {
-    row.status = ChallengeStatus::parse(&status)?;
-    Ok(row)
+fn challenge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChallengeRow> {
+    Ok(ChallengeRow {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        device_id: row.get(2)?,
+        jws: row.get(3)?,
+        hash: row.get(4)?,
+        purpose: named(row, 5)?,
+        iat: to_u64(row.get(6)?),
+        exp: to_u64(row.get(7)?),
+        number: row.get(8)?,
+        user_verification: named(row, 9)?,
+        status: row.get(10)?,
+        reason: row.get(11)?,
+        session: row.get(12)?,
+        delivery: row.get(13)?,
+    })
 }
 
 impl Db {
@@ -127,12 +103,12 @@ impl Db {
                 c.device_id,
                 c.jws,
                 c.hash,
-                c.purpose,
+                c.purpose.as_str(),
                 to_i64(c.iat),
                 to_i64(c.exp),
                 c.number,
-                c.user_verification,
-                c.status.as_str(),
+                c.user_verification.as_str(),
+                c.status,
                 c.reason,
                 c.session,
                 c.delivery
@@ -143,15 +119,14 @@ impl Db {
 
     /// A challenge by id.
     pub fn challenge(&self, id: &str) -> DbResult<Option<ChallengeRow>> {
-        let row = self
+        Ok(self
             .conn()
             .query_row(
                 &format!("SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE id = ?1"),
                 [id],
                 challenge_row,
             )
-            .optional()?;
-        row.map(challenge_from).transpose()
+            .optional()?)
     }
 
     /// Settles a pending challenge; `false` if it was no longer pending (a racing answer).
@@ -163,7 +138,7 @@ impl Db {
     ) -> DbResult<bool> {
         let updated = self.conn().execute(
             "UPDATE challenges SET status = ?2, reason = ?3 WHERE id = ?1 AND status = 'pending'",
-            params![id, status.as_str(), reason],
+            params![id, status, reason],
         )?;
         Ok(updated == 1)
     }
@@ -185,8 +160,7 @@ impl Db {
              RETURNING {CHALLENGE_COLUMNS}"
         ))?;
         let rows = stmt.query_map([to_i64(now)], challenge_row)?;
-        let rows: Vec<_> = rows.collect::<Result<_, _>>()?;
-        rows.into_iter().map(challenge_from).collect()
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The device's unanswered, unexpired challenges, oldest first, at most `limit`.

@@ -3,7 +3,7 @@
 use assent_protocol::{PublicJwk, PushConfig};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Db, DbError, DbResult, to_i64, to_u64};
+use super::{Db, DbError, DbResult, stored_names, to_i64, to_u64};
 
 /// A device's lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,16 +16,11 @@ pub enum DeviceState {
     Retired,
 }
 
-impl DeviceState {
-    fn parse(text: &str) -> DbResult<Self> {
-        match text {
-            "pending" => Ok(Self::Pending),
-            "active" => Ok(Self::Active),
-            "retired" => Ok(Self::Retired),
-            _ => Err(DbError::Corrupt("device state")),
-        }
-    }
-}
+stored_names!(DeviceState {
+    Pending => "pending",
+    Active => "active",
+    Retired => "retired",
+});
 
 /// A registered device.
 #[derive(Debug, Clone)]
@@ -69,49 +64,32 @@ pub struct Enrollment {
 const DEVICE_COLUMNS: &str =
     "id, user_id, enrollment, signing_key, encryption_key, platform, name, push, state";
 
-type DeviceFields = (
-    String,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-);
-
-fn device_fields(row: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceFields> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-    ))
+/// A column holding JSON (a key, a push address): one that does not parse is an error.
+fn json<T: serde::de::DeserializeOwned>(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
-fn device_from(fields: DeviceFields) -> DbResult<Device> {
-    let (id, user_id, enrollment, signing, encryption, platform, name, push, state) = fields;
+fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
+    let push: Option<String> = row.get(7)?;
     Ok(Device {
-        id,
-        user_id,
-        enrollment,
-        signing_key: parse_jwk(&signing)?,
-        encryption_key: parse_jwk(&encryption)?,
-        platform,
-        name,
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        enrollment: row.get(2)?,
+        signing_key: json(row, 3)?,
+        encryption_key: json(row, 4)?,
+        platform: row.get(5)?,
+        name: row.get(6)?,
         push: match push {
-            Some(text) => {
-                Some(serde_json::from_str(&text).map_err(|_| DbError::Corrupt("push address"))?)
-            }
+            Some(_) => Some(json(row, 7)?),
             None => None,
         },
-        state: DeviceState::parse(&state)?,
+        state: row.get(8)?,
     })
 }
 
@@ -142,10 +120,6 @@ fn jwk_json(jwk: &PublicJwk) -> DbResult<String> {
 /// A push address as stored: its JSON.
 fn push_json(push: &PushConfig) -> DbResult<String> {
     serde_json::to_string(push).map_err(|_| DbError::Corrupt("push address to store"))
-}
-
-fn parse_jwk(text: &str) -> DbResult<PublicJwk> {
-    serde_json::from_str(text).map_err(|_| DbError::Corrupt("device key"))
 }
 
 impl Db {
@@ -225,15 +199,14 @@ impl Db {
 
     /// A device by id.
     pub fn device(&self, id: &str) -> DbResult<Option<Device>> {
-        let fields = self
+        Ok(self
             .conn()
             .query_row(
                 &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
                 [id],
-                device_fields,
+                device_row,
             )
-            .optional()?;
-        fields.map(device_from).transpose()
+            .optional()?)
     }
 
     /// Makes a pending device the user's single device: the previous one is retired and its

@@ -79,6 +79,19 @@ macro_rules! stored_names {
 }
 pub(crate) use stored_names;
 
+/// A column holding one of the protocol's names (`Purpose`, `UserVerification`): a name this
+/// code does not know is an error, never a default.
+pub(crate) fn named<T>(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: String = row.get(index)?;
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 /// The database.
 pub struct Db {
     conn: Mutex<Connection>,
