@@ -6,7 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use assent_protocol::PushConfig;
+use assent_protocol::{PushConfig, Transport};
+use assent_relay_api::{ErrorReply, Outcome, Platform, PushReply, PushRequest};
 
 /// What the relay said about one push.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,13 +80,6 @@ impl RelayClient {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct Reply {
-    outcome: Option<String>,
-    reason: Option<String>,
-    error: Option<String>,
-}
-
 impl PushSender for RelayClient {
     fn send<'a>(
         &'a self,
@@ -95,14 +89,17 @@ impl PushSender for RelayClient {
         collapse_id: &'a str,
     ) -> BoxFuture<'a, Delivery> {
         Box::pin(async move {
-            let platform = push.transport.as_str();
-            let body = serde_json::json!({
-                "platform": platform,
-                "device_token": push.token,
-                "payload": payload,
-                "expires_at": expires_at,
-                "collapse_id": collapse_id,
-            });
+            let body = PushRequest {
+                platform: match push.transport {
+                    Transport::Apns => Platform::Apns,
+                    Transport::Fcm => Platform::Fcm,
+                    Transport::Direct => Platform::Direct,
+                },
+                device_token: push.token.clone(),
+                payload: payload.to_owned(),
+                expires_at,
+                collapse_id: Some(collapse_id.to_owned()),
+            };
             let response = match self
                 .http
                 .post(&self.url)
@@ -114,21 +111,24 @@ impl PushSender for RelayClient {
                 Ok(r) => r,
                 Err(e) => return Delivery::Failed(format!("relay unreachable: {e}")),
             };
-            let status = response.status().as_u16();
-            let reply: Reply = match response.json().await {
-                Ok(r) => r,
-                Err(_) => return Delivery::Failed(format!("relay answered {status}")),
+            let status = response.status();
+            let Ok(bytes) = response.bytes().await else {
+                return Delivery::Failed(format!("relay answered {status} with no body"));
             };
-            let reason = reply.reason.unwrap_or_default();
-            match reply.outcome.as_deref() {
-                Some("delivered") => Delivery::Delivered,
-                Some("unregistered") => Delivery::Unregistered(reason),
-                Some("rejected") => Delivery::Rejected(reason),
-                Some(_) => Delivery::Failed(reason),
-                None => Delivery::Failed(format!(
-                    "relay {status}: {}",
-                    reply.error.unwrap_or_default()
-                )),
+            // A push that was tried answers its outcome (whatever the status); one refused
+            // before that, an error.
+            if let Ok(reply) = serde_json::from_slice::<PushReply>(&bytes) {
+                let reason = reply.reason.unwrap_or_default();
+                return match reply.outcome {
+                    Outcome::Delivered => Delivery::Delivered,
+                    Outcome::Unregistered => Delivery::Unregistered(reason),
+                    Outcome::Rejected => Delivery::Rejected(reason),
+                    Outcome::Failed => Delivery::Failed(reason),
+                };
+            }
+            match serde_json::from_slice::<ErrorReply>(&bytes) {
+                Ok(e) => Delivery::Failed(format!("relay {}: {}", status.as_u16(), e.error)),
+                Err(_) => Delivery::Failed(format!("relay answered {status}")),
             }
         })
     }

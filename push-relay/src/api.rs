@@ -64,7 +64,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut resp = (
             self.status,
-            axum::Json(json!({"error": self.code, "message": self.message})),
+            axum::Json(assent_relay_api::ErrorReply {
+                error: self.code.to_owned(),
+                message: self.message,
+            }),
         )
             .into_response();
         if let Some(s) = self.retry_after {
@@ -255,7 +258,11 @@ async fn push(
             tracing::info!(tenant, platform, token, outcome, reason, ms, "push");
         }
     }
-    Ok((delivery.outcome.status(), axum::Json(delivery)).into_response())
+    Ok((
+        crate::provider::status(delivery.outcome),
+        axum::Json(delivery),
+    )
+        .into_response())
 }
 
 async fn direct_register(State(relay): State<Arc<Relay>>) -> Result<Response, ApiError> {

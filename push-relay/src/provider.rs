@@ -6,59 +6,19 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::metrics::Metrics;
 use crate::request::Push;
 
-/// What happened to a push, as told to the tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    /// The provider (or the device's stream) accepted it.
-    Delivered,
-    /// The token is dead: the portal should forget the device's token.
-    Unregistered,
-    /// The provider refused this push; sending it again will not help.
-    Rejected,
-    /// Not delivered, after retries within the push's expiry.
-    Failed,
-}
-
-impl Outcome {
-    /// Lower-case name for logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Delivered => "delivered",
-            Self::Unregistered => "unregistered",
-            Self::Rejected => "rejected",
-            Self::Failed => "failed",
-        }
-    }
-
-    /// The HTTP status of the synchronous response carrying this outcome.
-    pub fn status(self) -> StatusCode {
-        match self {
-            Self::Delivered => StatusCode::OK,
-            Self::Unregistered => StatusCode::GONE,
-            Self::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Failed => StatusCode::BAD_GATEWAY,
-        }
-    }
-}
+pub use assent_relay_api::Outcome;
 
 /// The result of a push: the body of the synchronous response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Delivery {
-    /// What happened.
-    pub outcome: Outcome,
-    /// The provider's reason (Apple's `reason`, FCM's `errorCode`) or the relay's, when not delivered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The provider's id for the message (`apns-id`, FCM message name) when delivered.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider_id: Option<String>,
+pub type Delivery = assent_relay_api::PushReply;
+
+/// The HTTP status of the synchronous response carrying `outcome`.
+pub fn status(outcome: Outcome) -> StatusCode {
+    StatusCode::from_u16(outcome.status()).unwrap_or(StatusCode::BAD_GATEWAY)
 }
 
 /// Why one delivery attempt did not succeed; each variant fixes what the relay does next.

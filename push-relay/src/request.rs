@@ -1,7 +1,7 @@
 //! Parsing of a tenant's push request: raw bytes in, a checked [`Push`] out ("parse, don't
 //! validate"); every later stage can trust its fields.
 
-use serde::Deserialize;
+use assent_relay_api::PushRequest;
 
 /// Furthest a push may expire in the future, in seconds: a login challenge lives 60 s.
 pub const MAX_EXPIRY_SECONDS: u64 = 60;
@@ -14,28 +14,7 @@ pub const MAX_COLLAPSE_ID_BYTES: usize = 64;
 /// Longest device token of any platform (FCM registration tokens are the longest, ~160-200).
 pub const MAX_DEVICE_TOKEN_CHARS: usize = 4_096;
 
-/// Where a push goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Platform {
-    /// Apple Push Notification service.
-    Apns,
-    /// Firebase Cloud Messaging.
-    Fcm,
-    /// A device holding a stream open to this relay.
-    Direct,
-}
-
-impl Platform {
-    /// The lower-case name used in the API, logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Apns => "apns",
-            Self::Fcm => "fcm",
-            Self::Direct => "direct",
-        }
-    }
-}
+pub use assent_relay_api::Platform;
 
 /// A checked push request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,17 +71,6 @@ impl RequestError {
             Self::InvalidCollapseId => "invalid_collapse_id",
         }
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Wire {
-    platform: Platform,
-    device_token: String,
-    payload: String,
-    expires_at: u64,
-    #[serde(default)]
-    collapse_id: Option<String>,
 }
 
 /// The fields of a push request, as the API documents them.
@@ -171,7 +139,7 @@ fn explain(body: &[u8], error: &serde_json::Error) -> RequestError {
 impl Push {
     /// Parses and checks a request body, `now` being the current Unix time in seconds.
     pub fn parse(body: &[u8], now: u64) -> Result<Self, RequestError> {
-        let wire: Wire = serde_json::from_slice(body).map_err(|e| explain(body, &e))?;
+        let wire: PushRequest = serde_json::from_slice(body).map_err(|e| explain(body, &e))?;
         check_device_token(wire.platform, &wire.device_token)?;
         if wire.payload.len() > MAX_PAYLOAD_CHARS {
             return Err(RequestError::PayloadTooLarge);
