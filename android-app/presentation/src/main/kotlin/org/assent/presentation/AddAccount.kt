@@ -33,7 +33,8 @@ data class ManualEntry(
     /** The otpauth URI the core validates. */
     internal val uri: String
         get() {
-            fun encode(text: String) = URLEncoder.encode(text, Charsets.UTF_8).replace("+", "%20")
+            // The String overload: the Charset one is Android 13+ only.
+            fun encode(text: String) = URLEncoder.encode(text, "UTF-8").replace("+", "%20")
             val label = if (issuer.isEmpty()) encode(name) else "${encode(issuer)}:${encode(name)}"
             val secret = secret.filter { !it.isWhitespace() && it != '-' }.uppercase()
             val query = mutableListOf(

@@ -8,6 +8,7 @@ import org.assent.core.ChallengeView
 import org.assent.core.Clock
 import org.assent.core.Purpose
 import org.assent.core.Store
+import org.assent.core.UserVerification
 
 /** The key of the challenge JWS in the FCM data message (push-relay/src/fcm.rs). */
 const val PAYLOAD_KEY = "assent"
@@ -40,6 +41,9 @@ data class SignInNotification(
     val numberHint: String?,
     /** Posted until the request expires (`setTimeoutAfter`). */
     val timeoutMillis: Long?,
+    /** The portal requires the user verified (biometric or screen lock) before approving: Approve
+     *  must open the approval screen, since a notification action cannot show BiometricPrompt. */
+    val requiresVerification: Boolean = false,
 ) {
     /** Approve and Deny are offered only for a request that was opened. */
     val hasActions: Boolean get() = challengeId != null
@@ -64,6 +68,7 @@ data class SignInNotification(
                 title = title, subText = view.user.ifEmpty { view.account }, text = lines.joinToString("\n"),
                 challengeId = view.id, numberHint = digits?.let { "The $it-digit number" },
                 timeoutMillis = now?.let { if (view.expiresAt > it) (view.expiresAt - it).toLong() * 1000 else 0L },
+                requiresVerification = view.userVerification == UserVerification.REQUIRED,
             )
         }
 

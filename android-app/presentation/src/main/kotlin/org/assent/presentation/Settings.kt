@@ -134,6 +134,12 @@ sealed interface SettingsAction {
 
     /** Re-read the backup status and versions (the screen appears). */
     data object Refresh : SettingsAction
+
+    /** The user closed the import (its password prompt or its report). */
+    data object DismissImport : SettingsAction
+
+    /** The exported backup was saved or shared: forget it. */
+    data object DismissExport : SettingsAction
 }
 
 sealed interface SettingsEffect {
@@ -182,6 +188,8 @@ class SettingsModel(
                 refresh()
             }
             SettingsAction.Refresh -> refresh()
+            SettingsAction.DismissImport -> mutableState.update { it.copy(importNeedsPassword = false, imported = null) }
+            SettingsAction.DismissExport -> mutableState.update { it.copy(exported = null) }
         }
     }
 

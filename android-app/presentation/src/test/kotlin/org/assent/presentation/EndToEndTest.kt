@@ -163,6 +163,7 @@ class EndToEndTest {
         val (browser, number) = signIn(portal, "dave")
         val view = pulled(phone)
         assertEquals(UserVerification.REQUIRED, view.userVerification)
+        assertTrue(SignInNotification.of(view).requiresVerification, "Approve must open the app")
         val sent = phone.transport.urls.size
 
         val biometrics = FakeBiometrics(VerificationResult.REFUSED)
@@ -211,6 +212,31 @@ class EndToEndTest {
         approval.perform(ApprovalEffect.Approve)
         assertEquals(ApprovalPhase.APPROVED, approval.state.value.phase)
         assertEquals("approved", settled(signIn).get("status").asString)
+    }
+
+    @Test
+    fun deletingTheAccountThatApprovesSignInsWarnsFirstAndTheRequestsStopReachingThePhone() = runBlocking {
+        val portal = portal()
+        portal.addUser("fay")
+        val phone = Phone()
+        enroll(phone, portal, "fay")
+        val account = phone.store.accounts().single()
+        val details = assertNotNull(AccountDetailsModel.open(account.id, phone.store))
+        assertEquals(account.pushDeviceId, details.state.value.device)
+        assertEquals(portal.url, details.state.value.portal?.trimEnd('/'))
+        details.onAction(AccountDetailsAction.Delete)
+        assertReadable(details.state.value.confirmDelete)
+        assertTrue(!details.state.value.deleted, "nothing deleted before the warning is confirmed")
+        assertEquals(1, phone.store.accounts().size)
+        details.onAction(AccountDetailsAction.ConfirmDelete)
+        assertTrue(details.state.value.deleted)
+        assertEquals(0, phone.store.accounts().size)
+        assertEquals(0, phone.store.pushAccounts().size)
+
+        // The portal still asks (the phone cannot tell it yet), but the phone no longer answers.
+        val (browser, _) = signIn(portal, "fay")
+        assertEquals(0, phone.push.pullPending().size)
+        assertEquals("pending", browser.pushStatus().get("status").asString)
     }
 
     @Test

@@ -61,6 +61,7 @@ class FcmPathTest {
         assertEquals(SignInChannel.ID, notification.channelId)
         assertTrue(notification.hasActions)
         assertEquals("The 2-digit number", notification.numberHint)
+        assertTrue(!notification.requiresVerification, "the portal only prefers verification")
         val timeout = assertNotNull(notification.timeoutMillis)
         assertTrue(timeout in 1..60_000, "$timeout")
         assertNumberNotShown(number, listOf(notification.title, notification.subText, notification.text))

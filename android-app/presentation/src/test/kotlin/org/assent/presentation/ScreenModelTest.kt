@@ -270,12 +270,21 @@ class SettingsTest {
         val restore = SettingsModel(other, MemoryPreferences(), FakeBiometrics(VerificationResult.VERIFIED), Paths.tempDirectory(), null)
         restore.perform(SettingsEffect.Import(copied.readBytes(), null))
         assertTrue(restore.state.value.importNeedsPassword)
+        restore.onAction(SettingsAction.DismissImport)
+        assertTrue(!restore.state.value.importNeedsPassword, "the user may cancel the password prompt")
+        restore.perform(SettingsEffect.Import(copied.readBytes(), null))
         restore.perform(SettingsEffect.Import(copied.readBytes(), "not it"))
         assertTrue(restore.state.value.importNeedsPassword)
         assertReadable(restore.state.value.error)
         restore.perform(SettingsEffect.Import(copied.readBytes(), "backup passphrase"))
         assertEquals(1u, restore.state.value.imported?.added)
         assertEquals(listOf("RFC"), other.accounts().map { it.issuer })
+        restore.onAction(SettingsAction.DismissImport)
+        assertNull(restore.state.value.imported)
+        settings.perform(SettingsEffect.Export("export passphrase"))
+        assertNotNull(settings.state.value.exported)
+        settings.onAction(SettingsAction.DismissExport)
+        assertNull(settings.state.value.exported)
 
         // A folder that can no longer be written says so.
         val gone = object : BackupDestination {
