@@ -6,48 +6,34 @@ import FoundationNetworking
 
 /// Why a request to the portal did not succeed, by what the user can do about it.
 public enum PortalFailure: Error, Equatable, Sendable {
-    /// The portal refused it: `code` is the protocol's error code (`expired`, `wrong_number`,
-    /// `unknown_device`, ...), `status` the HTTP status.
-    case refused(status: Int, code: String)
+    /// The portal refused it: `code` is the protocol's error code (nil for a body that is not
+    /// the portal's error JSON), `message` the core's sentence for the user.
+    case refused(status: Int, code: ErrorCode?, message: String)
     /// No answer (offline, portal down, timeout).
     case unreachable
+
+    /// The portal's refusal (`status`, and its `{"error": ...}` body), read by the core, which
+    /// knows the protocol's codes and says what each means for the user.
+    public static func refusal(status: Int, body: String) -> PortalFailure {
+        let refusal = portalRefusal(status: UInt16(clamping: status), body: body)
+        return .refused(status: status, code: refusal.code, message: refusal.message)
+    }
 
     /// A sentence for the user.
     public var message: String {
         switch self {
         case .unreachable:
             return "The sign-in service cannot be reached. Check the connection and try again."
-        case .refused(_, let code):
-            switch code {
-            case "expired":
-                return "This sign-in request expired. Nothing was approved; sign in again for a new request."
-            case "already_answered":
-                return "This sign-in request was already answered."
-            case "wrong_number":
-                return "That number does not match the sign-in page. The request was refused; sign in again."
-            case "unknown_challenge":
-                return "This sign-in request is no longer open."
-            case "user_verification_required":
-                return "This sign-in needs Face ID or your passcode first."
-            case "unknown_device":
-                return "This phone no longer approves sign-ins for this account. Enroll it again."
-            case "clock_skew":
-                return "The phone's clock is wrong. Set the time automatically and try again."
-            case "enrollment_expired", "enrollment_used", "enrollment_unknown":
-                return "This enrollment code is no longer valid. Ask the sign-in page for a new one."
-            case "rate_limited":
-                return "Too many requests. Wait a moment and try again."
-            default:
-                return "The sign-in service refused the request. Try again later."
-            }
+        case .refused(_, _, let message):
+            return message
         }
     }
 
     /// True when the request's challenge expired at the portal.
-    public var isExpiry: Bool { code == "expired" }
+    public var isExpiry: Bool { code == .expired }
 
-    var code: String? {
-        if case .refused(_, let code) = self { return code }
+    var code: ErrorCode? {
+        if case .refused(_, let code, _) = self { return code }
         return nil
     }
 }
@@ -80,17 +66,9 @@ public final class URLSessionPortalTransport: PortalTransport {
         }
         let (data, status) = result
         guard (200..<300).contains(status) else {
-            throw .refused(status: status, code: Self.errorCode(data) ?? "http_\(status)")
+            throw .refusal(status: status, body: String(decoding: data, as: UTF8.self))
         }
         return String(decoding: data, as: UTF8.self)
-    }
-
-    /// The `error` field of the portal's `{"error": code, "message": ...}`.
-    static func errorCode(_ data: Data) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            return nil
-        }
-        return object["error"] as? String
     }
 
     private func exchange(_ request: URLRequest) async throws -> (Data, Int) {

@@ -253,7 +253,7 @@ final class EndToEndTests: XCTestCase {
         for digit in staleNumber ?? "" { stale.receive(.typeDigit(digit)) }
         await stale.perform(.approve)
         XCTAssertEqual(stale.state.phase, .closed)
-        XCTAssertEqual(stale.state.error, PortalFailure.refused(status: 401, code: "unknown_device").message)
+        XCTAssertEqual(stale.state.error, PortalFailure.refusal(status: 401, body: #"{"error":"unknown_device","message":"x"}"#).message)
 
         let (signIn, number) = try await signIn(portal, "erin")
         let approval = new.approval(try await pulled(new))

@@ -59,7 +59,7 @@ func pipeTransport(_ portal: Portal) -> RecordingTransport {
         if request.url.hasSuffix("/register") {
             guard let reply = try? portal.call(["cmd": "register", "body": request.body]),
                   let response = reply["response"] as? String
-            else { throw .refused(status: 400, code: "malformed") }
+            else { throw .refusal(status: 400, body: #"{"error":"malformed","message":""}"#) }
             return response
         }
         guard let reply = try? portal.call(["cmd": "verify", "body": request.body]) else {
@@ -67,7 +67,8 @@ func pipeTransport(_ portal: Portal) -> RecordingTransport {
         }
         if reply["ok"] as? Bool == true { return "{}" }
         let error = reply["error"] as? String ?? ""
-        throw .refused(status: 403, code: error.contains("expired") ? "expired" : "refused")
+        throw .refusal(status: error.contains("expired") ? 410 : 403,
+                       body: error.contains("expired") ? #"{"error":"expired","message":""}"# : "")
     }
 }
 

@@ -268,7 +268,7 @@ final class ApprovalTests: XCTestCase {
         // The portal saying so after it was sent reads the same.
         let late = ApprovalProcessor(
             challenge: view, store: store,
-            transport: RecordingTransport { _ throws(PortalFailure) in throw .refused(status: 410, code: "expired") },
+            transport: RecordingTransport { _ throws(PortalFailure) in throw .refusal(status: 410, body: #"{"error":"expired","message":""}"#) },
             biometrics: FakeBiometrics(.verified), clock: FixedClock(view.expiresAt - 30), alwaysVerify: false)
         clock.now = view.expiresAt - 30
         await late.perform(.approve)
