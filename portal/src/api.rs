@@ -20,6 +20,9 @@ use crate::web;
 /// Largest request body (docs/protocol.md §8).
 pub const MAX_BODY: usize = 8192;
 
+/// Longest a request may take, reading its body included.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The whole portal.
 pub fn router(portal: Arc<Portal>) -> Router {
     let pages = Router::new()
@@ -61,6 +64,12 @@ pub fn router(portal: Arc<Portal>) -> Router {
     }
     router
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // A request that takes longer than this (a stuck database, a client trickling its
+        // body) is answered 408 and its work dropped, instead of holding a connection forever.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .with_state(portal)
 }
 

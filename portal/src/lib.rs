@@ -59,19 +59,39 @@ pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
     Ok(Arc::new(portal))
 }
 
-/// Serves the portal on `listener` until `shutdown` resolves.
+/// Serves the portal on `listener` until `shutdown` resolves, and expires challenges whose
+/// 60 seconds are up once a second (so status polls and device polls only read).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     portal: Arc<Portal>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let expiry = tokio::spawn(expire_challenges(portal.clone()));
     let app = api::router(portal);
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    expiry.abort();
+    served
+}
+
+/// The periodic expiry: SQLite off the runtime's threads, a failure logged and tried again at
+/// the next tick.
+async fn expire_challenges(portal: Arc<Portal>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let portal = portal.clone();
+        match tokio::task::spawn_blocking(move || portal.expire_due()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot expire challenges"),
+            Err(e) => tracing::error!(error = %e, "the expiry task failed"),
+        }
+    }
 }
 
 /// Installs the process-wide TLS provider (ring) for the relay client. Call once at start.
