@@ -1,5 +1,6 @@
 //! Apple Push Notification service: token-based auth over HTTP/2.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +45,9 @@ pub struct ProviderToken {
     refresh_after: Duration,
     clock: Arc<dyn Clock>,
     state: Mutex<TokenState>,
+    /// The generation of the newest token APNs accepted, read without the lock: every
+    /// delivered push reports its token, and all but the first for each token change nothing.
+    accepted_generation: AtomicU64,
 }
 
 /// The token in use, the newest one APNs accepted, and how many have been signed. A refusal
@@ -109,6 +113,7 @@ impl ProviderToken {
                 .clamp(MIN_TOKEN_AGE, MAX_TOKEN_AGE),
             clock,
             state: Mutex::new(TokenState::default()),
+            accepted_generation: AtomicU64::new(0),
         })
     }
 
@@ -158,6 +163,9 @@ impl ProviderToken {
 
     /// APNs delivered a push carrying token `generation`: it is the token to go back to.
     pub fn accepted(&self, generation: u64) {
+        if self.accepted_generation.load(Ordering::Acquire) >= generation {
+            return;
+        }
         let mut state = self.lock();
         if state
             .accepted
@@ -172,6 +180,8 @@ impl ProviderToken {
             .filter(|c| c.generation == generation)
         {
             state.accepted = Some(current.clone());
+            self.accepted_generation
+                .store(generation, Ordering::Release);
         }
     }
 
