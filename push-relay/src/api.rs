@@ -18,7 +18,8 @@ use tokio::time::Instant;
 use crate::Relay;
 use crate::provider::{Delivery, deliver};
 use crate::request::{Platform, Push};
-use crate::tenant::{SignatureError, sha256_hex};
+use crate::signature::SignatureError;
+use crate::tenant::sha256_hex;
 
 /// The OpenAPI document, kept in the repository beside the code.
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -149,7 +150,7 @@ async fn push(
     }
     .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown API key"))?;
     let signature: Option<String> = headers
-        .get(crate::tenant::SIGNATURE_HEADER)
+        .get(crate::signature::SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     // Header values and the body are slices of the connection's read buffer: holding them for

@@ -18,6 +18,7 @@ pub mod provider;
 pub mod replay;
 pub mod request;
 pub mod settings;
+pub mod signature;
 pub mod tenant;
 pub mod upstream;
 

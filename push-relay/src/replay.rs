@@ -13,7 +13,7 @@ use std::collections::{BinaryHeap, HashSet};
 use std::sync::Mutex;
 
 use crate::settings::TenantSettings;
-use crate::tenant::SIGNATURE_SKEW_SECONDS;
+use crate::signature::SIGNATURE_SKEW_SECONDS;
 
 /// Most signatures remembered at once (about 100 bytes each), whatever the rate limits allow.
 pub const MAX_SEEN_SIGNATURES: usize = 1_000_000;
@@ -232,7 +232,9 @@ mod tests {
             apns: None,
             fcm: None,
             direct: true,
-            request_public_key: key.then(|| "k".into()),
+            request_public_key: key
+                .then(|| crate::signature::RequestKey::parse(&crate::jwt::b64url(&[4u8; 65])))
+                .flatten(),
         };
         let seen = SeenSignatures::for_tenants(&[
             tenant(100.0, 200, true),

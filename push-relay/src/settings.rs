@@ -138,7 +138,7 @@ pub struct TenantSettings {
     /// If set, every request must also carry an `Assent-Signature` header made with the matching
     /// P-256 private key (ES256): a PEM `PUBLIC KEY` or the base64url uncompressed point.
     #[serde(default)]
-    pub request_public_key: Option<String>,
+    pub request_public_key: Option<crate::signature::RequestKey>,
 }
 
 fn default_rate() -> f64 {
@@ -328,14 +328,6 @@ impl Settings {
             if t.rate_per_second.is_nan() || t.rate_per_second <= 0.0 {
                 return bad(format!("tenant {}: rate_per_second must be positive", t.id));
             }
-            if let Some(k) = &t.request_public_key
-                && crate::tenant::parse_p256_public_key(k).is_none()
-            {
-                return bad(format!(
-                    "tenant {}: request_public_key is not a P-256 public key",
-                    t.id
-                ));
-            }
             if let Some(a) = &t.apns
                 && !self.apns.iter().any(|x| &x.name == a)
             {
@@ -455,6 +447,26 @@ mod tests {
         let s = Settings::from_toml_and_env(text, []).unwrap();
         assert_eq!(s.tenants.len(), 1);
         assert_eq!(s.apns[0].environment, ApnsEnvironment::Production);
+    }
+
+    #[test]
+    fn a_request_key_is_parsed_once_when_the_settings_are_read() {
+        let tenant = |key: &str| {
+            format!(
+                "[[tenants]]\nid = \"acme\"\napi_key_sha256 = \"{}\"\nrequest_public_key = \"{key}\"\n",
+                "0".repeat(64)
+            )
+        };
+        let good = crate::jwt::b64url(&[4u8; 65]);
+        let s = Settings::from_toml_and_env(&tenant(&good), []).unwrap();
+        assert!(s.tenants[0].request_public_key.is_some());
+        let err = Settings::from_toml_and_env(&tenant("not-a-key"), [])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("request_public_key is not a P-256 public key"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::replay::{ReplayError, SeenSignatures};
 use crate::request::Platform;
 use crate::settings::TenantSettings;
+use crate::signature::{RequestKey, SignatureError, VerifiedSignature};
 
 /// A portal allowed to send pushes.
 #[derive(Debug)]
@@ -30,7 +31,7 @@ pub struct Tenant {
     pub fcm: Option<String>,
     /// Whether it may push to direct streams.
     pub direct: bool,
-    request_key: Option<Vec<u8>>,
+    request_key: Option<RequestKey>,
     bucket: Mutex<TokenBucket>,
     /// Its share of the relay's pushes in flight, shared by entries with the same id (a key
     /// being rotated).
@@ -76,71 +77,6 @@ impl TokenBucket {
     }
 }
 
-/// Header carrying a tenant's optional request signature.
-pub const SIGNATURE_HEADER: &str = "assent-signature";
-/// How far a signed request's time may be from the relay's.
-pub const SIGNATURE_SKEW_SECONDS: u64 = 60;
-
-/// Why a signed request was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    /// The tenant signs its requests and this one has no `Assent-Signature`.
-    #[error("this tenant's requests must carry an Assent-Signature header")]
-    Missing,
-    /// The header is malformed or the signature does not verify.
-    #[error("Assent-Signature does not verify")]
-    Invalid,
-    /// The signed time is more than a minute from the relay's.
-    #[error("Assent-Signature time is more than 60 seconds from the relay's clock")]
-    Stale,
-    /// This copy of the relay already accepted this signature (within its 60 s).
-    #[error("this signed request was already received; sign every request anew")]
-    Replayed,
-    /// So many signed requests arrived within two minutes that this copy cannot remember
-    /// another; refusing keeps replays out (only beyond the tenants' own rate limits).
-    #[error("too many recent signed requests to remember another; retry in a second")]
-    TooManySigned,
-}
-
-impl SignatureError {
-    /// The stable code returned in the error body.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Missing => "signature_required",
-            Self::Invalid => "bad_signature",
-            Self::Stale => "stale_signature",
-            Self::Replayed => "replayed_signature",
-            Self::TooManySigned => "overloaded",
-        }
-    }
-}
-
-/// A request signature that verified and is within the skew: its time and raw `r || s`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VerifiedSignature {
-    /// The signed Unix time.
-    pub t: u64,
-    /// The ES256 signature, `r || s`.
-    pub signature: [u8; 64],
-}
-
-/// Reads a P-256 public key given as PEM `PUBLIC KEY` (SPKI) or as the base64url uncompressed
-/// point; returns the 65-byte point.
-pub fn parse_p256_public_key(text: &str) -> Option<Vec<u8>> {
-    let point = if text.contains("-----BEGIN PUBLIC KEY-----") {
-        let der = crate::jwt::pem_to_der(text, "PUBLIC KEY").ok()?;
-        // SPKI for P-256: a fixed 26-byte prefix, then the 65-byte point.
-        (der.len() == 91).then(|| der[26..].to_vec())?
-    } else {
-        base64::Engine::decode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            text.trim(),
-        )
-        .ok()?
-    };
-    (point.len() == 65 && point[0] == 4).then_some(point)
-}
-
 impl Tenant {
     /// Counts a request accepted for delivery to `platform`.
     pub fn count_request(&self, metrics: &crate::metrics::Metrics, platform: Platform) {
@@ -160,41 +96,19 @@ impl Tenant {
         self.in_flight.try_acquire().ok()
     }
 
-    /// Checks the optional request signature: `Assent-Signature: t=<unix seconds>,sig=<base64url
-    /// ES256 (r||s) over "<t>." followed by the body>`. Tenants without a key pass (`None`).
-    /// Whether the signature was seen before is [`Tenants::check_signature`]'s business.
+    /// Checks the optional request signature (see [`RequestKey::verify`]); tenants without a
+    /// key pass (`None`). Whether the signature was seen before is
+    /// [`Tenants::check_signature`]'s business.
     pub fn verify_signature(
         &self,
         header: Option<&str>,
         body: &[u8],
         now: u64,
     ) -> Result<Option<VerifiedSignature>, SignatureError> {
-        let Some(key) = &self.request_key else {
-            return Ok(None);
-        };
-        let header = header.ok_or(SignatureError::Missing)?;
-        let mut t = None;
-        let mut sig = None;
-        for part in header.split(',') {
-            match part.trim().split_once('=') {
-                Some(("t", v)) => t = v.parse::<u64>().ok(),
-                Some(("sig", v)) => sig = Some(v),
-                _ => {}
-            }
+        match &self.request_key {
+            Some(key) => key.verify(header, body, now).map(Some),
+            None => Ok(None),
         }
-        let (t, sig) = t.zip(sig).ok_or(SignatureError::Invalid)?;
-        let sig = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig)
-            .map_err(|_| SignatureError::Invalid)?;
-        let mut message = format!("{t}.").into_bytes();
-        message.extend_from_slice(body);
-        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, key)
-            .verify(&message, &sig)
-            .map_err(|_| SignatureError::Invalid)?;
-        if t.abs_diff(now) > SIGNATURE_SKEW_SECONDS {
-            return Err(SignatureError::Stale);
-        }
-        let signature = sig.try_into().map_err(|_| SignatureError::Invalid)?;
-        Ok(Some(VerifiedSignature { t, signature }))
     }
 }
 
@@ -255,10 +169,7 @@ impl Tenants {
                     apns: t.apns.clone(),
                     fcm: t.fcm.clone(),
                     direct: t.direct,
-                    request_key: t
-                        .request_public_key
-                        .as_deref()
-                        .and_then(parse_p256_public_key),
+                    request_key: t.request_public_key.clone(),
                     bucket: Mutex::new(TokenBucket::new(t.rate_per_second, t.burst, now)),
                     in_flight,
                     requests: Default::default(),
@@ -336,7 +247,7 @@ mod tests {
             apns: None,
             fcm: None,
             direct: true,
-            request_public_key: Some(point),
+            request_public_key: Some(RequestKey::parse(&point).unwrap()),
         }];
         let tenants = Tenants::new(&settings, 10, Arc::new(ManualClock::new(0)));
         let t = tenants.authenticate(b"k").unwrap();

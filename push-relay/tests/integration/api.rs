@@ -269,7 +269,9 @@ async fn a_signing_tenant_must_sign_its_requests() {
         EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref(), &rng).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut s = TestRelay::settings(None, None, &dir);
-    s.tenants[0].request_public_key = Some(push_relay::jwt::b64url(pair.public_key().as_ref()));
+    s.tenants[0].request_public_key = push_relay::signature::RequestKey::parse(
+        &push_relay::jwt::b64url(pair.public_key().as_ref()),
+    );
     let relay = TestRelay::start(s, dir, Arc::new(SystemClock)).await;
     let body = push_body(
         "direct",
@@ -350,7 +352,9 @@ async fn a_signed_request_is_refused_when_replayed_to_the_same_copy() {
     let start = || async {
         let dir = tempfile::tempdir().unwrap();
         let mut s = TestRelay::settings(None, None, &dir);
-        s.tenants[0].request_public_key = Some(push_relay::jwt::b64url(pair.public_key().as_ref()));
+        s.tenants[0].request_public_key = push_relay::signature::RequestKey::parse(
+            &push_relay::jwt::b64url(pair.public_key().as_ref()),
+        );
         TestRelay::start(s, dir, Arc::new(SystemClock)).await
     };
     let (relay, other_copy) = (start().await, start().await);
