@@ -9,7 +9,7 @@ use crate::db::Event;
 /// One user as the help desk sees it.
 #[derive(Debug, Clone, Serialize)]
 pub struct UserSummary {
-    /// Login name.
+    /// The user's login name.
     pub username: String,
     /// Whether MFA is required at login.
     pub mfa_required: bool,

@@ -24,7 +24,7 @@ const RETRY_AFTER: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(
 /// The header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 pub const SIGNATURE_HEADER: &str = "x-assent-signature";
 
-/// What happened.
+/// Why the help desk is alerted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
@@ -39,7 +39,7 @@ pub enum AlertKind {
 /// One alert, as posted.
 #[derive(Debug, Clone, Serialize)]
 pub struct Alert {
-    /// What happened.
+    /// Why this alert was sent.
     pub alert: AlertKind,
     /// The portal (its issuer name), for a webhook that serves several.
     pub portal: String,

@@ -41,13 +41,13 @@ const TOTP_PERIOD: u64 = 30;
 
 /// The shared portal.
 pub struct Portal {
-    /// State.
+    /// Users, devices, challenges, sessions and the event log.
     pub db: Db,
-    /// Configuration.
+    /// The settings the portal was started with.
     pub settings: Settings,
-    /// The time.
+    /// Where the portal reads the time (a test clock moves it).
     pub clock: Arc<dyn Clock>,
-    /// Sends pushes.
+    /// Hands challenges to the relay (or to nothing, when no relay is set).
     pub relay: Arc<dyn PushSender>,
     /// Set only with `--test-clock`: the clock `POST /test/clock` moves.
     pub test_clock: Option<Arc<crate::clock::SystemClock>>,
@@ -69,7 +69,7 @@ impl std::fmt::Debug for Portal {
 /// Why a portal operation failed, for the pages and the admin API.
 #[derive(Debug, thiserror::Error)]
 pub enum PortalError {
-    /// Storage failed.
+    /// The database failed; the page answers 500 and the error is logged.
     #[error(transparent)]
     Db(#[from] DbError),
     /// No user by that name.
@@ -110,11 +110,11 @@ pub enum PortalError {
 /// The outcome of a TOTP attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TotpOutcome {
-    /// Right code.
+    /// A right code for a step not used before: the session signs in.
     Accepted,
     /// Wrong (or already used) code; `remaining` attempts before lockout.
     Rejected {
-        /// Attempts left.
+        /// Wrong codes the user may still type before the account locks.
         remaining: u32,
     },
     /// The account is locked (now, or by this attempt).
@@ -126,7 +126,7 @@ pub enum TotpOutcome {
 /// Who is asking, for the challenge's context and the event log.
 #[derive(Debug, Clone, Default)]
 pub struct Client {
-    /// Address.
+    /// The client's IP address (from `X-Forwarded-For` with `--trust-proxy`).
     pub ip: String,
     /// Browser, from the User-Agent.
     pub browser: Option<String>,

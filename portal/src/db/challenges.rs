@@ -35,9 +35,9 @@ stored_names!(ChallengeStatus {
 /// A challenge the portal sent.
 #[derive(Debug, Clone)]
 pub struct ChallengeRow {
-    /// Challenge id.
+    /// The challenge id the device answers with.
     pub id: String,
-    /// For whom.
+    /// The user it asks.
     pub user_id: i64,
     /// To which device.
     pub device_id: String,
@@ -47,7 +47,7 @@ pub struct ChallengeRow {
     pub hash: String,
     /// Why the portal asks.
     pub purpose: Purpose,
-    /// Issued at.
+    /// When it was issued (Unix seconds).
     pub iat: u64,
     /// Expires at (`iat + 60`).
     pub exp: u64,

@@ -27,7 +27,7 @@ stored_names!(DeviceState {
 pub struct Device {
     /// The device id (signing key thumbprint).
     pub id: String,
-    /// Its user.
+    /// The user it approves for.
     pub user_id: i64,
     /// The enrollment token it registered with.
     pub enrollment: String,
@@ -42,7 +42,7 @@ pub struct Device {
     /// Where the relay reaches it; `None` once the relay reported the token dead (the device
     /// then only polls, until it sends a new token).
     pub push: Option<PushConfig>,
-    /// Lifecycle.
+    /// Pending until activated, active, or retired.
     pub state: DeviceState,
 }
 
@@ -51,7 +51,7 @@ pub struct Device {
 pub struct Enrollment {
     /// The token (bearer secret until used).
     pub token: String,
-    /// For whom.
+    /// The user the token was issued to.
     pub user_id: i64,
     /// The TOTP secret in the same QR; it becomes the user's when the enrollment completes.
     pub totp_secret: Vec<u8>,

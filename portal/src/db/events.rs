@@ -7,7 +7,7 @@ use super::{Db, DbResult, to_i64, to_u64};
 /// One line of a user's event log.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Event {
-    /// Unix seconds.
+    /// When it happened (Unix seconds, the portal's clock).
     pub at: u64,
     /// The client's address, or `admin` / `cli`.
     pub ip: String,

@@ -92,7 +92,7 @@ where
     })
 }
 
-/// The database.
+/// The portal's database: one SQLite connection behind a mutex (see the module docs).
 pub struct Db {
     conn: Mutex<Connection>,
 }

@@ -9,7 +9,7 @@ use super::{Db, DbResult, to_i64, to_u64};
 /// A user account.
 #[derive(Debug, Clone)]
 pub struct User {
-    /// Row id.
+    /// The user's row id, which other tables refer to.
     pub id: i64,
     /// The login name.
     pub username: String,
