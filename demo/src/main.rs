@@ -142,7 +142,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Err(e) => return Err(e.to_string()),
     }
-    let url = portal.settings.public_url();
+    let url = portal.settings().public_url();
     println!(
         "Assent demo is running (ctrl-c stops it).\n\
          \n  Portal  {url}   user {DEMO_USER}, password \"{DEMO_PASSWORD}\"\

@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 
 use crate::admin::Action;
+use crate::app::devices::{self, Refusal};
 use crate::app::{Portal, PortalError};
-use crate::devices::{self, Refusal};
 use crate::web;
 
 /// Largest request body (docs/protocol.md §8).
@@ -25,25 +25,31 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 
 /// The whole portal.
 pub fn router(portal: Arc<Portal>) -> Router {
+    use web::{enroll, login, push, reset};
     let pages = Router::new()
-        .route("/", get(web::home))
-        .route("/login", get(web::login_form).post(web::login))
-        .route("/logout", post(web::logout))
-        .route("/login/push", get(web::push_wait))
-        .route("/login/push/status", get(web::push_status))
-        .route("/login/push/send", post(web::push_send))
-        .route("/login/totp", get(web::totp_form).post(web::totp))
-        .route("/enroll", get(web::enroll_page))
-        .route("/enroll/status", get(web::enroll_status))
-        .route("/enroll/totp", post(web::enroll_totp))
-        .route("/enroll/{file}", get(web::enroll_qr))
-        .route("/protected", get(web::protected))
-        .route("/reset", get(web::reset_form).post(web::reset_start))
-        .route("/reset/new", get(web::reset_new_form).post(web::reset_new))
+        .route("/", get(login::home))
+        .route("/login", get(login::login_form).post(login::login))
+        .route("/logout", post(login::logout))
+        .route("/login/push", get(push::push_wait))
+        .route("/login/push/status", get(push::push_status))
+        .route("/login/push/send", post(push::push_send))
+        .route("/login/totp", get(login::totp_form).post(login::totp))
+        .route("/enroll", get(enroll::enroll_page))
+        .route("/enroll/status", get(enroll::enroll_status))
+        .route("/enroll/totp", post(enroll::enroll_totp))
+        .route("/enroll/{file}", get(enroll::enroll_qr))
+        .route("/protected", get(push::protected))
+        .route("/reset", get(reset::reset_form).post(reset::reset_start))
+        .route(
+            "/reset/new",
+            get(reset::reset_new_form).post(reset::reset_new),
+        )
+        .route("/static/{file}", get(web::assets::script))
         .route_layer(axum::middleware::from_fn_with_state(
             portal.clone(),
             web::same_origin,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(web::security_headers));
     let mut router = pages
         .route(
             "/assent/v1/register",
@@ -59,7 +65,7 @@ pub fn router(portal: Arc<Portal>) -> Router {
         .route("/admin/api/users/{name}/events", get(admin_events))
         .route("/admin/api/users/{name}/{action}", post(admin_action))
         .route("/healthz", get(|| async { "ok" }));
-    if portal.settings.test_clock {
+    if portal.settings().test_clock {
         router = router.route("/test/clock", post(test_clock));
     }
     router
@@ -138,19 +144,15 @@ async fn device_call<T: Send + 'static>(
         })
     })?;
     let jws = jose_body(&headers, &body).map_err(refusal)?;
-    tokio::task::spawn_blocking(move || f(&portal, &jws, &ip))
+    portal
+        .blocking(move |p| Ok(f(p, &jws, &ip)))
         .await
-        .map_err(|_| {
-            refusal(Refusal {
-                code: ErrorCode::Internal,
-                message: "worker failed".into(),
-            })
-        })?
+        .map_err(|e| refusal(e.into()))?
         .map_err(refusal)
 }
 
 /// A device endpoint's logic: the JWS body and the client's address in, a result out.
-type DeviceFn<T> = fn(&Arc<Portal>, &str, &str) -> Result<T, Refusal>;
+type DeviceFn<T> = fn(&Portal, &str, &str) -> Result<T, Refusal>;
 
 /// A device endpoint: the body checks and a blocking call of `f`, whose success `ok` renders.
 fn device_route<T: Send + 'static>(
@@ -194,7 +196,7 @@ fn admin_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 fn authorize(portal: &Portal, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let Some(expected) = &portal.settings.admin_token else {
+    let Some(expected) = &portal.settings().admin_token else {
         return Err(Box::new(admin_error(
             StatusCode::NOT_FOUND,
             "disabled",
@@ -248,7 +250,7 @@ async fn admin_users(State(portal): State<Arc<Portal>>, headers: HeaderMap) -> R
     if let Err(r) = authorize(&portal, &headers) {
         return *r;
     }
-    admin_result(portal.list_users())
+    admin_result(portal.blocking(|p| p.list_users()).await)
 }
 
 #[derive(serde::Deserialize)]
@@ -265,13 +267,12 @@ async fn admin_create(
     if let Err(r) = authorize(&portal, &headers) {
         return *r;
     }
-    let result = tokio::task::spawn_blocking(move || {
-        portal
-            .create_user(&user.username, &user.password)
-            .map(|u| serde_json::json!({ "username": u.username }))
-    })
-    .await
-    .unwrap_or(Err(PortalError::TaskFailed));
+    let result = portal
+        .blocking(move |p| {
+            p.create_user(&user.username, &user.password)
+                .map(|u| serde_json::json!({ "username": u.username }))
+        })
+        .await;
     match result {
         Ok(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
         Err(e) => admin_result::<()>(Err(e)),
@@ -286,7 +287,7 @@ async fn admin_events(
     if let Err(r) = authorize(&portal, &headers) {
         return *r;
     }
-    admin_result(portal.user_events(&name))
+    admin_result(portal.blocking(move |p| p.user_events(&name)).await)
 }
 
 async fn admin_action(
@@ -300,7 +301,11 @@ async fn admin_action(
     let Some(action) = Action::parse(&action) else {
         return admin_error(StatusCode::NOT_FOUND, "unknown_action", "unknown action");
     };
-    admin_result(portal.admin_action(&name, action, "admin-api"))
+    admin_result(
+        portal
+            .blocking(move |p| p.admin_action(&name, action, "admin-api"))
+            .await,
+    )
 }
 
 #[derive(serde::Deserialize)]
@@ -313,7 +318,7 @@ async fn test_clock(
     State(portal): State<Arc<Portal>>,
     axum::Json(advance): axum::Json<Advance>,
 ) -> Response {
-    if let Some(clock) = &portal.test_clock {
+    if let Some(clock) = portal.test_clock() {
         clock.advance(advance.advance);
         axum::Json(serde_json::json!({ "now": portal.now() })).into_response()
     } else {

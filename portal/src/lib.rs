@@ -3,23 +3,21 @@
 //! lockout, step-up and password reset by push, and help-desk actions with a per-user event log.
 //! It speaks docs/protocol.md to devices and push-relay/openapi.json to the relay.
 //!
-//! - [`app`]: the behaviour ([`app::Portal`]), independent of HTTP;
-//! - [`devices`]: the device endpoints' checks;
-//! - [`web`], [`html`], [`qr`]: the browser pages;
-//! - [`admin`]: help-desk actions (API and CLI);
-//! - [`api`]: the router;
-//! - [`db`]: SQLite; [`relay`]: the relay client; [`clock`], [`settings`].
+//! - [`app`]: the behaviour ([`app::Portal`]), independent of HTTP, and the only code that
+//!   reaches the database: sessions, factors, the device endpoints' checks
+//!   ([`app::devices`]), help-desk actions ([`app::admin`]);
+//! - [`web`], [`html`], [`qr`]: the browser pages; [`api`]: the router;
+//! - [`db`]: SQLite; [`relay`]: the relay client; [`alerts`]: the help desk's webhook;
+//!   [`clock`], [`settings`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod admin;
 pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod clock;
 pub mod db;
-pub mod devices;
 pub mod html;
 pub mod qr;
 pub mod relay;
@@ -28,7 +26,7 @@ pub mod web;
 
 use std::sync::Arc;
 
-pub use app::Portal;
+pub use app::{Portal, admin};
 
 /// Opens the database and the portal for `settings`, with the relay client they name.
 pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
@@ -53,9 +51,13 @@ pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
         )),
         None => None,
     };
-    let mut portal = Portal::new(settings, db, clock, relay).map_err(|e| e.to_string())?;
-    portal.test_clock = test_clock;
-    portal.alerts = alerts;
+    let parts = app::Parts {
+        clock,
+        relay,
+        test_clock,
+        alerts,
+    };
+    let portal = Portal::with_parts(settings, db, parts).map_err(|e| e.to_string())?;
     Ok(Arc::new(portal))
 }
 
@@ -85,11 +87,8 @@ async fn expire_challenges(portal: Arc<Portal>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let portal = portal.clone();
-        match tokio::task::spawn_blocking(move || portal.expire_due()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "cannot expire challenges"),
-            Err(e) => tracing::error!(error = %e, "the expiry task failed"),
+        if let Err(e) = portal.blocking(|p| p.expire_due()).await {
+            tracing::error!(error = %e, "cannot expire challenges");
         }
     }
 }

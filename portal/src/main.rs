@@ -147,7 +147,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let portal = portal::open(settings)?;
             // Tests read this line to learn the port when listening on port 0.
             println!("portal listening on http://{addr}");
-            tracing::info!(%addr, url = %portal.settings.public_url(), "portal started");
+            tracing::info!(%addr, url = %portal.settings().public_url(), "portal started");
             portal::serve(listener, portal, portal::shutdown_signal())
                 .await
                 .map_err(|e| e.to_string())

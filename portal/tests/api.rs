@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use portal::clock::SystemClock;
-use portal::db::Db;
+use portal::db::{Db, EventKind, Outcome};
 use portal::relay::NoRelay;
 use portal::settings::Settings;
 use portal::{Portal, api};
@@ -235,7 +235,7 @@ async fn form_posts_from_another_site_are_refused() {
         p.user_events("alice")
             .unwrap()
             .iter()
-            .all(|e| e.kind != "login_password"),
+            .all(|e| e.kind != EventKind::LoginPassword),
         "a refused post never reaches the password check"
     );
     // The portal's own origin, the host a proxy serves it under, and no browser headers at all.
@@ -301,7 +301,7 @@ async fn wrong_passwords_are_throttled_per_user_name_and_per_address() {
     assert!(text.contains("Too many wrong passwords"));
     let events = p.user_events("alice").unwrap();
     assert!(
-        events.iter().any(|e| e.outcome == "refused"
+        events.iter().any(|e| e.outcome == Outcome::Refused
             && e.detail == "too many wrong passwords"
             && e.ip == "10.0.0.2"),
         "{events:?}"
@@ -468,7 +468,7 @@ fn totp_codes_checked(p: &Portal) -> usize {
     p.user_events("alice")
         .unwrap()
         .iter()
-        .filter(|e| e.kind == "totp" && e.detail != "attempt while locked")
+        .filter(|e| e.kind == EventKind::Totp && e.detail != "attempt while locked")
         .count()
 }
 
@@ -549,7 +549,7 @@ async fn concurrent_totp_codes_cannot_pass_the_lockout_together() {
         }
         let events = p.user_events("alice").unwrap();
         assert!(
-            !events.iter().any(|e| e.outcome == "signed_in"),
+            !events.iter().any(|e| e.outcome == Outcome::SignedIn),
             "{sessions} session(s): nobody signed in"
         );
         // Later sign-ins are stopped at the password step.

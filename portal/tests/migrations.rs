@@ -3,7 +3,7 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use portal::db::{Db, SessionState};
+use portal::db::{ChallengeReason, Db, DeliveryState, SessionState};
 
 /// The schema exactly as the portal created it before migrations (`user_version` 0).
 const BEFORE_MIGRATIONS: &str = include_str!("fixtures/schema-before-migrations.sql");
@@ -19,7 +19,15 @@ fn old_database(path: &std::path::Path) {
          INSERT INTO sessions (id, user_id, state, csrf, ip, user_agent, created_at, expires_at)
          VALUES ('s1', 1, 'signed_in', 'csrf', '127.0.0.1', 'Firefox', 1796000000, 1796003600);
          INSERT INTO events (user_id, at, ip, kind, outcome, detail)
-         VALUES (1, 1796000000, '127.0.0.1', 'login_password', 'ok', 'password accepted');",
+         VALUES (1, 1796000000, '127.0.0.1', 'login_password', 'ok', 'password accepted');
+         INSERT INTO challenges (id, user_id, device_id, jws, hash, purpose, iat, exp,
+             user_verification, status, reason, session, delivery)
+         VALUES ('c1', 1, 'd1', 'jws', 'hash', 'login', 1796000000, 1796000060, 'preferred',
+                 'pending', NULL, 's1', 'failed: NotConnected'),
+                ('c2', 1, 'd1', 'jws', 'hash', 'login', 1796000000, 1796000060, 'preferred',
+                 'cancelled', 'signed in with TOTP', 's1', 'no push address: the device polls'),
+                ('c3', 1, 'd1', 'jws', 'hash', 'step_up', 1796000000, 1796000060, 'preferred',
+                 'approved', NULL, 's1', 'delivered');",
     )
     .unwrap();
     let version: i64 = conn
@@ -43,13 +51,25 @@ fn a_database_from_before_migrations_is_upgraded_with_its_data() {
         .expect("the session is kept");
     assert_eq!(session.state, SessionState::SignedIn);
     assert_eq!(db.events(alice.id).unwrap().len(), 1);
+    // Version 3: the delivery sentence became a state and its reason; the TOTP sign-in's
+    // withdrawal reason a name.
+    let failed = db.challenge("c1").unwrap().expect("the challenge is kept");
+    assert_eq!(failed.delivery, Some(DeliveryState::Failed));
+    assert_eq!(failed.delivery_detail.as_deref(), Some("NotConnected"));
+    let polled = db.challenge("c2").unwrap().unwrap();
+    assert_eq!(polled.delivery, Some(DeliveryState::DevicePolls));
+    assert_eq!(polled.delivery_detail, None);
+    assert_eq!(polled.reason, Some(ChallengeReason::TotpUsed));
+    let delivered = db.challenge("c3").unwrap().unwrap();
+    assert_eq!(delivered.delivery, Some(DeliveryState::Delivered));
+    assert_eq!(delivered.delivery_detail, None);
     drop(db);
 
     let conn = rusqlite::Connection::open(&path).unwrap();
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2, "every migration applied");
+    assert_eq!(version, 3, "every migration applied");
     let ended: Option<String> = conn
         .query_row("SELECT ended FROM sessions WHERE id = 's1'", [], |r| {
             r.get(0)

@@ -106,6 +106,12 @@ try {
       '--host-resolver-rules=MAP attacker.test 127.0.0.1'],
   });
   const page = await browser.newPage({ viewport: { width: 900, height: 1100 } });
+  // The pages' Content-Security-Policy allows only the portal's own script files: a page that
+  // still carried inline script would log a violation here (and its poll would never run).
+  const violations = [];
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text());
+  });
 
   // Sign in: no second factor yet, so the portal shows the enrollment QR.
   await page.goto(`${portalUrl}/login`);
@@ -156,6 +162,9 @@ try {
   await page.waitForSelector('#status[data-status="approved"]', { timeout: DEADLINE_MS });
   await page.waitForURL(`${portalUrl}/`, { timeout: DEADLINE_MS });
   if (!(await page.textContent('#welcome')).includes('Signed in as alice')) fail('not signed in after approval');
+  const policy = (await page.goto(`${portalUrl}/`)).headers()['content-security-policy'] ?? '';
+  if (!/script-src 'self'/.test(policy)) fail(`the pages' Content-Security-Policy allows more script: ${policy}`);
+  if (violations.length) fail(`Content-Security-Policy violations: ${violations.join('; ')}`);
 
   // Login CSRF: a page on another site posts the sign-in form (to sign the victim in as
   // someone else); the portal refuses what the browser marks as cross-site.
@@ -175,7 +184,7 @@ try {
   attacker.close();
 
   await browser.close();
-  console.log('browser test: ok (sign-in, QR from the page, CLI enrollment, push approved in Chromium, cross-site sign-in refused)');
+  console.log('browser test: ok (sign-in, QR from the page, CLI enrollment, push approved in Chromium, no inline script, cross-site sign-in refused)');
   cleanup();
 } catch (e) {
   fail(e?.stack ?? String(e));

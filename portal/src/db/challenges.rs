@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use assent_protocol::{Purpose, UserVerification};
 
+use super::events::{self, LogLine};
 use super::{Db, DbResult, named, stored_names, to_i64, to_u64};
 
 /// What became of a challenge.
@@ -32,6 +33,59 @@ stored_names!(ChallengeStatus {
     Cancelled => "cancelled",
 });
 
+/// Why a challenge was denied, failed or withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChallengeReason {
+    /// Denied: the user says the request was not theirs.
+    NotMe,
+    /// Denied: the user cancelled it on the device.
+    Cancelled,
+    /// Failed: the number typed on the device was wrong.
+    WrongNumber,
+    /// Withdrawn: the browser asked for a new push ("send again").
+    Superseded,
+    /// Withdrawn: the user signed in with a TOTP code instead.
+    TotpUsed,
+}
+
+stored_names!(ChallengeReason {
+    NotMe => "not_me",
+    Cancelled => "cancelled",
+    WrongNumber => "wrong_number",
+    Superseded => "superseded",
+    TotpUsed => "totp_used",
+});
+
+/// What the relay made of a challenge's push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    /// Handed to APNs or FCM, or written to the device's stream.
+    Delivered,
+    /// The push token is dead; the device was told to poll (its token dropped).
+    Unregistered,
+    /// The provider refused this push.
+    Rejected,
+    /// Not delivered after the relay's retries, or the relay could not be reached.
+    Failed,
+    /// No push address: nothing was sent, the device finds the challenge by polling.
+    DevicePolls,
+}
+
+stored_names!(DeliveryState {
+    Delivered => "delivered",
+    Unregistered => "unregistered",
+    Rejected => "rejected",
+    Failed => "failed",
+    DevicePolls => "device_polls",
+});
+
+impl DeliveryState {
+    /// Whether the device did not get the push (so the waiting page says so).
+    pub fn missed(self) -> bool {
+        matches!(self, Self::Unregistered | Self::Rejected | Self::Failed)
+    }
+}
+
 /// A challenge the portal sent.
 #[derive(Debug, Clone)]
 pub struct ChallengeRow {
@@ -57,16 +111,18 @@ pub struct ChallengeRow {
     pub user_verification: UserVerification,
     /// What became of it.
     pub status: ChallengeStatus,
-    /// `not_me` / `cancelled` for a deny; the error for a failure.
-    pub reason: Option<String>,
+    /// Why it was denied, failed or withdrawn, when the portal knows.
+    pub reason: Option<ChallengeReason>,
     /// The browser session waiting for it, if any.
     pub session: Option<String>,
-    /// The relay's outcome for the push.
-    pub delivery: Option<String>,
+    /// The relay's outcome for the push (none yet while it is on its way).
+    pub delivery: Option<DeliveryState>,
+    /// The relay's or provider's reason, beside a delivery that did not happen.
+    pub delivery_detail: Option<String>,
 }
 
 const CHALLENGE_COLUMNS: &str = "id, user_id, device_id, jws, hash, purpose, iat, exp, number, \
-     user_verification, status, reason, session, delivery";
+     user_verification, status, reason, session, delivery, delivery_detail";
 
 fn challenge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChallengeRow> {
     Ok(ChallengeRow {
@@ -84,36 +140,45 @@ fn challenge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChallengeRow> {
         reason: row.get(11)?,
         session: row.get(12)?,
         delivery: row.get(13)?,
+        delivery_detail: row.get(14)?,
     })
 }
 
 impl Db {
     // ---- challenges
 
-    /// Stores a sent challenge.
-    pub fn insert_challenge(&self, c: &ChallengeRow) -> DbResult<()> {
-        self.conn().execute(
-            &format!(
-                "INSERT INTO challenges ({CHALLENGE_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-            ),
-            params![
-                c.id,
-                c.user_id,
-                c.device_id,
-                c.jws,
-                c.hash,
-                c.purpose.as_str(),
-                to_i64(c.iat),
-                to_i64(c.exp),
-                c.number,
-                c.user_verification.as_str(),
-                c.status,
-                c.reason,
-                c.session,
-                c.delivery
-            ],
-        )?;
+    /// Stores a sent challenge with its event, and points the browser session waiting for it
+    /// (if any) at it: one transaction.
+    pub fn insert_challenge(&self, c: &ChallengeRow, line: &LogLine<'_>) -> DbResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.prepare_cached(&format!(
+            "INSERT INTO challenges ({CHALLENGE_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+        ))?
+        .execute(params![
+            c.id,
+            c.user_id,
+            c.device_id,
+            c.jws,
+            c.hash,
+            c.purpose.as_str(),
+            to_i64(c.iat),
+            to_i64(c.exp),
+            c.number,
+            c.user_verification.as_str(),
+            c.status,
+            c.reason,
+            c.session,
+            c.delivery,
+            c.delivery_detail
+        ])?;
+        if let Some(session) = &c.session {
+            tx.prepare_cached("UPDATE sessions SET challenge = ?2 WHERE id = ?1")?
+                .execute(params![session, c.id])?;
+        }
+        events::insert(&tx, line)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -121,34 +186,51 @@ impl Db {
     pub fn challenge(&self, id: &str) -> DbResult<Option<ChallengeRow>> {
         Ok(self
             .conn()
-            .query_row(
-                &format!("SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE id = ?1"),
-                [id],
-                challenge_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE id = ?1"
+            ))?
+            .query_row([id], challenge_row)
             .optional()?)
     }
 
-    /// Settles a pending challenge; `false` if it was no longer pending (a racing answer).
+    /// Settles a pending challenge and writes its event (when given), in one transaction;
+    /// `false`, with nothing written, if it was no longer pending (a racing answer).
     pub fn settle_challenge(
         &self,
         id: &str,
         status: ChallengeStatus,
-        reason: Option<&str>,
+        reason: Option<ChallengeReason>,
+        line: Option<&LogLine<'_>>,
     ) -> DbResult<bool> {
-        let updated = self.conn().execute(
-            "UPDATE challenges SET status = ?2, reason = ?3 WHERE id = ?1 AND status = 'pending'",
-            params![id, status, reason],
-        )?;
-        Ok(updated == 1)
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let updated = tx
+            .prepare_cached(
+                "UPDATE challenges SET status = ?2, reason = ?3 WHERE id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![id, status, reason])?;
+        if updated != 1 {
+            return Ok(false);
+        }
+        if let Some(line) = line {
+            events::insert(&tx, line)?;
+        }
+        tx.commit()?;
+        Ok(true)
     }
 
-    /// Records the relay's outcome for a challenge's push.
-    pub fn set_delivery(&self, id: &str, delivery: &str) -> DbResult<()> {
-        self.conn().execute(
-            "UPDATE challenges SET delivery = ?2 WHERE id = ?1",
-            params![id, delivery],
-        )?;
+    /// Records the relay's outcome for a challenge's push, with its reason.
+    pub fn set_delivery(
+        &self,
+        id: &str,
+        delivery: DeliveryState,
+        detail: Option<&str>,
+    ) -> DbResult<()> {
+        self.conn()
+            .prepare_cached(
+                "UPDATE challenges SET delivery = ?2, delivery_detail = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id, delivery, detail])?;
         Ok(())
     }
 

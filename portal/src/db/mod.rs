@@ -20,9 +20,9 @@ mod sessions;
 mod throttle;
 mod users;
 
-pub use challenges::{ChallengeRow, ChallengeStatus};
+pub use challenges::{ChallengeReason, ChallengeRow, ChallengeStatus, DeliveryState};
 pub use devices::{Device, DeviceState, Enrollment};
-pub use events::Event;
+pub use events::{Event, EventKind, LogLine, Outcome};
 pub use sessions::{Session, SessionEnd, SessionState};
 pub use users::{TotpAttempt, User};
 
@@ -54,6 +54,18 @@ macro_rules! stored_names {
                 match self {
                     $(Self::$variant => $name),+
                 }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
             }
         }
 

@@ -121,9 +121,26 @@ const V2_SESSION_ENDINGS: &str = "
 ALTER TABLE sessions ADD COLUMN ended TEXT;
 ";
 
+/// Version 3: a challenge's delivery is a state name (`delivered`, `unregistered`, `rejected`,
+/// `failed`, `device_polls`) with the relay's reason beside it, where it was one sentence; and
+/// the reason a TOTP sign-in gave for withdrawing the push it no longer needed is a name.
+const V3_TYPED_DELIVERY: &str = "
+ALTER TABLE challenges ADD COLUMN delivery_detail TEXT;
+UPDATE challenges SET delivery = 'device_polls', delivery_detail = NULL
+    WHERE delivery LIKE 'no push address%';
+UPDATE challenges SET delivery_detail = substr(delivery, instr(delivery, ': ') + 2),
+    delivery = substr(delivery, 1, instr(delivery, ': ') - 1)
+    WHERE instr(delivery, ': ') > 0;
+UPDATE challenges SET reason = 'totp_used' WHERE reason = 'signed in with TOTP';
+";
+
 /// Every migration, oldest first.
 pub(super) fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1_TABLES), M::up(V2_SESSION_ENDINGS)])
+    Migrations::new(vec![
+        M::up(V1_TABLES),
+        M::up(V2_SESSION_ENDINGS),
+        M::up(V3_TYPED_DELIVERY),
+    ])
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::events::{self, LogLine};
+use super::users::{self, User};
 use super::{Db, DbResult, stored_names, to_i64, to_u64};
 
 /// A browser session's progress.
@@ -53,6 +55,18 @@ stored_names!(SessionEnd {
 });
 
 impl SessionEnd {
+    /// What the event log says.
+    pub fn detail(self) -> &'static str {
+        match self {
+            Self::SignedOut => "signed out",
+            Self::StepUpDenied => "step-up denied on the device",
+            Self::MfaReset => "the help desk reset MFA",
+            Self::Suspended => "the help desk suspended the user",
+            Self::LockedOut => "too many wrong codes",
+            Self::PasswordChanged => "password changed by a reset",
+        }
+    }
+
     /// What the pages tell the user whose session this was.
     pub fn message(self) -> &'static str {
         match self {
@@ -205,21 +219,57 @@ impl Db {
             .optional()?)
     }
 
-    /// Updates a session's progress.
-    pub fn update_session(&self, s: &Session) -> DbResult<()> {
-        self.conn().execute(
+    /// The live session `id` and its user, read under one lock (every page asks for both);
+    /// for a session that is gone, why it ended if the portal ended it.
+    pub fn visit(
+        &self,
+        id: &str,
+        now: u64,
+    ) -> DbResult<Result<(Session, User), Option<SessionEnd>>> {
+        let conn = self.conn();
+        let session = conn
+            .prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions
+                 WHERE id = ?1 AND expires_at > ?2 AND ended IS NULL"
+            ))?
+            .query_row(params![id, to_i64(now)], session_row)
+            .optional()?;
+        if let Some(session) = session
+            && let Some(user) = users::user_on(&conn, session.user_id)?
+        {
+            return Ok(Ok((session, user)));
+        }
+        let ending = conn
+            .prepare_cached(
+                "SELECT ended FROM sessions WHERE id = ?1 AND expires_at > ?2 AND ended IS NOT NULL",
+            )?
+            .query_row(params![id, to_i64(now)], |r| r.get(0))
+            .optional()?;
+        Ok(Err(ending))
+    }
+
+    /// Updates a session's progress, and writes the event that records it (when given) in the
+    /// same transaction.
+    pub fn update_session(&self, s: &Session, line: Option<&LogLine<'_>>) -> DbResult<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.prepare_cached(
             "UPDATE sessions SET state = ?2, expires_at = ?3, challenge = ?4, enrollment = ?5,
                  step_up_at = ?6
              WHERE id = ?1",
-            params![
-                s.id,
-                s.state,
-                to_i64(s.expires_at),
-                s.challenge,
-                s.enrollment,
-                s.step_up_at.map(to_i64)
-            ],
-        )?;
+        )?
+        .execute(params![
+            s.id,
+            s.state,
+            to_i64(s.expires_at),
+            s.challenge,
+            s.enrollment,
+            s.step_up_at.map(to_i64)
+        ])?;
+        if let Some(line) = line {
+            events::insert(&tx, line)?;
+        }
+        tx.commit()?;
         Ok(())
     }
 

@@ -83,6 +83,14 @@ fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
+/// A user by id, on a connection the caller holds.
+pub(super) fn user_on(conn: &rusqlite::Connection, id: i64) -> DbResult<Option<User>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+        .query_row([id], user_row)
+        .optional()?)
+}
+
 impl Db {
     // ---- users
 
@@ -116,14 +124,7 @@ impl Db {
 
     /// A user by id.
     pub fn user(&self, id: i64) -> DbResult<Option<User>> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
-                [id],
-                user_row,
-            )
-            .optional()?)
+        user_on(&self.conn(), id)
     }
 
     /// Every user, by name.

@@ -1,8 +1,6 @@
 //! The device endpoints of docs/protocol.md §11: register, answer, poll, push-token update. Each
 //! returns the success body or a protocol error code; the HTTP layer adds status and JSON.
 
-use std::sync::Arc;
-
 use assent_protocol::answer::{peek_answer, verify_answer};
 use assent_protocol::poll::{peek_device, verify_poll, verify_push_token_update};
 use assent_protocol::registration::verify_registration;
@@ -11,9 +9,11 @@ use assent_protocol::{
     Purpose, TokenState, UserVerification,
 };
 
+use super::{Portal, PortalError};
 use crate::alerts::AlertKind;
-use crate::app::{Portal, PortalError};
-use crate::db::{ChallengeStatus, Device, DeviceState, SessionEnd};
+use crate::db::{
+    ChallengeReason, ChallengeStatus, Device, DeviceState, EventKind, Outcome, SessionEnd,
+};
 
 /// A refusal: the code (which fixes the HTTP status) and a message for logs.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ const MAX_PENDING: usize = assent_protocol::poll::MAX_PENDING;
 
 /// `POST /assent/v1/register`: stores the device as pending and returns
 /// `{"device_id", "challenge"}` with its activation challenge.
-pub fn register(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::Value, Refusal> {
+pub fn register(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Value, Refusal> {
     let now = portal.now();
     let mut enrollment = None;
     let registration = verify_registration(jws, portal.key_id(), now, |token| {
@@ -109,24 +109,30 @@ pub fn register(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json:
         number_matching: None,
         user_verification: UserVerification::Discouraged,
     };
-    let challenge =
-        portal.store_challenge(user.id, &device.id, &device.encryption_key, &content, None)?;
-    portal.db.log(
+    let detail = format!(
+        "{} ({}), waiting for activation",
+        device.name, device.platform
+    );
+    let line = portal.line(
         user.id,
-        now,
         ip,
-        "device_registered",
-        "pending",
-        &format!(
-            "{} ({}), waiting for activation",
-            device.name, device.platform
-        ),
+        EventKind::DeviceRegistered,
+        Outcome::Pending,
+        &detail,
+    );
+    let challenge = portal.store_challenge(
+        user.id,
+        &device.id,
+        &device.encryption_key,
+        &content,
+        (None, None),
+        &line,
     )?;
     Ok(serde_json::json!({ "device_id": device.id, "challenge": challenge.jws }))
 }
 
 /// `POST /assent/v1/answers`: verifies the answer against the pending challenge and settles it.
-pub fn answer(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::Value, Refusal> {
+pub fn answer(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Value, Refusal> {
     let now = portal.now();
     let (kid, challenge_id) =
         peek_answer(jws).map_err(|e| Refusal::new(ErrorCode::from(&e), e.to_string()))?;
@@ -179,52 +185,73 @@ pub fn answer(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::V
             ChallengeStatus::Approved | ChallengeStatus::Denied | ChallengeStatus::Failed
         ),
     };
-    let kind = format!("push_{}", row.purpose.as_str());
+    let kind = EventKind::push(row.purpose);
     let answer = match verify_answer(jws, &pending, now) {
         Ok(answer) => answer,
         Err(e) => {
             let settled = match &e {
                 AnswerError::WrongNumber => Some((
                     ChallengeStatus::Failed,
-                    Some("wrong_number"),
-                    "failed",
+                    Some(ChallengeReason::WrongNumber),
+                    Outcome::Failed,
                     "wrong number typed on the device",
                 )),
                 AnswerError::Expired { .. } => Some((
                     ChallengeStatus::Expired,
                     None,
-                    "expired",
+                    Outcome::Expired,
                     "answered too late",
                 )),
                 _ => None,
             };
-            if let Some((status, reason, outcome, detail)) = settled
-                && portal.db.settle_challenge(&row.id, status, reason)?
-            {
-                portal.db.log(user.id, now, ip, &kind, outcome, detail)?;
+            if let Some((status, reason, outcome, detail)) = settled {
+                let line = portal.line(user.id, ip, kind, outcome, detail);
+                portal
+                    .db
+                    .settle_challenge(&row.id, status, reason, Some(&line))?;
             }
             return Err(Refusal::new(ErrorCode::from(&e), e.to_string()));
         }
     };
     let (status, reason) = match (answer.decision, answer.reason) {
         (Decision::Approve, _) => (ChallengeStatus::Approved, None),
-        (Decision::Deny, Some(DenyReason::NotMe)) => (ChallengeStatus::Denied, Some("not_me")),
+        (Decision::Deny, Some(DenyReason::NotMe)) => {
+            (ChallengeStatus::Denied, Some(ChallengeReason::NotMe))
+        }
         (Decision::Deny, Some(DenyReason::Cancelled)) => {
-            (ChallengeStatus::Denied, Some("cancelled"))
+            (ChallengeStatus::Denied, Some(ChallengeReason::Cancelled))
         }
         (Decision::Deny, None) => (ChallengeStatus::Denied, None),
     };
-    if !portal.db.settle_challenge(&row.id, status, reason)? {
+    let not_me = reason == Some(ChallengeReason::NotMe);
+    // The answer and its event in one transaction (an activation's events follow it).
+    let (outcome, detail) = match (status, reason) {
+        (ChallengeStatus::Approved, _) if answer.user_verified => {
+            (Outcome::Approved, "approved with user verification")
+        }
+        (ChallengeStatus::Approved, _) => (Outcome::Approved, "approved"),
+        _ if not_me => (
+            Outcome::Suspicious,
+            "denied: the user says this was not them",
+        ),
+        (_, Some(_)) => (Outcome::Denied, "denied by the user"),
+        _ => (Outcome::Denied, "denied"),
+    };
+    let line = portal.line(user.id, ip, kind, outcome, detail);
+    let settled =
+        portal
+            .db
+            .settle_challenge(&row.id, status, reason, (!activation).then_some(&line))?;
+    if !settled {
         return Err(Refusal::new(ErrorCode::AlreadyAnswered, "already answered"));
     }
     if activation {
         let replaced = portal.db.activate_device(&kid)?;
-        portal.db.log(
+        portal.log(
             user.id,
-            now,
             ip,
-            "enrolled",
-            "ok",
+            EventKind::Enrolled,
+            Outcome::Ok,
             &format!("push and TOTP on {} ({})", device.name, device.platform),
         )?;
         if let Some(old) = replaced {
@@ -232,31 +259,11 @@ pub fn answer(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::V
                 "previous device {old} retired for {} ({})",
                 device.name, device.platform
             );
-            portal
-                .db
-                .log(user.id, now, ip, "device_replaced", "ok", &detail)?;
+            portal.log(user.id, ip, EventKind::DeviceReplaced, Outcome::Ok, &detail)?;
             portal.alert(&user, AlertKind::DeviceReplaced, ip, &detail);
         }
     } else {
-        let outcome = match (status, reason) {
-            (ChallengeStatus::Approved, _) => "approved",
-            (_, Some("not_me")) => "suspicious",
-            _ => "denied",
-        };
-        let detail = match reason {
-            Some("not_me") => "denied: the user says this was not them",
-            Some(_) => "denied by the user",
-            None if status == ChallengeStatus::Approved => {
-                if answer.user_verified {
-                    "approved with user verification"
-                } else {
-                    "approved"
-                }
-            }
-            None => "denied",
-        };
-        portal.db.log(user.id, now, ip, &kind, outcome, detail)?;
-        if reason == Some("not_me") {
+        if not_me {
             // The address that asked (the browser's), more use to the help desk than the phone's.
             let asked_from = match &row.session {
                 Some(id) => portal.db.session(id, now)?.map(|s| s.ip),
@@ -276,15 +283,7 @@ pub fn answer(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<serde_json::V
             && status == ChallengeStatus::Denied
             && let Some(session) = &row.session
         {
-            portal.db.end_session(session, SessionEnd::StepUpDenied)?;
-            portal.db.log(
-                user.id,
-                now,
-                ip,
-                "session",
-                "ended",
-                "step-up denied on the device",
-            )?;
+            portal.end_session(session, SessionEnd::StepUpDenied, user.id, ip)?;
         }
     }
     Ok(serde_json::json!({
@@ -303,7 +302,7 @@ fn current_device(portal: &Portal, jws: &str) -> Result<Device, Refusal> {
 }
 
 /// `POST /assent/v1/pending`: the device's unanswered, unexpired challenges.
-pub fn pending(portal: &Arc<Portal>, jws: &str, _ip: &str) -> Result<serde_json::Value, Refusal> {
+pub fn pending(portal: &Portal, jws: &str, _ip: &str) -> Result<serde_json::Value, Refusal> {
     let now = portal.now();
     let device = current_device(portal, jws)?;
     let poll = verify_poll(jws, &device.id, &device.signing_key, now)
@@ -320,7 +319,7 @@ pub fn pending(portal: &Arc<Portal>, jws: &str, _ip: &str) -> Result<serde_json:
 }
 
 /// `POST /assent/v1/push-token`: the device's new push address.
-pub fn push_token(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<(), Refusal> {
+pub fn push_token(portal: &Portal, jws: &str, ip: &str) -> Result<(), Refusal> {
     let now = portal.now();
     let device = current_device(portal, jws)?;
     let update = verify_push_token_update(jws, &device.id, &device.signing_key, now)
@@ -332,12 +331,11 @@ pub fn push_token(portal: &Arc<Portal>, jws: &str, ip: &str) -> Result<(), Refus
         return Err(Refusal::new(ErrorCode::Replay, "nonce seen before"));
     }
     portal.db.set_push(&device.id, Some(&update.push))?;
-    portal.db.log(
+    portal.log(
         device.user_id,
-        now,
         ip,
-        "push_token",
-        "updated",
+        EventKind::PushToken,
+        Outcome::Updated,
         &device.name,
     )?;
     Ok(())

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use crate::app::{Portal, PortalError};
-use crate::db::Event;
+use super::{Portal, PortalError};
+use crate::db::{Event, EventKind, Outcome};
 
 /// One user as the help desk sees it.
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +56,18 @@ impl Action {
             Self::RequireMfa => "require-mfa",
             Self::Suspend => "suspend",
             Self::Restore => "restore",
+        }
+    }
+
+    /// The event's outcome for this action.
+    fn outcome(self) -> Outcome {
+        match self {
+            Self::Unlock => Outcome::Unlock,
+            Self::ResetMfa => Outcome::ResetMfa,
+            Self::RemoveMfa => Outcome::RemoveMfa,
+            Self::RequireMfa => Outcome::RequireMfa,
+            Self::Suspend => Outcome::Suspend,
+            Self::Restore => Outcome::Restore,
         }
     }
 
@@ -121,8 +133,7 @@ impl Portal {
             Action::Suspend => self.db.set_suspended(user.id, true)?,
             Action::Restore => self.db.set_suspended(user.id, false)?,
         }
-        self.db
-            .log(user.id, self.now(), actor, "admin", action.name(), "")?;
+        self.log(user.id, actor, EventKind::Admin, action.outcome(), "")?;
         self.list_users()?
             .into_iter()
             .find(|u| u.username == user.username)

@@ -1,0 +1,248 @@
+//! Challenges: built, signed, encrypted and stored here, handed to the relay, and expired when
+//! their 60 seconds are up. Enforces the push rate limit (MFA bombing protection).
+
+use std::sync::Arc;
+
+use assent_protocol::challenge::build_challenge;
+use assent_protocol::{ChallengeContent, LoginContext, NumberMatching, Purpose, PushConfig};
+
+use super::client::Client;
+use super::{Portal, PortalError};
+use crate::db::{
+    ChallengeRow, ChallengeStatus, DbError, DeliveryState, EventKind, LogLine, Outcome, User,
+};
+use crate::relay::Delivery;
+
+/// A stored challenge's push, still to hand to the relay.
+struct Outgoing {
+    push: PushConfig,
+    user_id: i64,
+    device_id: String,
+}
+
+impl Portal {
+    /// Creates a challenge for the user's device and sends it through the relay (in a task of
+    /// its own: the browser learns the outcome by polling the status). The database and the
+    /// crypto run on a blocking thread. Enforces the push rate limit. Returns the stored
+    /// challenge, whose `number` the page shows; with `session`, that browser session now
+    /// waits for it.
+    pub async fn send_challenge(
+        self: &Arc<Self>,
+        user: &User,
+        purpose: Purpose,
+        client: &Client,
+        session: Option<&str>,
+    ) -> Result<ChallengeRow, PortalError> {
+        let (user, client) = (user.clone(), client.clone());
+        let session = session.map(str::to_owned);
+        let (row, outgoing) = self
+            .blocking(move |p| p.prepare_challenge(&user, purpose, &client, session.as_deref()))
+            .await?;
+        if let Some(outgoing) = outgoing {
+            let portal = self.clone();
+            let (id, jws, exp) = (row.id.clone(), row.jws.clone(), row.exp);
+            tokio::spawn(async move {
+                let delivery = portal.relay.send(&outgoing.push, &jws, exp, &id).await;
+                let recorded = portal
+                    .blocking(move |p| {
+                        Ok(p.record_delivery(
+                            outgoing.user_id,
+                            &outgoing.device_id,
+                            &id,
+                            &delivery,
+                        )?)
+                    })
+                    .await;
+                if let Err(e) = recorded {
+                    tracing::error!(error = %e, "cannot record a delivery");
+                }
+            });
+        }
+        Ok(row)
+    }
+
+    /// The blocking part of [`Portal::send_challenge`]: the rate limit, the challenge built and
+    /// stored with its event, and what is left to send.
+    fn prepare_challenge(
+        &self,
+        user: &User,
+        purpose: Purpose,
+        client: &Client,
+        session: Option<&str>,
+    ) -> Result<(ChallengeRow, Option<Outgoing>), PortalError> {
+        let now = self.now();
+        let device_id = user.device_id.as_deref().ok_or(PortalError::NoDevice)?;
+        let device = self.db.device(device_id)?.ok_or(PortalError::NoDevice)?;
+        let since = now.saturating_sub(self.settings.push_window_seconds);
+        if self.db.pushes_since(user.id, since)? >= self.settings.push_limit {
+            let first = self.db.first_push_since(user.id, since)?.unwrap_or(now);
+            let retry_after = (first + self.settings.push_window_seconds)
+                .saturating_sub(now)
+                .max(1);
+            self.log(
+                user.id,
+                &client.ip,
+                EventKind::push(purpose),
+                Outcome::RateLimited,
+                "",
+            )?;
+            return Err(PortalError::PushLimited { retry_after });
+        }
+        let digits = self.settings.number_digits;
+        let number_matching = (digits >= 2).then_some(NumberMatching {
+            digits: digits.min(3),
+        });
+        let content = ChallengeContent {
+            purpose,
+            context: LoginContext {
+                user: user.username.clone(),
+                application: self.settings.application.clone(),
+                ip: Some(client.ip.clone()).filter(|ip| !ip.is_empty()),
+                location: None,
+                browser: client.browser.clone(),
+                os: client.os.clone(),
+            },
+            number_matching,
+            user_verification: self.settings.user_verification,
+        };
+        let detail = format!("to {}", device.name);
+        let line = self.line(
+            user.id,
+            &client.ip,
+            EventKind::push(purpose),
+            Outcome::Sent,
+            &detail,
+        );
+        // Without a push address the device finds the challenge by polling; that is its
+        // delivery from the start.
+        let delivery = device.push.is_none().then_some(DeliveryState::DevicePolls);
+        let row = self.store_challenge(
+            user.id,
+            &device.id,
+            &device.encryption_key,
+            &content,
+            (session, delivery),
+            &line,
+        )?;
+        let outgoing = device.push.map(|push| Outgoing {
+            push,
+            user_id: user.id,
+            device_id: device.id,
+        });
+        Ok((row, outgoing))
+    }
+
+    /// Builds, signs and stores a challenge, with its event (one transaction). `waiting` is
+    /// the browser session that waits for it, and its delivery when that is known already.
+    pub fn store_challenge(
+        &self,
+        user_id: i64,
+        device_id: &str,
+        encryption_key: &assent_protocol::PublicJwk,
+        content: &ChallengeContent,
+        waiting: (Option<&str>, Option<DeliveryState>),
+        line: &LogLine<'_>,
+    ) -> Result<ChallengeRow, PortalError> {
+        let mut rng = assent_protocol::system_rng();
+        let built = build_challenge(
+            &self.key,
+            device_id,
+            encryption_key,
+            content,
+            self.now(),
+            &mut rng,
+        )
+        .map_err(|e| PortalError::Challenge(e.to_string()))?;
+        let number = content.number_matching.map(|n| n.generate(&mut rng));
+        let (session, delivery) = waiting;
+        let row = ChallengeRow {
+            id: built.id.clone(),
+            user_id,
+            device_id: device_id.to_owned(),
+            hash: built.hash(),
+            jws: built.jws,
+            purpose: content.purpose,
+            iat: built.iat,
+            exp: built.exp,
+            number,
+            user_verification: content.user_verification,
+            status: ChallengeStatus::Pending,
+            reason: None,
+            session: session.map(str::to_owned),
+            delivery,
+            delivery_detail: None,
+        };
+        self.db.insert_challenge(&row, line)?;
+        Ok(row)
+    }
+
+    /// Stores what the relay said about a push; a dead token is dropped (the device polls).
+    fn record_delivery(
+        &self,
+        user_id: i64,
+        device_id: &str,
+        challenge: &str,
+        delivery: &Delivery,
+    ) -> Result<(), DbError> {
+        let (state, reason) = match delivery {
+            Delivery::Delivered => (DeliveryState::Delivered, None),
+            Delivery::Unregistered(r) => (DeliveryState::Unregistered, Some(r.as_str())),
+            Delivery::Rejected(r) => (DeliveryState::Rejected, Some(r.as_str())),
+            Delivery::Failed(r) => (DeliveryState::Failed, Some(r.as_str())),
+        };
+        tracing::info!(challenge = %challenge, outcome = %delivery.describe(), "push sent");
+        self.db.set_delivery(challenge, state, reason)?;
+        match delivery {
+            Delivery::Delivered => {}
+            Delivery::Unregistered(reason) => {
+                self.db.set_push(device_id, None)?;
+                self.log(
+                    user_id,
+                    "relay",
+                    EventKind::PushToken,
+                    Outcome::Dropped,
+                    &format!("the relay reported the token dead ({reason}); the device must poll"),
+                )?;
+            }
+            other => {
+                self.log(
+                    user_id,
+                    "relay",
+                    EventKind::PushDelivery,
+                    Outcome::Failed,
+                    &other.describe(),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A challenge's current state: one whose time is up reads as expired even before the
+    /// periodic expiry (see [`crate::serve`]) has marked it, so a status poll never writes.
+    pub fn challenge_status(&self, id: &str) -> Result<Option<ChallengeRow>, PortalError> {
+        let now = self.now();
+        Ok(self.db.challenge(id)?.map(|mut c| {
+            if c.status == ChallengeStatus::Pending && c.exp < now {
+                c.status = ChallengeStatus::Expired;
+            }
+            c
+        }))
+    }
+
+    /// Marks challenges past their 60 seconds as expired and logs them: once a second from
+    /// [`crate::serve`], and before the help desk reads an event log.
+    pub fn expire_due(&self) -> Result<(), PortalError> {
+        for c in self.db.expire_challenges(self.now())? {
+            if c.purpose != Purpose::Activate {
+                self.log(
+                    c.user_id,
+                    "portal",
+                    EventKind::push(c.purpose),
+                    Outcome::Expired,
+                    "no answer in 60 s",
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
