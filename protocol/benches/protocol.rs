@@ -95,6 +95,21 @@ fn benches(c: &mut Criterion) {
             )
         })
     });
+    let Some(ring_portal) = assent_protocol::RingSigner::new(&portal) else {
+        return;
+    };
+    c.bench_function("portal: build challenge, signed through ring", |b| {
+        b.iter(|| {
+            assent_protocol::challenge::build_challenge(
+                &ring_portal,
+                &device_id,
+                device_key.public_key(),
+                black_box(&content()),
+                NOW,
+                &mut rng,
+            )
+        })
+    });
     c.bench_function("portal: verify answer", |b| {
         b.iter(|| verify_answer(black_box(&answer), &pending, NOW + 5))
     });

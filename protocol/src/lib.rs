@@ -46,7 +46,7 @@ pub use poll::{Pending, Poll, PollError, PushTokenUpdate};
 pub use registration::{
     ApnsEnvironment, Platform, PushConfig, Registration, RegistrationError, TokenState, Transport,
 };
-pub use signer::{Signer, SignerError, SoftwareSigner};
+pub use signer::{RingSigner, Signer, SignerError, SoftwareSigner};
 
 /// The protocol version this crate speaks: the `v` member of every message, `assent=` in the QR.
 pub const VERSION: u32 = 1;

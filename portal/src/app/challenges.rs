@@ -9,7 +9,8 @@ use assent_protocol::{ChallengeContent, LoginContext, NumberMatching, Purpose, P
 use super::client::Client;
 use super::{Portal, PortalError};
 use crate::db::{
-    ChallengeRow, ChallengeStatus, DbError, DeliveryState, EventKind, LogLine, Outcome, User,
+    ChallengeReason, ChallengeRow, ChallengeStatus, DbError, DeliveryState, EventKind, LogLine,
+    Outcome, Session, User,
 };
 use crate::relay::Delivery;
 
@@ -25,18 +26,32 @@ impl Portal {
     /// its own: the browser learns the outcome by polling the status). The database and the
     /// crypto run on a blocking thread. Enforces the push rate limit. Returns the stored
     /// challenge, whose `number` the page shows; with `session`, that browser session now
-    /// waits for it.
+    /// waits for it, and the push it waited for until now, if still pending, is withdrawn.
     pub async fn send_challenge(
         self: &Arc<Self>,
         user: &User,
         purpose: Purpose,
         client: &Client,
-        session: Option<&str>,
+        session: Option<&Session>,
     ) -> Result<ChallengeRow, PortalError> {
         let (user, client) = (user.clone(), client.clone());
-        let session = session.map(str::to_owned);
+        let session = session.map(|s| (s.id.clone(), s.challenge.clone()));
         let (row, outgoing) = self
-            .blocking(move |p| p.prepare_challenge(&user, purpose, &client, session.as_deref()))
+            .blocking(move |p| {
+                let (id, replaces) = match &session {
+                    Some((id, replaces)) => (Some(id.as_str()), replaces.as_deref()),
+                    None => (None, None),
+                };
+                if let Some(old) = replaces {
+                    p.db.settle_challenge(
+                        old,
+                        ChallengeStatus::Cancelled,
+                        Some(ChallengeReason::Superseded),
+                        None,
+                    )?;
+                }
+                p.prepare_challenge(&user, purpose, &client, id)
+            })
             .await?;
         if let Some(outgoing) = outgoing {
             let portal = self.clone();
@@ -217,16 +232,13 @@ impl Portal {
         Ok(())
     }
 
-    /// A challenge's current state: one whose time is up reads as expired even before the
+    /// A challenge as it stands now: one whose time is up reads as expired even before the
     /// periodic expiry (see [`crate::serve`]) has marked it, so a status poll never writes.
-    pub fn challenge_status(&self, id: &str) -> Result<Option<ChallengeRow>, PortalError> {
-        let now = self.now();
-        Ok(self.db.challenge(id)?.map(|mut c| {
-            if c.status == ChallengeStatus::Pending && c.exp < now {
-                c.status = ChallengeStatus::Expired;
-            }
-            c
-        }))
+    pub(super) fn as_of_now(&self, mut c: ChallengeRow) -> ChallengeRow {
+        if c.status == ChallengeStatus::Pending && c.exp < self.now() {
+            c.status = ChallengeStatus::Expired;
+        }
+        c
     }
 
     /// Marks challenges past their 60 seconds as expired and logs them: once a second from

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use assent_protocol::{Signer, SoftwareSigner};
+use assent_protocol::{RingSigner, Signer, SoftwareSigner};
 
 use crate::alerts::{Alert, AlertKind, Alerts};
 use crate::clock::{Clock, SystemClock};
@@ -44,7 +44,8 @@ pub struct Portal {
     relay: Arc<dyn PushSender>,
     test_clock: Option<Arc<SystemClock>>,
     alerts: Option<Arc<Alerts>>,
-    key: SoftwareSigner,
+    /// The portal's key, signing through *ring* (the challenges are signed on every push).
+    key: RingSigner,
     key_id: String,
     dummy_hash: String,
 }
@@ -155,6 +156,7 @@ impl Portal {
                 key
             }
         };
+        let key = RingSigner::new(&key).ok_or(DbError::Corrupt("portal key"))?;
         let key_id = key.public_key().thumbprint();
         let dummy_hash = hash_password("not a real password")?;
         Ok(Self {
@@ -209,7 +211,7 @@ impl Portal {
     }
 
     /// The portal's signing key.
-    pub fn signer(&self) -> &SoftwareSigner {
+    pub fn signer(&self) -> &dyn Signer {
         &self.key
     }
 

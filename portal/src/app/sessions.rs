@@ -171,6 +171,18 @@ pub enum ResetStart {
     Started(Box<Started>, Pushed),
 }
 
+/// A live session as a request finds it: the session, its user, and the push it waits for
+/// (as it stands now).
+#[derive(Debug)]
+pub struct Visited {
+    /// The session.
+    pub session: Session,
+    /// Its user.
+    pub user: User,
+    /// The challenge the session waits for, if any.
+    pub challenge: Option<ChallengeRow>,
+}
+
 /// Whether a session may move from `from` to `to`; every other change is a bug.
 fn allowed(from: SessionState, to: SessionState) -> bool {
     matches!(
@@ -204,11 +216,15 @@ enum Checked {
 impl Portal {
     /// The live session whose cookie holds `cookie`, with its user; for one that is gone, why
     /// the portal ended it (`None`: it expired, or never was).
-    pub fn visit(
-        &self,
-        cookie: &str,
-    ) -> Result<Result<(Session, User), Option<SessionEnd>>, PortalError> {
-        Ok(self.db.visit(&sha256_hex(cookie.as_bytes()), self.now())?)
+    pub fn visit(&self, cookie: &str) -> Result<Result<Visited, Option<SessionEnd>>, PortalError> {
+        Ok(self
+            .db
+            .visit(&sha256_hex(cookie.as_bytes()), self.now())?
+            .map(|(session, user, challenge)| Visited {
+                session,
+                user,
+                challenge: challenge.map(|c| self.as_of_now(c)),
+            }))
     }
 
     /// Starts a session for `user` in `state`.
@@ -371,7 +387,7 @@ impl Portal {
         client: &Client,
     ) -> Result<Pushed, PortalError> {
         match self
-            .send_challenge(user, purpose, client, Some(&session.id))
+            .send_challenge(user, purpose, client, Some(session))
             .await
         {
             Ok(challenge) => {
@@ -383,25 +399,31 @@ impl Portal {
         }
     }
 
-    /// The push `session` waits for; once it is approved, the session moves on (the first
-    /// poll after the approval moves it; every later one answers the same).
-    pub fn push_progress(&self, mut session: Session) -> Result<PushProgress, PortalError> {
-        let challenge = match &session.challenge {
-            Some(id) => self.challenge_status(id)?,
-            None => None,
-        };
-        let Some(challenge) = challenge else {
-            return Ok(PushProgress {
-                challenge: None,
+    /// The push `session` waits for (`challenge`, as [`Portal::visit`] read it); once it is
+    /// approved, the session moves on (the first poll after the approval moves it; every later
+    /// one answers the same). Only that move reaches the database.
+    pub async fn push_progress(
+        self: &Arc<Self>,
+        session: Session,
+        challenge: Option<ChallengeRow>,
+    ) -> Result<PushProgress, PortalError> {
+        match challenge {
+            Some(c) if c.status == ChallengeStatus::Approved => {
+                self.blocking(move |p| p.follow_approval(session, c)).await
+            }
+            challenge => Ok(PushProgress {
+                challenge,
                 next: None,
-            });
-        };
-        if challenge.status != ChallengeStatus::Approved {
-            return Ok(PushProgress {
-                challenge: Some(challenge),
-                next: None,
-            });
+            }),
         }
+    }
+
+    /// Moves `session` on after its push was approved.
+    fn follow_approval(
+        &self,
+        mut session: Session,
+        challenge: ChallengeRow,
+    ) -> Result<PushProgress, PortalError> {
         let next = match (challenge.purpose, session.state) {
             (Purpose::Login, SessionState::Password) => {
                 let ip = session.ip.clone();
@@ -428,8 +450,8 @@ impl Portal {
         })
     }
 
-    /// "Send again": withdraws the push the session waits for and sends a new one for the
-    /// session's step (within the push limit).
+    /// "Send again": a new push for the session's step (within the push limit), which
+    /// withdraws the one it waited for.
     pub async fn send_again(
         self: &Arc<Self>,
         mut session: Session,
@@ -442,18 +464,6 @@ impl Portal {
             SessionState::ResetPending => Purpose::PasswordReset,
             SessionState::Reset => return Ok(SendAgain::ResetReady),
         };
-        if let Some(old) = session.challenge.clone() {
-            self.blocking(move |p| {
-                p.db.settle_challenge(
-                    &old,
-                    ChallengeStatus::Cancelled,
-                    Some(ChallengeReason::Superseded),
-                    None,
-                )?;
-                Ok(())
-            })
-            .await?;
-        }
         let pushed = self
             .request_push(&mut session, &user, purpose, &client)
             .await?;
@@ -553,10 +563,14 @@ impl Portal {
     /// device to ask); otherwise a step-up push is sent, unless one is on its way.
     pub async fn step_up(
         self: &Arc<Self>,
-        mut session: Session,
-        user: User,
+        visited: Visited,
         client: Client,
     ) -> Result<StepUp, PortalError> {
+        let Visited {
+            mut session,
+            user,
+            challenge,
+        } = visited;
         if user.device_id.is_none() {
             return Ok(StepUp::NoDevice);
         }
@@ -567,17 +581,10 @@ impl Portal {
         {
             return Ok(StepUp::Fresh);
         }
-        if let Some(id) = session.challenge.clone() {
-            let waiting = self
-                .blocking(move |p| {
-                    Ok(p.challenge_status(&id)?.is_some_and(|c| {
-                        c.status == ChallengeStatus::Pending && c.purpose == Purpose::StepUp
-                    }))
-                })
-                .await?;
-            if waiting {
-                return Ok(StepUp::Waiting);
-            }
+        if challenge
+            .is_some_and(|c| c.status == ChallengeStatus::Pending && c.purpose == Purpose::StepUp)
+        {
+            return Ok(StepUp::Waiting);
         }
         let pushed = self
             .request_push(&mut session, &user, Purpose::StepUp, &client)

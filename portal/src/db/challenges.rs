@@ -144,6 +144,19 @@ fn challenge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChallengeRow> {
     })
 }
 
+/// A challenge by id, on a connection the caller holds.
+pub(super) fn challenge_on(
+    conn: &rusqlite::Connection,
+    id: &str,
+) -> DbResult<Option<ChallengeRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE id = ?1"
+        ))?
+        .query_row([id], challenge_row)
+        .optional()?)
+}
+
 impl Db {
     // ---- challenges
 
@@ -184,13 +197,7 @@ impl Db {
 
     /// A challenge by id.
     pub fn challenge(&self, id: &str) -> DbResult<Option<ChallengeRow>> {
-        Ok(self
-            .conn()
-            .prepare_cached(&format!(
-                "SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE id = ?1"
-            ))?
-            .query_row([id], challenge_row)
-            .optional()?)
+        challenge_on(&self.conn(), id)
     }
 
     /// Settles a pending challenge and writes its event (when given), in one transaction;

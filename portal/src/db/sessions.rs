@@ -2,6 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::challenges::{self, ChallengeRow};
 use super::events::{self, LogLine};
 use super::users::{self, User};
 use super::{Db, DbResult, stored_names, to_i64, to_u64};
@@ -219,13 +220,18 @@ impl Db {
             .optional()?)
     }
 
-    /// The live session `id` and its user, read under one lock (every page asks for both);
-    /// for a session that is gone, why it ended if the portal ended it.
+    /// The live session `id`, its user and the challenge it waits for, read under one lock
+    /// (every page asks for the first two, the push pages for the third); for a session that
+    /// is gone, why it ended if the portal ended it.
+    #[allow(
+        clippy::type_complexity,
+        reason = "read once, taken apart at once by the caller"
+    )]
     pub fn visit(
         &self,
         id: &str,
         now: u64,
-    ) -> DbResult<Result<(Session, User), Option<SessionEnd>>> {
+    ) -> DbResult<Result<(Session, User, Option<ChallengeRow>), Option<SessionEnd>>> {
         let conn = self.conn();
         let session = conn
             .prepare_cached(&format!(
@@ -237,7 +243,11 @@ impl Db {
         if let Some(session) = session
             && let Some(user) = users::user_on(&conn, session.user_id)?
         {
-            return Ok(Ok((session, user)));
+            let challenge = match &session.challenge {
+                Some(id) => challenges::challenge_on(&conn, id)?,
+                None => None,
+            };
+            return Ok(Ok((session, user, challenge)));
         }
         let ending = conn
             .prepare_cached(

@@ -133,6 +133,7 @@ pub async fn enroll_totp(State(portal): State<Arc<Portal>>, visit: Visit<CodeFor
         mut session,
         user,
         form,
+        ..
     } = visit;
     if !may_enroll(&session, &user) {
         return Ok(not_enrolling());

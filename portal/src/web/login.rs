@@ -199,6 +199,7 @@ pub async fn totp(
         mut session,
         user,
         form,
+        ..
     } = visit;
     if session.state != SessionState::Password {
         return Ok(to_login("Sign in first."));

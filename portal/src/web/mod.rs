@@ -22,8 +22,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::de::DeserializeOwned;
 
+use crate::app::sessions::Visited;
 use crate::app::{Client, Portal, PortalError};
-use crate::db::{Session, SessionEnd, User};
+use crate::db::{ChallengeRow, Session, SessionEnd, User};
 use crate::html::page;
 
 pub mod assets;
@@ -261,8 +262,21 @@ pub struct Visit<F = ()> {
     pub session: Session,
     /// Its user.
     pub user: User,
+    /// The challenge the session waits for, as it stands now.
+    pub challenge: Option<ChallengeRow>,
     /// The posted form (`()` for a GET).
     pub form: F,
+}
+
+impl<F> Visit<F> {
+    /// The session, user and challenge, for the portal.
+    pub fn visited(self) -> Visited {
+        Visited {
+            session: self.session,
+            user: self.user,
+            challenge: self.challenge,
+        }
+    }
 }
 
 /// Why a request has no session to act for.
@@ -311,7 +325,7 @@ impl IntoResponse for NoVisit {
     }
 }
 
-async fn read_visit(portal: &Arc<Portal>, headers: &HeaderMap) -> Result<(Session, User), NoVisit> {
+async fn read_visit(portal: &Arc<Portal>, headers: &HeaderMap) -> Result<Visited, NoVisit> {
     let Some(cookie) = cookie_value(headers) else {
         return Err(NoVisit::Gone {
             cookie: false,
@@ -335,10 +349,15 @@ impl FromRequestParts<Arc<Portal>> for Visit {
         parts: &mut Parts,
         portal: &Arc<Portal>,
     ) -> Result<Self, Self::Rejection> {
-        let (session, user) = read_visit(portal, &parts.headers).await?;
+        let Visited {
+            session,
+            user,
+            challenge,
+        } = read_visit(portal, &parts.headers).await?;
         Ok(Self {
             session,
             user,
+            challenge,
             form: (),
         })
     }
@@ -348,7 +367,11 @@ impl<F: Posted> FromRequest<Arc<Portal>> for Visit<F> {
     type Rejection = NoVisit;
 
     async fn from_request(request: Request, portal: &Arc<Portal>) -> Result<Self, Self::Rejection> {
-        let (session, user) = read_visit(portal, request.headers()).await?;
+        let Visited {
+            session,
+            user,
+            challenge,
+        } = read_visit(portal, request.headers()).await?;
         let axum::Form(form) = axum::Form::<F>::from_request(request, portal)
             .await
             .map_err(|e| NoVisit::Unreadable(e.into_response()))?;
@@ -358,6 +381,7 @@ impl<F: Posted> FromRequest<Arc<Portal>> for Visit<F> {
         Ok(Self {
             session,
             user,
+            challenge,
             form,
         })
     }

@@ -63,12 +63,13 @@ fn after_push(pushed: Pushed) -> Response {
 }
 
 /// `GET /login/push`: the waiting page with the number to type.
-pub async fn push_wait(State(portal): State<Arc<Portal>>, visit: Visit) -> PageResult {
-    let Visit { session, user, .. } = visit;
-    let challenge = match session.challenge.clone() {
-        Some(id) => portal.blocking(move |p| p.challenge_status(&id)).await?,
-        None => None,
-    };
+pub async fn push_wait(visit: Visit) -> PageResult {
+    let Visit {
+        session,
+        user,
+        challenge,
+        ..
+    } = visit;
     let (title, lead) = match challenge.as_ref().map(|c| c.purpose) {
         Some(Purpose::StepUp) => ("Confirm it's you", "This page needs a fresh approval."),
         Some(Purpose::PasswordReset) => (
@@ -96,8 +97,8 @@ pub async fn push_status(
     let reply = |v: serde_json::Value| {
         ([(header::CACHE_CONTROL, "no-store")], axum::Json(v)).into_response()
     };
-    let session = match visit {
-        Ok(visit) => visit.session,
+    let (session, challenge) = match visit {
+        Ok(visit) => (visit.session, visit.challenge),
         Err(NoVisit::Failed(e)) => return Err(e),
         Err(gone) => {
             let message = gone
@@ -110,7 +111,7 @@ pub async fn push_status(
             })));
         }
     };
-    let progress = portal.blocking(move |p| p.push_progress(session)).await?;
+    let progress = portal.push_progress(session, challenge).await?;
     let Some(challenge) = progress.challenge else {
         return Ok(reply(json!({
             "status": "none",
@@ -189,7 +190,7 @@ pub async fn protected(
     if visit.session.state != crate::db::SessionState::SignedIn {
         return Ok(to_login("Sign in first."));
     }
-    let note = match portal.step_up(visit.session, visit.user, client).await? {
+    let note = match portal.step_up(visit.visited(), client).await? {
         StepUp::Fresh => "",
         StepUp::NoDevice => {
             "<p class=\"muted\">No push device is enrolled, so no step-up was asked.</p>"
