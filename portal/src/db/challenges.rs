@@ -293,3 +293,207 @@ impl Db {
             .map(to_u64))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::fixtures::{challenge, line, login_push, session, user_with_device};
+    use crate::db::{EventKind, Outcome, SessionState};
+
+    /// Stores `c` with a "sent" event.
+    fn insert(db: &Db, c: &ChallengeRow) {
+        let sent = line(c.user_id, EventKind::push(c.purpose), Outcome::Sent, "sent");
+        db.insert_challenge(c, &sent).unwrap();
+    }
+
+    fn status(db: &Db, id: &str) -> ChallengeStatus {
+        db.challenge(id).unwrap().unwrap().status
+    }
+
+    /// One call stores the row as given, writes its event, and points the waiting session at it.
+    #[test]
+    fn insert_challenge_stores_the_row_its_event_and_the_sessions_pointer() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        db.create_session(&session("s1", id, SessionState::Password, 500), 1)
+            .unwrap();
+        let sent = login_push(&db, "c1", id, "d1", 100, Some("s1"));
+
+        let stored = db.challenge("c1").unwrap().unwrap();
+        assert_eq!((stored.user_id, stored.device_id.as_str()), (id, "d1"));
+        assert_eq!(
+            (stored.jws.as_str(), stored.hash.as_str()),
+            ("jws-c1", "hash-c1")
+        );
+        assert_eq!(
+            (stored.purpose, stored.iat, stored.exp),
+            (Purpose::Login, 100, 160)
+        );
+        assert_eq!(stored.number.as_deref(), Some("42"));
+        assert_eq!(stored.user_verification, sent.user_verification);
+        assert_eq!(
+            (stored.status, stored.reason),
+            (ChallengeStatus::Pending, None)
+        );
+        assert_eq!(stored.session.as_deref(), Some("s1"));
+        assert_eq!((stored.delivery, stored.delivery_detail), (None, None));
+
+        let events = db.events(id).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (events[0].kind, events[0].outcome),
+            (EventKind::PushLogin, Outcome::Sent)
+        );
+        let s1 = db.session("s1", 100).unwrap().unwrap();
+        assert_eq!(s1.challenge.as_deref(), Some("c1"));
+        assert!(db.challenge("c2").unwrap().is_none());
+    }
+
+    /// When the event cannot be written (here: no such user), neither the row nor the
+    /// session's pointer is kept.
+    #[test]
+    fn insert_challenge_is_one_transaction() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        db.create_session(&session("s1", id, SessionState::Password, 500), 1)
+            .unwrap();
+        let c = challenge("c1", id, "d1", Purpose::Login, 100, Some("s1"));
+        let orphan = line(id + 100, EventKind::PushLogin, Outcome::Sent, "");
+        assert!(db.insert_challenge(&c, &orphan).is_err());
+        assert!(db.challenge("c1").unwrap().is_none());
+        assert_eq!(db.session("s1", 100).unwrap().unwrap().challenge, None);
+        assert!(db.events(id).unwrap().is_empty());
+    }
+
+    /// Only a pending challenge settles: a second answer is `false` and writes no event.
+    #[test]
+    fn settle_challenge_settles_a_pending_one_once() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        login_push(&db, "c1", id, "d1", 100, None);
+        let denied = line(id, EventKind::PushLogin, Outcome::Suspicious, "not me");
+        let reason = Some(ChallengeReason::NotMe);
+        assert!(
+            db.settle_challenge("c1", ChallengeStatus::Denied, reason, Some(&denied))
+                .unwrap()
+        );
+        let settled = db.challenge("c1").unwrap().unwrap();
+        assert_eq!(
+            (settled.status, settled.reason),
+            (ChallengeStatus::Denied, reason)
+        );
+        assert_eq!(db.events(id).unwrap().len(), 2);
+
+        let approved = line(id, EventKind::PushLogin, Outcome::Approved, "");
+        assert!(
+            !db.settle_challenge("c1", ChallengeStatus::Approved, None, Some(&approved))
+                .unwrap()
+        );
+        assert_eq!(status(&db, "c1"), ChallengeStatus::Denied);
+        let events = db.events(id).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].outcome, Outcome::Suspicious);
+        assert!(
+            !db.settle_challenge("nope", ChallengeStatus::Approved, None, None)
+                .unwrap()
+        );
+    }
+
+    /// The relay's outcome is stored with its reason, and replaced by a later one.
+    #[test]
+    fn set_delivery_stores_the_state_and_detail() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        login_push(&db, "c1", id, "d1", 100, None);
+        db.set_delivery("c1", DeliveryState::Rejected, Some("BadDeviceToken"))
+            .unwrap();
+        let c = db.challenge("c1").unwrap().unwrap();
+        assert_eq!(c.delivery, Some(DeliveryState::Rejected));
+        assert_eq!(c.delivery_detail.as_deref(), Some("BadDeviceToken"));
+        db.set_delivery("c1", DeliveryState::Delivered, None)
+            .unwrap();
+        let c = db.challenge("c1").unwrap().unwrap();
+        assert_eq!(
+            (c.delivery, c.delivery_detail),
+            (Some(DeliveryState::Delivered), None)
+        );
+    }
+
+    /// Expiry takes only pending challenges strictly past their `exp`, and returns them.
+    #[test]
+    fn expire_challenges_takes_only_pending_ones_past_exp() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        login_push(&db, "old", id, "d1", 100, None);
+        login_push(&db, "answered", id, "d1", 100, None);
+        login_push(&db, "new", id, "d1", 150, None);
+        db.settle_challenge("answered", ChallengeStatus::Approved, None, None)
+            .unwrap();
+
+        assert!(db.expire_challenges(160).unwrap().is_empty());
+        let expired = db.expire_challenges(161).unwrap();
+        let ids: Vec<_> = expired.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["old"]);
+        assert_eq!(expired[0].status, ChallengeStatus::Expired);
+        assert_eq!(status(&db, "old"), ChallengeStatus::Expired);
+        assert_eq!(status(&db, "answered"), ChallengeStatus::Approved);
+        assert_eq!(status(&db, "new"), ChallengeStatus::Pending);
+        assert!(db.expire_challenges(161).unwrap().is_empty());
+    }
+
+    /// A device's poll lists its pending, unexpired pushes oldest first, up to the limit:
+    /// not activations, not expired or settled ones, not another device's.
+    #[test]
+    fn pending_for_device_lists_only_unanswered_pushes() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        let bob = user_with_device(&db, "bob", "d2");
+        login_push(&db, "second", id, "d1", 101, None);
+        login_push(&db, "first", id, "d1", 100, None);
+        login_push(&db, "stale", id, "d1", 30, None);
+        login_push(&db, "settled", id, "d1", 100, None);
+        db.settle_challenge("settled", ChallengeStatus::Denied, None, None)
+            .unwrap();
+        insert(
+            &db,
+            &challenge("act", id, "d1", Purpose::Activate, 100, None),
+        );
+        login_push(&db, "bobs", bob, "d2", 100, None);
+
+        let pending = db.pending_for_device("d1", 100, 16).unwrap();
+        assert_eq!(pending, ["jws-first", "jws-second"]);
+        assert_eq!(db.pending_for_device("d1", 100, 1).unwrap(), ["jws-first"]);
+        assert_eq!(
+            db.pending_for_device("d1", 161, 16).unwrap(),
+            ["jws-second"]
+        );
+        assert_eq!(db.pending_for_device("d2", 100, 16).unwrap(), ["jws-bobs"]);
+    }
+
+    /// The push rate limit counts every push issued since `since` (whatever became of it), not
+    /// activations nor other users' pushes, and names the earliest.
+    #[test]
+    fn pushes_since_counts_the_users_pushes() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        let bob = user_with_device(&db, "bob", "d2");
+        login_push(&db, "before", id, "d1", 90, None);
+        login_push(&db, "a", id, "d1", 100, None);
+        insert(&db, &challenge("b", id, "d1", Purpose::StepUp, 110, None));
+        insert(
+            &db,
+            &challenge("act", id, "d1", Purpose::Activate, 105, None),
+        );
+        db.settle_challenge("a", ChallengeStatus::Approved, None, None)
+            .unwrap();
+        login_push(&db, "bobs", bob, "d2", 95, None);
+
+        assert_eq!(db.pushes_since(id, 100).unwrap(), 2);
+        assert_eq!(db.first_push_since(id, 100).unwrap(), Some(100));
+        assert_eq!(db.pushes_since(id, 0).unwrap(), 3);
+        assert_eq!(db.first_push_since(id, 0).unwrap(), Some(90));
+        assert_eq!(db.pushes_since(id, 111).unwrap(), 0);
+        assert_eq!(db.first_push_since(id, 111).unwrap(), None);
+        assert_eq!(db.first_push_since(bob, 0).unwrap(), Some(95));
+    }
+}

@@ -292,3 +292,163 @@ impl Db {
         Ok(inserted == 1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use assent_protocol::Purpose;
+
+    use super::*;
+    use crate::db::ChallengeStatus;
+    use crate::db::fixtures::{self, challenge, device, line, push, user_with_device};
+    use crate::db::{EventKind, Outcome};
+
+    /// An enrollment reads back as stored, unused; an unknown token is `None`.
+    #[test]
+    fn an_enrollment_reads_back() {
+        let db = Db::in_memory().unwrap();
+        let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
+        fixtures::enrollment(&db, id, "tok", b"seed");
+        let e = db.enrollment("tok").unwrap().unwrap();
+        assert_eq!((e.token.as_str(), e.user_id), ("tok", id));
+        assert_eq!(
+            (e.totp_secret.as_slice(), e.expires_at),
+            (&b"seed"[..], 10_000)
+        );
+        assert!(!e.used);
+        assert!(db.enrollment("other").unwrap().is_none());
+    }
+
+    /// Registering uses the token and stores the device as pending, its keys and push address
+    /// as sent; the user has no device until the activation.
+    #[test]
+    fn register_device_stores_a_pending_device() {
+        let db = Db::in_memory().unwrap();
+        let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
+        fixtures::enrollment(&db, id, "tok", b"seed");
+        let sent = device("d1", id, "tok");
+        assert!(db.register_device(&sent, 5).unwrap());
+        assert!(db.enrollment("tok").unwrap().unwrap().used);
+        let stored = db.device("d1").unwrap().unwrap();
+        assert_eq!((stored.user_id, stored.enrollment.as_str()), (id, "tok"));
+        assert_eq!(stored.signing_key, sent.signing_key);
+        assert_eq!(stored.encryption_key, sent.encryption_key);
+        assert_eq!(
+            (stored.platform.as_str(), stored.name.as_str()),
+            ("android", "d1's phone")
+        );
+        assert_eq!(stored.push, Some(push("token-1")));
+        assert_eq!(stored.state, DeviceState::Pending);
+        assert_eq!(db.user(id).unwrap().unwrap().device_id, None);
+        assert!(db.device("d2").unwrap().is_none());
+    }
+
+    /// A token registers one device: a second registration with it (or with an unknown token)
+    /// is `false` and stores nothing.
+    #[test]
+    fn register_device_refuses_a_used_token() {
+        let db = Db::in_memory().unwrap();
+        let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
+        fixtures::enrollment(&db, id, "tok", b"seed");
+        assert!(db.register_device(&device("d1", id, "tok"), 5).unwrap());
+        assert!(!db.register_device(&device("d2", id, "tok"), 6).unwrap());
+        assert!(!db.register_device(&device("d3", id, "nope"), 6).unwrap());
+        assert!(db.device("d2").unwrap().is_none());
+        assert!(db.device("d3").unwrap().is_none());
+    }
+
+    /// The first activation makes the device active and the user's, with the enrollment's TOTP
+    /// secret; there was no previous device.
+    #[test]
+    fn activate_device_makes_it_the_users_device() {
+        let db = Db::in_memory().unwrap();
+        let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
+        fixtures::enrollment(&db, id, "tok", b"seed");
+        assert!(db.register_device(&device("d1", id, "tok"), 5).unwrap());
+        assert_eq!(db.activate_device("d1").unwrap(), None);
+        assert_eq!(db.device("d1").unwrap().unwrap().state, DeviceState::Active);
+        let user = db.user(id).unwrap().unwrap();
+        assert_eq!(user.device_id.as_deref(), Some("d1"));
+        assert_eq!(user.totp_secret.as_deref(), Some(&b"seed"[..]));
+        // Activating it again replaces nothing.
+        assert_eq!(db.activate_device("d1").unwrap(), None);
+    }
+
+    /// A newer device returns the previous one's id, which is retired with its pending pushes
+    /// cancelled; the new enrollment's secret replaces the old, and the TOTP count restarts.
+    #[test]
+    fn activate_device_retires_the_previous_one() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        let old_push = challenge("c1", id, "d1", Purpose::Login, 100, None);
+        let sent = line(id, EventKind::PushLogin, Outcome::Sent, "");
+        db.insert_challenge(&old_push, &sent).unwrap();
+        db.totp_attempt(id, 100, (5, 60), |_| None).unwrap();
+        fixtures::enrollment(&db, id, "tok2", b"new seed");
+        assert!(db.register_device(&device("d2", id, "tok2"), 5).unwrap());
+
+        assert_eq!(db.activate_device("d2").unwrap().as_deref(), Some("d1"));
+        assert_eq!(
+            db.device("d1").unwrap().unwrap().state,
+            DeviceState::Retired
+        );
+        assert_eq!(db.device("d2").unwrap().unwrap().state, DeviceState::Active);
+        assert_eq!(
+            db.challenge("c1").unwrap().unwrap().status,
+            ChallengeStatus::Cancelled
+        );
+        let user = db.user(id).unwrap().unwrap();
+        assert_eq!(user.device_id.as_deref(), Some("d2"));
+        assert_eq!(user.totp_secret.as_deref(), Some(&b"new seed"[..]));
+        assert_eq!((user.failed_totp, user.totp_last_step), (0, None));
+    }
+
+    /// TOTP alone: the secret becomes the user's with the step that proved it, the push device
+    /// is retired, and the token works once and only for its user.
+    #[test]
+    fn activate_totp_only_retires_the_push_device() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        let other = db.create_user("bob", "hash", 1).unwrap().unwrap();
+        fixtures::enrollment(&db, id, "tok2", b"app seed");
+        assert!(!db.activate_totp_only("tok2", other, 55).unwrap());
+        assert!(db.activate_totp_only("tok2", id, 55).unwrap());
+        let user = db.user(id).unwrap().unwrap();
+        assert_eq!(user.device_id, None);
+        assert_eq!(user.totp_secret.as_deref(), Some(&b"app seed"[..]));
+        assert_eq!(user.totp_last_step, Some(55));
+        assert!(user.enrolled());
+        assert_eq!(
+            db.device("d1").unwrap().unwrap().state,
+            DeviceState::Retired
+        );
+        assert!(db.enrollment("tok2").unwrap().unwrap().used);
+        assert!(!db.activate_totp_only("tok2", id, 56).unwrap());
+        assert_eq!(db.user(id).unwrap().unwrap().totp_last_step, Some(55));
+    }
+
+    /// A push address can be dropped (the device then polls) and set again.
+    #[test]
+    fn set_push_clears_and_replaces_the_address() {
+        let db = Db::in_memory().unwrap();
+        user_with_device(&db, "alice", "d1");
+        db.set_push("d1", None).unwrap();
+        assert_eq!(db.device("d1").unwrap().unwrap().push, None);
+        db.set_push("d1", Some(&push("token-2"))).unwrap();
+        assert_eq!(
+            db.device("d1").unwrap().unwrap().push,
+            Some(push("token-2"))
+        );
+    }
+
+    /// A nonce is accepted once per device until it expires; after that it is forgotten.
+    #[test]
+    fn remember_nonce_refuses_a_nonce_seen_before() {
+        let db = Db::in_memory().unwrap();
+        assert!(db.remember_nonce("d1", "n", 100, 160).unwrap());
+        assert!(!db.remember_nonce("d1", "n", 120, 180).unwrap());
+        assert!(!db.remember_nonce("d1", "n", 160, 220).unwrap());
+        assert!(db.remember_nonce("d2", "n", 120, 180).unwrap());
+        assert!(db.remember_nonce("d1", "m", 120, 180).unwrap());
+        assert!(db.remember_nonce("d1", "n", 161, 221).unwrap());
+    }
+}

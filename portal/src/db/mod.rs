@@ -168,3 +168,154 @@ impl Db {
         Ok(())
     }
 }
+
+/// Rows the storage tests share: a user with an active device, a session, a challenge, an event.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use assent_protocol::{PushConfig, Signer as _, Transport};
+
+    use super::*;
+
+    /// A push address.
+    pub(crate) fn push(token: &str) -> PushConfig {
+        PushConfig {
+            transport: Transport::Fcm,
+            token: token.to_owned(),
+            environment: None,
+            topic: None,
+        }
+    }
+
+    /// An unused enrollment `token` for `user_id` whose TOTP secret is `secret`, stored.
+    pub(crate) fn enrollment(db: &Db, user_id: i64, token: &str, secret: &[u8]) -> Enrollment {
+        let enrollment = Enrollment {
+            token: token.to_owned(),
+            user_id,
+            totp_secret: secret.to_vec(),
+            expires_at: 10_000,
+            used: false,
+        };
+        db.create_enrollment(&enrollment).unwrap();
+        enrollment
+    }
+
+    /// A device `id` of `user_id` registering with the enrollment `token` (not stored).
+    pub(crate) fn device(id: &str, user_id: i64, token: &str) -> Device {
+        Device {
+            id: id.to_owned(),
+            user_id,
+            enrollment: token.to_owned(),
+            signing_key: assent_protocol::SoftwareSigner::from_bytes(&[7u8; 32])
+                .unwrap()
+                .public_key(),
+            encryption_key: assent_protocol::EncryptionKey::derive(&[9u8; 32])
+                .public_key()
+                .clone(),
+            platform: "android".to_owned(),
+            name: format!("{id}'s phone"),
+            push: Some(push("token-1")),
+            state: DeviceState::Pending,
+        }
+    }
+
+    /// A user `name` whose device `device_id` is registered and activated (push and TOTP, the
+    /// secret `b"secret-<name>"`); returns the user's id.
+    pub(crate) fn user_with_device(db: &Db, name: &str, device_id: &str) -> i64 {
+        let user_id = db.create_user(name, "hash", 1).unwrap().unwrap();
+        let token = format!("enroll-{device_id}");
+        enrollment(db, user_id, &token, format!("secret-{name}").as_bytes());
+        assert!(
+            db.register_device(&device(device_id, user_id, &token), 2)
+                .unwrap()
+        );
+        db.activate_device(device_id).unwrap();
+        user_id
+    }
+
+    /// A session `id` of `user_id` in `state`, live until `expires_at`, waiting for nothing.
+    pub(crate) fn session(id: &str, user_id: i64, state: SessionState, expires_at: u64) -> Session {
+        Session {
+            id: id.to_owned(),
+            user_id,
+            state,
+            csrf: format!("csrf-{id}"),
+            ip: "192.0.2.1".to_owned(),
+            user_agent: "test".to_owned(),
+            expires_at,
+            challenge: None,
+            enrollment: None,
+            step_up_at: None,
+        }
+    }
+
+    /// A pending challenge `id` for `purpose` to `device_id`, issued at `iat` (60 s to answer),
+    /// waited for by `session`.
+    pub(crate) fn challenge(
+        id: &str,
+        user_id: i64,
+        device_id: &str,
+        purpose: assent_protocol::Purpose,
+        iat: u64,
+        session: Option<&str>,
+    ) -> ChallengeRow {
+        ChallengeRow {
+            id: id.to_owned(),
+            user_id,
+            device_id: device_id.to_owned(),
+            jws: format!("jws-{id}"),
+            hash: format!("hash-{id}"),
+            purpose,
+            iat,
+            exp: iat + 60,
+            number: Some("42".to_owned()),
+            user_verification: assent_protocol::UserVerification::Preferred,
+            status: ChallengeStatus::Pending,
+            reason: None,
+            session: session.map(str::to_owned),
+            delivery: None,
+            delivery_detail: None,
+        }
+    }
+
+    /// An event line for `user_id`.
+    pub(crate) fn line(
+        user_id: i64,
+        kind: EventKind,
+        outcome: Outcome,
+        detail: &str,
+    ) -> LogLine<'_> {
+        LogLine {
+            user_id,
+            at: 100,
+            ip: "192.0.2.1",
+            kind,
+            outcome,
+            detail,
+        }
+    }
+
+    /// Stores a pending login challenge `id` to `device_id` issued at `iat`, with its event.
+    pub(crate) fn login_push(
+        db: &Db,
+        id: &str,
+        user_id: i64,
+        device_id: &str,
+        iat: u64,
+        session: Option<&str>,
+    ) -> ChallengeRow {
+        let c = challenge(
+            id,
+            user_id,
+            device_id,
+            assent_protocol::Purpose::Login,
+            iat,
+            session,
+        );
+        db.insert_challenge(
+            &c,
+            &line(user_id, EventKind::PushLogin, Outcome::Sent, "sent"),
+        )
+        .unwrap();
+        c
+    }
+}

@@ -300,3 +300,149 @@ impl Db {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::fixtures::{line, login_push, session, user_with_device};
+    use crate::db::{ChallengeStatus, EventKind, Outcome};
+
+    /// A user with device `d1` and a session `s1` waiting at the password step until 200.
+    fn waiting() -> (Db, i64) {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        db.create_session(&session("s1", id, SessionState::Password, 200), 1)
+            .unwrap();
+        (db, id)
+    }
+
+    /// A session reads back as stored while live; from its expiry on, it is gone.
+    #[test]
+    fn session_reads_back_only_while_live() {
+        let (db, id) = waiting();
+        let s = db.session("s1", 100).unwrap().unwrap();
+        assert_eq!(
+            (s.id.as_str(), s.user_id, s.state),
+            ("s1", id, SessionState::Password)
+        );
+        assert_eq!((s.csrf.as_str(), s.ip.as_str()), ("csrf-s1", "192.0.2.1"));
+        assert_eq!((s.user_agent.as_str(), s.expires_at), ("test", 200));
+        assert!(s.csrf_matches("csrf-s1") && !s.csrf_matches("csrf-s2"));
+        assert_eq!(
+            (s.challenge, s.enrollment, s.step_up_at),
+            (None, None, None)
+        );
+        assert!(db.session("s1", 199).unwrap().is_some());
+        assert!(db.session("s1", 200).unwrap().is_none());
+        assert!(db.session("s2", 100).unwrap().is_none());
+    }
+
+    /// An ended session is gone, and says why until it would have expired; the first reason
+    /// stays.
+    #[test]
+    fn an_ended_session_says_why() {
+        let (db, _) = waiting();
+        assert_eq!(db.session_ending("s1", 100).unwrap(), None);
+        db.end_session("s1", SessionEnd::SignedOut).unwrap();
+        assert!(db.session("s1", 100).unwrap().is_none());
+        assert_eq!(
+            db.session_ending("s1", 100).unwrap(),
+            Some(SessionEnd::SignedOut)
+        );
+        db.end_session("s1", SessionEnd::StepUpDenied).unwrap();
+        assert_eq!(
+            db.session_ending("s1", 100).unwrap(),
+            Some(SessionEnd::SignedOut)
+        );
+        assert_eq!(db.session_ending("s1", 200).unwrap(), None);
+        assert_eq!(db.session_ending("s2", 100).unwrap(), None);
+    }
+
+    /// A visit reads the live session, its user and the challenge it waits for.
+    #[test]
+    fn visit_reads_session_user_and_challenge() {
+        let (db, id) = waiting();
+        let Ok((s, user, none)) = db.visit("s1", 100).unwrap() else {
+            panic!("the session is live");
+        };
+        assert_eq!(
+            (s.id.as_str(), user.id, user.username.as_str()),
+            ("s1", id, "alice")
+        );
+        assert!(none.is_none());
+        login_push(&db, "c1", id, "d1", 100, Some("s1"));
+        let Ok((s, _, challenge)) = db.visit("s1", 100).unwrap() else {
+            panic!("the session is live");
+        };
+        assert_eq!(s.challenge.as_deref(), Some("c1"));
+        assert_eq!(challenge.unwrap().id, "c1");
+    }
+
+    /// A visit to an ended session says why; to an unknown or expired one, nothing.
+    #[test]
+    fn visit_of_a_gone_session_says_why_if_it_was_ended() {
+        let (db, id) = waiting();
+        db.create_session(&session("s2", id, SessionState::SignedIn, 200), 1)
+            .unwrap();
+        db.end_session("s2", SessionEnd::PasswordChanged).unwrap();
+        assert!(matches!(
+            db.visit("s2", 100).unwrap(),
+            Err(Some(SessionEnd::PasswordChanged))
+        ));
+        assert!(matches!(db.visit("s2", 200).unwrap(), Err(None)));
+        assert!(matches!(db.visit("s1", 200).unwrap(), Err(None)));
+        assert!(matches!(db.visit("nope", 100).unwrap(), Err(None)));
+    }
+
+    /// An update stores the progress and, when given, its event; without one, no event.
+    #[test]
+    fn update_session_stores_progress_and_its_event() {
+        let (db, id) = waiting();
+        let mut s = db.session("s1", 100).unwrap().unwrap();
+        s.state = SessionState::SignedIn;
+        s.expires_at = 900;
+        s.enrollment = Some("tok".to_owned());
+        s.step_up_at = Some(150);
+        let signed_in = line(id, EventKind::Session, Outcome::SignedIn, "push");
+        db.update_session(&s, Some(&signed_in)).unwrap();
+        let stored = db.session("s1", 500).unwrap().unwrap();
+        assert_eq!(
+            (stored.state, stored.expires_at),
+            (SessionState::SignedIn, 900)
+        );
+        assert_eq!(stored.enrollment.as_deref(), Some("tok"));
+        assert_eq!(stored.step_up_at, Some(150));
+        let events = db.events(id).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            (events[0].kind, events[0].outcome),
+            (EventKind::Session, Outcome::SignedIn)
+        );
+        assert_eq!(events[0].detail, "push");
+
+        s.step_up_at = None;
+        db.update_session(&s, None).unwrap();
+        assert_eq!(db.session("s1", 500).unwrap().unwrap().step_up_at, None);
+        assert_eq!(db.events(id).unwrap().len(), 1);
+    }
+
+    /// Ending a session withdraws the pending push it waits for, and no other session's.
+    #[test]
+    fn end_session_cancels_the_push_it_waits_for() {
+        let (db, id) = waiting();
+        db.create_session(&session("s2", id, SessionState::Password, 200), 1)
+            .unwrap();
+        login_push(&db, "c1", id, "d1", 100, Some("s1"));
+        login_push(&db, "c2", id, "d1", 100, Some("s2"));
+        db.end_session("s1", SessionEnd::SignedOut).unwrap();
+        assert_eq!(
+            db.challenge("c1").unwrap().unwrap().status,
+            ChallengeStatus::Cancelled
+        );
+        assert_eq!(
+            db.challenge("c2").unwrap().unwrap().status,
+            ChallengeStatus::Pending
+        );
+        assert!(db.session("s2", 100).unwrap().is_some());
+    }
+}

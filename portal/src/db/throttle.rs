@@ -66,3 +66,73 @@ impl Db {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One attempt at `now` with a 60-second window.
+    fn attempt(db: &Db, ip: &str, name: &str, now: u64, limits: (u32, u32)) -> Result<i64, u64> {
+        db.password_attempt(ip, name, now, now - 60, limits)
+            .unwrap()
+    }
+
+    /// An address gets `ip_limit` attempts in the window, whatever the names; then the time of
+    /// its oldest attempt; other addresses are not affected; once that attempt leaves the
+    /// window, one more is let through.
+    #[test]
+    fn an_address_is_limited_within_the_window() {
+        let db = Db::in_memory().unwrap();
+        for (i, now) in (100..103).enumerate() {
+            assert!(attempt(&db, "ip-a", &format!("name-{i}"), now, (3, 10)).is_ok());
+        }
+        assert_eq!(attempt(&db, "ip-a", "name-9", 103, (3, 10)), Err(100));
+        assert_eq!(attempt(&db, "ip-a", "name-9", 159, (3, 10)), Err(100));
+        assert!(attempt(&db, "ip-b", "name-9", 159, (3, 10)).is_ok());
+        // At 160 the attempt at 100 is 60 seconds old: out of the window.
+        assert!(attempt(&db, "ip-a", "name-9", 160, (3, 10)).is_ok());
+        assert_eq!(attempt(&db, "ip-a", "name-9", 160, (3, 10)), Err(101));
+    }
+
+    /// A name gets `name_limit` attempts in the window, from any addresses.
+    #[test]
+    fn a_name_is_limited_across_addresses() {
+        let db = Db::in_memory().unwrap();
+        assert!(attempt(&db, "ip-a", "alice", 100, (10, 2)).is_ok());
+        assert!(attempt(&db, "ip-b", "alice", 105, (10, 2)).is_ok());
+        assert_eq!(attempt(&db, "ip-c", "alice", 110, (10, 2)), Err(100));
+        assert!(attempt(&db, "ip-c", "bob", 110, (10, 2)).is_ok());
+    }
+
+    /// Blocked by both limits, the answer is the later of the two oldest attempts (both must
+    /// have left the window before an attempt is let through).
+    #[test]
+    fn blocked_twice_the_later_oldest_attempt_counts() {
+        let db = Db::in_memory().unwrap();
+        for (ip, name, now) in [("ip-a", "x", 100), ("ip-a", "y", 101)] {
+            assert!(attempt(&db, ip, name, now, (2, 2)).is_ok());
+        }
+        for (ip, name, now) in [("ip-b", "z", 102), ("ip-c", "z", 103)] {
+            assert!(attempt(&db, ip, name, now, (2, 2)).is_ok());
+        }
+        assert_eq!(attempt(&db, "ip-a", "z", 110, (2, 2)), Err(102));
+    }
+
+    /// Clearing forgets the attempt row and the name's count, but the other wrong passwords
+    /// still count against their addresses.
+    #[test]
+    fn clearing_forgets_the_name_but_not_the_addresses() {
+        let db = Db::in_memory().unwrap();
+        assert!(attempt(&db, "ip-a", "alice", 100, (10, 2)).is_ok());
+        let right = attempt(&db, "ip-b", "alice", 101, (10, 2)).unwrap();
+        assert_eq!(attempt(&db, "ip-c", "alice", 102, (10, 2)), Err(100));
+        db.clear_password_failures("alice", Some(right)).unwrap();
+        // ip-b's right password is forgotten, ip-a's wrong one is not.
+        assert!(attempt(&db, "ip-b", "bob", 103, (1, 10)).is_ok());
+        assert_eq!(attempt(&db, "ip-a", "bob", 103, (1, 10)), Err(100));
+        // The name starts again.
+        assert!(attempt(&db, "ip-c", "alice", 104, (10, 2)).is_ok());
+        assert!(attempt(&db, "ip-d", "alice", 105, (10, 2)).is_ok());
+        assert_eq!(attempt(&db, "ip-e", "alice", 106, (10, 2)), Err(104));
+    }
+}

@@ -276,3 +276,302 @@ impl Db {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::db::fixtures::{self, login_push, session, user_with_device};
+    use crate::db::{ChallengeStatus, DeviceState, SessionState};
+
+    const LIMITS: (u32, u64) = (3, 300);
+
+    /// A user enrolled by TOTP alone, the secret `b"totp"`, its last step accepted 100.
+    fn totp_user(db: &Db, name: &str) -> i64 {
+        let id = db.create_user(name, "hash", 1).unwrap().unwrap();
+        fixtures::enrollment(db, id, &format!("t-{name}"), b"totp");
+        assert!(
+            db.activate_totp_only(&format!("t-{name}"), id, 100)
+                .unwrap()
+        );
+        id
+    }
+
+    /// Types a wrong code at `now`.
+    fn wrong(db: &Db, id: i64, now: u64) -> TotpAttempt {
+        db.totp_attempt(id, now, LIMITS, |_| None).unwrap()
+    }
+
+    /// A name is taken once: the second create is `Ok(None)` and leaves the first user as it was.
+    #[test]
+    fn create_user_refuses_a_taken_name() {
+        let db = Db::in_memory().unwrap();
+        let id = db.create_user("alice", "hash-1", 1).unwrap().unwrap();
+        assert_eq!(db.create_user("alice", "hash-2", 2).unwrap(), None);
+        assert_eq!(
+            db.user_by_name("alice").unwrap().unwrap().password_hash,
+            "hash-1"
+        );
+        assert_ne!(db.create_user("bob", "hash-2", 2).unwrap(), Some(id));
+    }
+
+    /// A new user reads back the same by name and by id, with MFA required and nothing else set.
+    #[test]
+    fn a_new_user_reads_back_by_name_and_id() {
+        let db = Db::in_memory().unwrap();
+        let id = db.create_user("alice", "phc", 1).unwrap().unwrap();
+        let by_name = db.user_by_name("alice").unwrap().unwrap();
+        let by_id = db.user(id).unwrap().unwrap();
+        for user in [&by_name, &by_id] {
+            assert_eq!(user.id, id);
+            assert_eq!(user.username, "alice");
+            assert_eq!(user.password_hash, "phc");
+            assert!(user.mfa_required && !user.suspended && !user.enrolled());
+            assert_eq!((user.failed_totp, user.locked_until), (0, None));
+            assert_eq!((&user.totp_secret, user.totp_last_step), (&None, None));
+            assert_eq!(user.device_id, None);
+        }
+        assert!(db.user_by_name("nobody").unwrap().is_none());
+        assert!(db.user(id + 1).unwrap().is_none());
+    }
+
+    /// Suspending ends every session of the user (signed in or not), cancels the pushes they
+    /// wait for, and leaves other users alone; restoring lifts only the flag.
+    #[test]
+    fn suspending_ends_the_users_sessions_and_their_pushes() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        let other = user_with_device(&db, "bob", "d2");
+        db.create_session(&session("in", id, SessionState::SignedIn, 500), 1)
+            .unwrap();
+        db.create_session(&session("wait", id, SessionState::Password, 500), 1)
+            .unwrap();
+        db.create_session(&session("bob", other, SessionState::Password, 500), 1)
+            .unwrap();
+        login_push(&db, "c1", id, "d1", 100, Some("wait"));
+        login_push(&db, "c2", other, "d2", 100, Some("bob"));
+
+        db.set_suspended(id, true).unwrap();
+        assert!(db.user(id).unwrap().unwrap().suspended);
+        for s in ["in", "wait"] {
+            assert!(db.session(s, 100).unwrap().is_none());
+            assert_eq!(
+                db.session_ending(s, 100).unwrap(),
+                Some(SessionEnd::Suspended)
+            );
+        }
+        assert_eq!(
+            db.challenge("c1").unwrap().unwrap().status,
+            ChallengeStatus::Cancelled
+        );
+        assert!(db.session("bob", 100).unwrap().is_some());
+        assert_eq!(
+            db.challenge("c2").unwrap().unwrap().status,
+            ChallengeStatus::Pending
+        );
+
+        db.set_suspended(id, false).unwrap();
+        assert!(!db.user(id).unwrap().unwrap().suspended);
+        assert!(db.session("in", 100).unwrap().is_none());
+    }
+
+    /// Wrong codes count up; the `max`th locks until `now + lock_seconds`, which ends the
+    /// sign-ins under way (and withdraws their pushes) but not the signed-in sessions.
+    #[test]
+    fn wrong_codes_count_and_lock_at_the_limit() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        db.create_session(&session("in", id, SessionState::SignedIn, 5000), 1)
+            .unwrap();
+        db.create_session(&session("wait", id, SessionState::Password, 5000), 1)
+            .unwrap();
+        login_push(&db, "c1", id, "d1", 1000, Some("wait"));
+
+        for count in 1..=2 {
+            let locked_until = None;
+            assert_eq!(
+                wrong(&db, id, 1000),
+                TotpAttempt::Wrong {
+                    count,
+                    locked_until
+                }
+            );
+            assert_eq!(db.user(id).unwrap().unwrap().failed_totp, count);
+        }
+        assert!(db.session("wait", 1000).unwrap().is_some());
+        let locked_until = Some(1300);
+        assert_eq!(
+            wrong(&db, id, 1000),
+            TotpAttempt::Wrong {
+                count: 3,
+                locked_until
+            }
+        );
+        let user = db.user(id).unwrap().unwrap();
+        assert_eq!((user.failed_totp, user.locked_until), (3, Some(1300)));
+        assert!(user.locked(1299) && !user.locked(1300));
+        assert_eq!(
+            db.session_ending("wait", 1000).unwrap(),
+            Some(SessionEnd::LockedOut)
+        );
+        assert_eq!(
+            db.challenge("c1").unwrap().unwrap().status,
+            ChallengeStatus::Cancelled
+        );
+        assert!(db.session("in", 1000).unwrap().is_some());
+    }
+
+    /// While locked, even a right code is refused and the code is not looked at.
+    #[test]
+    fn a_locked_account_refuses_without_checking_the_code() {
+        let db = Db::in_memory().unwrap();
+        let id = totp_user(&db, "alice");
+        for _ in 0..3 {
+            wrong(&db, id, 1000);
+        }
+        let called = Cell::new(false);
+        let attempt = db
+            .totp_attempt(id, 1299, LIMITS, |_| {
+                called.set(true);
+                Some(500)
+            })
+            .unwrap();
+        assert_eq!(attempt, TotpAttempt::Locked { until: 1300 });
+        assert!(!called.get());
+        let user = db.user(id).unwrap().unwrap();
+        assert_eq!((user.failed_totp, user.totp_last_step), (3, Some(100)));
+    }
+
+    /// The check sees the stored secret; a code of a step at or before the last one accepted
+    /// counts as wrong; a later step is accepted, remembered, and clears the count.
+    #[test]
+    fn a_code_works_once() {
+        let db = Db::in_memory().unwrap();
+        let id = totp_user(&db, "alice");
+        let reused = db
+            .totp_attempt(id, 1000, LIMITS, |secret| {
+                assert_eq!(secret, b"totp");
+                Some(100)
+            })
+            .unwrap();
+        let locked_until = None;
+        assert_eq!(
+            reused,
+            TotpAttempt::Wrong {
+                count: 1,
+                locked_until
+            }
+        );
+        let earlier = db.totp_attempt(id, 1000, LIMITS, |_| Some(99)).unwrap();
+        assert_eq!(
+            earlier,
+            TotpAttempt::Wrong {
+                count: 2,
+                locked_until
+            }
+        );
+        let fresh = db.totp_attempt(id, 1000, LIMITS, |_| Some(101)).unwrap();
+        assert_eq!(fresh, TotpAttempt::Accepted);
+        let user = db.user(id).unwrap().unwrap();
+        assert_eq!((user.failed_totp, user.totp_last_step), (0, Some(101)));
+        let again = db.totp_attempt(id, 1000, LIMITS, |_| Some(101)).unwrap();
+        assert_eq!(
+            again,
+            TotpAttempt::Wrong {
+                count: 1,
+                locked_until
+            }
+        );
+    }
+
+    /// After a lock has run out, the next wrong code is the first of a new count (and lifts the
+    /// stale lock), so one more wrong code does not lock again.
+    #[test]
+    fn a_lock_that_ran_out_starts_a_new_count() {
+        let db = Db::in_memory().unwrap();
+        let id = totp_user(&db, "alice");
+        for _ in 0..3 {
+            wrong(&db, id, 1000);
+        }
+        let locked_until = None;
+        assert_eq!(
+            wrong(&db, id, 1300),
+            TotpAttempt::Wrong {
+                count: 1,
+                locked_until
+            }
+        );
+        let user = db.user(id).unwrap().unwrap();
+        assert_eq!((user.failed_totp, user.locked_until), (1, None));
+        assert_eq!(
+            wrong(&db, id, 1300),
+            TotpAttempt::Wrong {
+                count: 2,
+                locked_until
+            }
+        );
+    }
+
+    /// No TOTP secret, or no such user: `NotEnrolled`, and the check is not called.
+    #[test]
+    fn totp_without_a_secret_is_not_enrolled() {
+        let db = Db::in_memory().unwrap();
+        let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
+        for user in [id, id + 1] {
+            let attempt = db
+                .totp_attempt(user, 1000, LIMITS, |_| panic!("no secret to check"))
+                .unwrap();
+            assert_eq!(attempt, TotpAttempt::NotEnrolled);
+        }
+        assert_eq!(db.user(id).unwrap().unwrap().failed_totp, 0);
+    }
+
+    /// Unlocking clears the count and the lock: a right code is accepted at once.
+    #[test]
+    fn unlock_clears_the_lock() {
+        let db = Db::in_memory().unwrap();
+        let id = totp_user(&db, "alice");
+        for _ in 0..3 {
+            wrong(&db, id, 1000);
+        }
+        db.unlock(id).unwrap();
+        let user = db.user(id).unwrap().unwrap();
+        assert_eq!((user.failed_totp, user.locked_until), (0, None));
+        let attempt = db.totp_attempt(id, 1001, LIMITS, |_| Some(200)).unwrap();
+        assert_eq!(attempt, TotpAttempt::Accepted);
+    }
+
+    /// Resetting MFA drops the TOTP secret, the device (retired, its pushes cancelled) and the
+    /// enrollments, and ends every session of the user.
+    #[test]
+    fn reset_mfa_removes_both_factors_and_ends_sessions() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        fixtures::enrollment(&db, id, "unused", b"other");
+        db.create_session(&session("in", id, SessionState::SignedIn, 500), 1)
+            .unwrap();
+        login_push(&db, "c1", id, "d1", 100, None);
+        assert!(db.user(id).unwrap().unwrap().enrolled());
+
+        db.reset_mfa(id).unwrap();
+        let user = db.user(id).unwrap().unwrap();
+        assert!(!user.enrolled());
+        assert_eq!((user.totp_secret, user.totp_last_step), (None, None));
+        assert_eq!(
+            db.device("d1").unwrap().unwrap().state,
+            DeviceState::Retired
+        );
+        assert_eq!(
+            db.challenge("c1").unwrap().unwrap().status,
+            ChallengeStatus::Cancelled
+        );
+        assert!(db.enrollment("unused").unwrap().is_none());
+        assert!(db.enrollment("enroll-d1").unwrap().is_none());
+        assert!(db.session("in", 100).unwrap().is_none());
+        assert_eq!(
+            db.session_ending("in", 100).unwrap(),
+            Some(SessionEnd::MfaReset)
+        );
+    }
+}
