@@ -614,3 +614,82 @@ fn the_lockout_is_read_from_the_database_not_from_the_callers_copy() {
         TotpOutcome::Accepted
     );
 }
+
+/// A device that registers and then declines its own activation challenge stays pending: it
+/// is not made the user's device, and the enrollment is not complete.
+#[test]
+fn a_declined_activation_does_not_enroll_the_device() {
+    use assent_protocol::answer::{Response, build_answer};
+    use assent_protocol::challenge::open_challenge;
+    use assent_protocol::registration::build_registration;
+    use assent_protocol::{
+        EncryptionKey, Platform, PushConfig, PushEnrollment, Signer as _, SoftwareSigner, Transport,
+    };
+
+    let p = portal(Settings::defaults().unwrap());
+    let user = p.create_user("nina", "correct horse battery").unwrap();
+    let (enrollment, _) = p.start_enrollment(&user).unwrap();
+    let device = SoftwareSigner::from_bytes(&[5; 32]).unwrap();
+    let device_key = EncryptionKey::derive(&[6; 32]);
+    let push = PushConfig {
+        transport: Transport::Direct,
+        token: "stream-nina".into(),
+        environment: None,
+        topic: None,
+    };
+    let qr = PushEnrollment {
+        portal_url: p.settings().public_url(),
+        token: assent_protocol::EnrollmentToken::parse(&enrollment.token).unwrap(),
+        portal_key: p.signer().public_key(),
+        expires_at: enrollment.expires_at,
+    };
+    let registration = build_registration(
+        &device,
+        &qr,
+        device_key.public_key(),
+        Platform::Desktop,
+        "nina's laptop",
+        &push,
+        p.now(),
+    )
+    .unwrap();
+    let registered = portal::app::devices::register(&p, &registration, "192.0.2.9").unwrap();
+    let device_id = device.public_key().thumbprint();
+    let challenge = open_challenge(
+        registered["challenge"].as_str().unwrap(),
+        &p.signer().public_key(),
+        &device_key,
+        &device_id,
+        p.now(),
+    )
+    .unwrap();
+    let deny = Response::Deny {
+        reason: None,
+        user_verified: false,
+    };
+    let answer = build_answer(&device, &challenge, &deny, p.now()).unwrap();
+    let replied = portal::app::devices::answer(&p, &answer, "192.0.2.9").unwrap();
+    assert_eq!(replied["status"], "denied");
+
+    let nina = p.user("nina").unwrap();
+    assert_eq!(
+        nina.device_id, None,
+        "the declining device is not the user's"
+    );
+    assert!(
+        nina.totp_secret.is_none(),
+        "the enrollment did not complete"
+    );
+    let events = p.user_events("nina").unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::Enrolled && e.outcome == Outcome::Refused),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.kind == EventKind::Enrolled && e.outcome == Outcome::Ok)
+    );
+}

@@ -187,7 +187,9 @@ impl Portal {
             delivery,
             delivery_detail: None,
         };
-        self.db.insert_challenge(&row, line)?;
+        if !self.db.insert_challenge(&row, line)? {
+            return Err(PortalError::SessionGone);
+        }
         Ok(row)
     }
 

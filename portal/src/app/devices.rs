@@ -245,7 +245,19 @@ pub fn answer(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Value,
     if !settled {
         return Err(Refusal::new(ErrorCode::AlreadyAnswered, "already answered"));
     }
-    if activation {
+    if activation && status != ChallengeStatus::Approved {
+        // A device that declines its own activation stays pending (and is never the user's).
+        portal.log(
+            user.id,
+            ip,
+            EventKind::Enrolled,
+            Outcome::Refused,
+            &format!(
+                "{} ({}) declined its activation",
+                device.name, device.platform
+            ),
+        )?;
+    } else if activation {
         let replaced = portal.db.activate_device(&kid)?;
         portal.log(
             user.id,

@@ -94,6 +94,10 @@ pub enum PortalError {
     /// A task moved off the async runtime (Argon2id, SQLite) panicked or was cancelled.
     #[error("a background task failed")]
     TaskFailed,
+    /// The browser session ended while its request was handled (signed out elsewhere, reset,
+    /// suspended): nothing was sent for it.
+    #[error("the session ended")]
+    SessionGone,
     /// A session was asked to move where its states do not lead (a bug, never user input).
     #[error("a session cannot go from {from:?} to {to:?}")]
     Transition {

@@ -161,8 +161,9 @@ impl Db {
     // ---- challenges
 
     /// Stores a sent challenge with its event, and points the browser session waiting for it
-    /// (if any) at it: one transaction.
-    pub fn insert_challenge(&self, c: &ChallengeRow, line: &LogLine<'_>) -> DbResult<()> {
+    /// (if any) at it: one transaction. `false`, with nothing stored, when that session has
+    /// ended meanwhile.
+    pub fn insert_challenge(&self, c: &ChallengeRow, line: &LogLine<'_>) -> DbResult<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.prepare_cached(&format!(
@@ -187,12 +188,19 @@ impl Db {
             c.delivery_detail
         ])?;
         if let Some(session) = &c.session {
-            tx.prepare_cached("UPDATE sessions SET challenge = ?2 WHERE id = ?1")?
+            let waiting = tx
+                .prepare_cached(
+                    "UPDATE sessions SET challenge = ?2 WHERE id = ?1 AND ended IS NULL",
+                )?
                 .execute(params![session, c.id])?;
+            if waiting == 0 {
+                // The session ended since the page read it: no push for nobody to wait for.
+                return Ok(false);
+            }
         }
         events::insert(&tx, line)?;
         tx.commit()?;
-        Ok(())
+        Ok(true)
     }
 
     /// A challenge by id.
@@ -363,6 +371,23 @@ mod tests {
         assert!(db.challenge("c1").unwrap().is_none());
         assert_eq!(db.session("s1", 100).unwrap().unwrap().challenge, None);
         assert!(db.events(id).unwrap().is_empty());
+    }
+
+    /// A session that ended after the page read it gets no push: nothing is stored.
+    #[test]
+    fn insert_challenge_refuses_an_ended_session() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        db.create_session(&session("s1", id, SessionState::SignedIn, 500), 1)
+            .unwrap();
+        db.end_session("s1", crate::db::SessionEnd::SignedOut)
+            .unwrap();
+        let c = challenge("c1", id, "d1", Purpose::StepUp, 100, Some("s1"));
+        let sent = line(id, EventKind::PushStepUp, Outcome::Sent, "");
+        assert!(!db.insert_challenge(&c, &sent).unwrap());
+        assert!(db.challenge("c1").unwrap().is_none());
+        assert!(db.events(id).unwrap().is_empty());
+        assert!(db.pending_for_device("d1", 100, 16).unwrap().is_empty());
     }
 
     /// Only a pending challenge settles: a second answer is `false` and writes no event.

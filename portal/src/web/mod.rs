@@ -192,6 +192,9 @@ impl From<PortalError> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
+        if matches!(self.0, PortalError::SessionGone) {
+            return to_login("Your session ended; sign in again.");
+        }
         tracing::error!(error = %self.0, "page failed");
         (
             StatusCode::INTERNAL_SERVER_ERROR,
