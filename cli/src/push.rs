@@ -162,16 +162,20 @@ fn enrollment_text(uri_or_image: Option<String>, qr: Option<PathBuf>) -> Result<
 /// The device name: given (checked), else "assent on <hostname>", at most 64 bytes.
 fn device_name(given: Option<String>) -> Result<String, Failure> {
     if let Some(name) = given {
-        if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
+        if !assent_protocol::is_display_text(&name, MAX_NAME) {
             return Err(Failure::new(format!(
-                "the device name must be 1 to {MAX_NAME} bytes without control characters"
+                "the device name must be 1 to {MAX_NAME} bytes without control characters, \
+                 bidirectional controls or line separators"
             )));
         }
         return Ok(name);
     }
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let mut name = String::from("assent on ");
-    for c in host.chars().filter(|c| !c.is_control()) {
+    for c in host
+        .chars()
+        .filter(|&c| !assent_protocol::refused_in_display_text(c))
+    {
         if name.len() + c.len_utf8() > MAX_NAME {
             break;
         }

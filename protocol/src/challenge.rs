@@ -299,6 +299,28 @@ pub fn build_challenge_with(
     {
         return Err(ChallengeError::Invalid("number_matching.digits"));
     }
+    seal_challenge(
+        portal,
+        device_id,
+        device_encryption_key,
+        content,
+        now,
+        id,
+        ephemeral_ikm,
+    )
+}
+
+/// Encrypts, signs and encodes a challenge whose content was checked (tests also seal content
+/// that breaks the rules, to check that devices refuse it).
+fn seal_challenge(
+    portal: &dyn Signer,
+    device_id: &str,
+    device_encryption_key: &PublicJwk,
+    content: &ChallengeContent,
+    now: u64,
+    id: [u8; 16],
+    ephemeral_ikm: &[u8; 32],
+) -> Result<BuiltChallenge, ChallengeError> {
     let id = b64::encode(id);
     let iat = now;
     let exp = now + CHALLENGE_LIFETIME;
@@ -570,6 +592,48 @@ mod tests {
         let mut c = content();
         c.context.os = Some("a\u{7}".into());
         assert_eq!(build(&c), Err(ChallengeError::Invalid("context.os")));
+        // Bidirectional controls and separators (§2.5), refused by the sender...
+        for (hostile, field) in [
+            ("Payroll\u{202E}lanigiro", "context.application"),
+            ("Lyon\u{2028}Approve now", "context.location"),
+            ("alice\u{2066}", "context.user"),
+            ("Firefox\u{200F}", "context.browser"),
+            ("Linux\u{85}", "context.os"),
+        ] {
+            let mut c = content();
+            match field {
+                "context.application" => c.context.application = hostile.into(),
+                "context.location" => c.context.location = Some(hostile.into()),
+                "context.user" => c.context.user = hostile.into(),
+                "context.browser" => c.context.browser = Some(hostile.into()),
+                _ => c.context.os = Some(hostile.into()),
+            }
+            assert_eq!(
+                build(&c),
+                Err(ChallengeError::Invalid(field)),
+                "{hostile:?}"
+            );
+            // ... and by the device, when a sender did not check.
+            let sealed = seal_challenge(
+                &portal(),
+                &device_id(),
+                device_key().public_key(),
+                &c,
+                NOW,
+                [1; 16],
+                &[2; 32],
+            )
+            .unwrap();
+            assert_eq!(
+                open(&sealed.jws, NOW),
+                Err(ChallengeError::Invalid(field)),
+                "{hostile:?}"
+            );
+        }
+        // Right-to-left scripts and emoji are display text.
+        let mut c = content();
+        c.context.application = "تطبيق الرواتب 💼".into();
+        assert!(build(&c).is_ok());
         let mut c = content();
         c.context.application = String::new();
         assert_eq!(

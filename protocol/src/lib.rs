@@ -82,8 +82,29 @@ pub(crate) fn within_skew(iat: u64, now: u64) -> bool {
     iat.abs_diff(now) <= CLOCK_SKEW
 }
 
-/// True when `s` is at most `max` bytes and has no control characters: text shown to a user or
-/// written to a log.
-pub(crate) fn is_display_text(s: &str, max: usize) -> bool {
-    !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control)
+/// Whether `c` is refused in display text (docs/protocol.md §2.5): the C0 and C1 controls and
+/// DEL, the Unicode bidirectional controls (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F,
+/// U+061C), and the line and paragraph separators (U+2028, U+2029). Each of them can make a
+/// device name the help desk reads, or a sign-in context the user reads, show something other
+/// than what it says: an override can make text read backwards, a separator can start a line
+/// that looks like the portal's own.
+pub fn refused_in_display_text(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{061C}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+}
+
+/// True when `s` is display text (docs/protocol.md §2.5): non-empty, at most `max` bytes, and
+/// without a character [`refused_in_display_text`] refuses. For text shown to a user or an
+/// administrator, or written to a log.
+pub fn is_display_text(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && !s.chars().any(refused_in_display_text)
 }

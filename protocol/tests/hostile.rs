@@ -631,4 +631,34 @@ fn registration_attacks() {
         verify_registration(&with_d, &kid, NOW, valid),
         Err(RegistrationError::Malformed(JwsError::Header(_)))
     ));
+    // A device name the help desk would read backwards, or split over two lines (§2.5):
+    // refused by the sender, and by the portal when a sender did not check.
+    for hostile in [
+        "laptop\u{202E}gnp.exe",
+        "phone\u{2028}admin approved",
+        "\u{2067}desk",
+        "tab\there",
+        "next\u{85}line",
+    ] {
+        let built = build_registration(
+            &w.device,
+            &enrollment,
+            w.device_key.public_key(),
+            Platform::Desktop,
+            hostile,
+            &push,
+            NOW,
+        );
+        assert_eq!(
+            built,
+            Err(RegistrationError::Invalid("name")),
+            "{hostile:?}"
+        );
+        let renamed = resign(&jws, &w.device, |_, p| p["name"] = hostile.into());
+        assert_eq!(
+            verify_registration(&renamed, &kid, NOW, valid).map(|_| ()),
+            Err(RegistrationError::Invalid("name")),
+            "{hostile:?}"
+        );
+    }
 }

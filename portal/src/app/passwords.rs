@@ -64,10 +64,10 @@ impl Portal {
             || username.len() > 64
             || username
                 .chars()
-                .any(|c| c.is_control() || c.is_whitespace())
+                .any(|c| c.is_whitespace() || assent_protocol::refused_in_display_text(c))
         {
             return Err(PortalError::BadUserName(
-                "a user name is 1 to 64 characters without spaces",
+                "a user name is 1 to 64 bytes without spaces, controls or bidirectional marks",
             ));
         }
         check_password_rules(password)?;
