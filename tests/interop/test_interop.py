@@ -323,3 +323,56 @@ def test_hpke_is_reproducible_across_implementations(rust):
     rust_enc = unb64(outer["enc"])[:65]
     eks = SUITE.kem.derive_key_pair(ikm)
     assert eks.public_key.to_public_bytes() == rust_enc
+
+
+HOSTILE_TEXT = [
+    "laptop\u202egnp.exe",  # right-to-left override: reads "laptopexe.png"
+    "phone\u2028admin approved",  # line separator
+    "\u2067desk",  # right-to-left isolate
+    "mark\u200f",  # right-to-left mark
+    "tab\there",  # C0
+    "next\u0085line",  # C1
+]
+
+
+def test_display_text_refuses_bidi_controls_and_separators(rust):
+    """§2.5 from the Python side: a registration whose device name carries a bidirectional control,
+    a separator or a control character is refused by the Rust portal, and a challenge whose context
+    does is refused by the Rust device; right-to-left scripts and emoji pass both."""
+    # Portal side: a Python device signs registrations with hostile names.
+    portal_scalar = b64(os.urandom(31) + b"\x03")
+    portal = rust("public_key", key=portal_scalar)
+    signing = EcSigner()
+    enc_jwk = hpke_jwk(SUITE.kem.derive_key_pair(os.urandom(32)).public_key.to_public_bytes())
+    token = b64(os.urandom(16))
+
+    def register(name: str) -> dict:
+        registration = signing.sign(
+            {"alg": "ES256", "typ": "assent-register+jws", "jwk": signing.jwk},
+            {"v": 1, "token": token, "iat": NOW, "portal_key": portal["kid"], "signing_key": signing.jwk,
+             "encryption_key": enc_jwk, "platform": "desktop", "name": name,
+             "push": {"transport": "direct", "token": "stream-1"}},
+        )
+        return rust("verify_registration", jws=registration, portal_key_id=portal["kid"], now=NOW,
+                    token=token, token_expires_at=NOW + 600)
+
+    for name in HOSTILE_TEXT:
+        assert register(name).get("error") == 'Invalid("name")', name
+    assert register("حاسوب ليلى 💻")["name"] == "حاسوب ليلى 💻"
+
+    # Device side: a Python portal seals challenges whose context is hostile.
+    python_portal = PythonPortal()
+    device_signing = b64(os.urandom(31) + b"\x01")
+    device_encryption = b64(os.urandom(31) + b"\x02")
+    device_id = rust("public_key", key=device_signing)["kid"]
+    enc_pub = rust("encryption_public_key", key=device_encryption)["jwk"]
+
+    def open_with(application: str) -> dict:
+        content = {**LOGIN, "context": {**LOGIN["context"], "application": application}}
+        _, challenge = python_portal.challenge(device_id, enc_pub, content, NOW)
+        return rust("open_challenge", jws=challenge, portal_key=python_portal.key.jwk,
+                    encryption_key=device_encryption, device_id=device_id, now=NOW)
+
+    for text in HOSTILE_TEXT:
+        assert open_with(text).get("error") == 'Invalid("context.application")', text
+    assert open_with("تطبيق الرواتب")["content"]["context"]["application"] == "تطبيق الرواتب"
