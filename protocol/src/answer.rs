@@ -238,7 +238,10 @@ pub fn peek_answer(jws: &str) -> Result<(String, String), AnswerError> {
 /// then user verification and the number for an approve.
 ///
 /// After [`AnswerError::WrongNumber`] the portal must mark the challenge answered (failed), so
-/// a device gets one try, not a hundred.
+/// a device gets one try, not a hundred. Only a well-formed approve can be a wrong number: an
+/// approve without the number, with a number of the wrong form, or carrying a `reason`, and a
+/// deny carrying a number, are [`AnswerError::Invalid`] (`malformed`) and leave the challenge
+/// pending.
 pub fn verify_answer(
     jws: &str,
     pending: &PendingChallenge,
@@ -283,12 +286,18 @@ pub fn verify_answer(
                 return Err(AnswerError::MissingUserVerification);
             }
             match (&pending.expected_number, &payload.number) {
+                // Only a well-formed number can be wrong (and use the challenge up); one of
+                // another length, or not digits, is a malformed answer, like a missing one.
                 (Some(expected), Some(number)) => {
+                    let digits = u8::try_from(expected.len()).unwrap_or(0);
+                    if !is_number(number, digits) {
+                        return Err(AnswerError::Invalid("number"));
+                    }
                     if !constant_time_eq(expected.as_bytes(), number.as_bytes()) {
                         return Err(AnswerError::WrongNumber);
                     }
                 }
-                (Some(_), None) => return Err(AnswerError::WrongNumber),
+                (Some(_), None) => return Err(AnswerError::Invalid("number")),
                 (None, Some(_)) => return Err(AnswerError::Invalid("number")),
                 (None, None) => {}
             }
@@ -482,7 +491,8 @@ mod tests {
                 },
                 NOW
             ),
-            Err(AnswerError::WrongNumber)
+            // No number where one is expected: malformed, the challenge stays pending.
+            Err(AnswerError::Invalid("number"))
         );
         assert_eq!(
             verify_answer(

@@ -462,12 +462,27 @@ fn wrong_number() {
 fn approval_without_number_or_user_verification() {
     let w = world();
     let (challenge, jws) = answer_jws(&w, "47", NOW);
+    // Malformed approves are refused as malformed, not as a wrong number: they do not use the
+    // challenge's single try up.
     let no_number = resign(&jws, &w.device, |_, p| {
         p.as_object_mut().unwrap().remove("number");
     });
     assert_eq!(
         verify_answer(&no_number, &pending(&w, &challenge), NOW),
-        Err(AnswerError::WrongNumber)
+        Err(AnswerError::Invalid("number"))
+    );
+    for odd in ["4", "470", "4a", " 47", ""] {
+        let misshapen = resign(&jws, &w.device, |_, p| p["number"] = odd.into());
+        assert_eq!(
+            verify_answer(&misshapen, &pending(&w, &challenge), NOW),
+            Err(AnswerError::Invalid("number")),
+            "{odd:?}"
+        );
+    }
+    let with_reason = resign(&jws, &w.device, |_, p| p["reason"] = "not_me".into());
+    assert_eq!(
+        verify_answer(&with_reason, &pending(&w, &challenge), NOW),
+        Err(AnswerError::Invalid("reason"))
     );
     let no_uv = resign(&jws, &w.device, |_, p| p["user_verified"] = false.into());
     assert_eq!(

@@ -299,6 +299,13 @@ def test_rust_portal_python_device(rust):
     assert rust("verify_answer", **{**args, "expected_number": "12"})["error"] == "WrongNumber"
     assert rust("verify_answer", **{**args, "answered": True})["error"] == "AlreadyAnswered"
     assert rust("verify_answer", **{**args, "now": NOW + 111})["error"].startswith("Expired")
+    # Malformed approves are malformed, not wrong numbers (they leave the challenge pending):
+    # no number, a number of another form, a reason on an approve; and a deny with a number.
+    for extra in ({}, {"number": "470"}, {"number": "4x"}, {"number": "47", "reason": "not_me"}):
+        odd = answer(built["jws"], inner, NOW + 60, decision="approve", user_verified=True, **extra)
+        assert rust("verify_answer", **{**args, "jws": odd})["error"].startswith("Invalid"), extra
+    odd = answer(built["jws"], inner, NOW + 60, decision="deny", user_verified=False, number="47")
+    assert rust("verify_answer", **{**args, "jws": odd})["error"] == 'Invalid("number")'
     deny = answer(built["jws"], inner, NOW + 60, decision="deny", user_verified=False, reason="not_me")
     assert rust("verify_answer", **{**args, "jws": deny})["reason"] == "not_me"
 
