@@ -5,6 +5,7 @@
 //! changes it and before the request goes out, so a crash never forgets an answer that left.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use assent_protocol::{
     Challenge, DenyReason, Pending, Platform, Purpose, PushConfig, PushEnrollment, Response,
@@ -25,6 +26,8 @@ use crate::{auto_backup, direct, qr_image, store};
 
 /// The longest device name the protocol allows, in bytes.
 const MAX_NAME: usize = 64;
+/// How many times a registration is sent when no answer comes back (1 s, 2 s, 4 s apart).
+const REGISTRATION_TRIES: u32 = 4;
 
 /// `assent enroll`: registers this terminal as the push device of the QR's account.
 pub fn enroll(
@@ -76,8 +79,15 @@ pub fn enroll(
     let mut relays = Relays::load(path)?;
     relays.set(&device_id, relay.as_deref())?;
 
+    // A registration whose answer was lost is sent again: the portal answers the same device
+    // again (docs/protocol.md §4.3), where a new QR would otherwise be needed.
     let activated = client
-        .send(&enrolled.request, Exchange::Registration)
+        .send_again_if_unanswered(
+            &enrolled.request,
+            Exchange::Registration,
+            REGISTRATION_TRIES,
+            Duration::from_secs(1),
+        )
         .and_then(|body| Ok(vault.activate(&device_id, &body, now(), None)?))
         .and_then(|activation| {
             vault.save()?;

@@ -714,13 +714,13 @@ fn a_push_while_watch_is_off_fails_and_the_next_one_reaches_watch() {
     let mut first = stack.browser();
     first.start_push_login();
     let id = pending(&stack)[0]["id"].as_str().unwrap().to_owned();
-    let delivery = first.status_with_delivery()["delivery"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let status = first.status_with_delivery();
+    assert_eq!(status["delivery"], "failed", "{status}");
     assert!(
-        delivery.starts_with("failed") && delivery.contains("NotConnected"),
-        "{delivery}"
+        status["delivery_detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("NotConnected")),
+        "{status}"
     );
     stack.ok(&["deny", &id]);
 

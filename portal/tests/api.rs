@@ -615,60 +615,105 @@ fn the_lockout_is_read_from_the_database_not_from_the_callers_copy() {
     );
 }
 
+/// A device of the tests: its keys, and its registration for `user`'s new enrollment.
+struct TestDevice {
+    signer: assent_protocol::SoftwareSigner,
+    key: assent_protocol::EncryptionKey,
+    registration: String,
+}
+
+impl TestDevice {
+    fn id(&self) -> String {
+        use assent_protocol::Signer as _;
+        self.signer.public_key().thumbprint()
+    }
+
+    /// Registers (with keys from `seed`) for the enrollment `token` of `p`.
+    fn register_for(p: &Portal, enrollment: &portal::db::Enrollment, seed: u8) -> Self {
+        use assent_protocol::registration::build_registration;
+        use assent_protocol::{
+            EncryptionKey, EnrollmentToken, Platform, PushConfig, PushEnrollment, SoftwareSigner,
+        };
+        let signer = SoftwareSigner::from_bytes(&[seed; 32]).unwrap();
+        let key = EncryptionKey::derive(&[seed + 1; 32]);
+        let push = PushConfig {
+            transport: assent_protocol::Transport::Direct,
+            token: format!("stream-{seed}"),
+            environment: None,
+            topic: None,
+        };
+        let qr = PushEnrollment {
+            portal_url: p.settings().public_url(),
+            token: EnrollmentToken::parse(&enrollment.token).unwrap(),
+            portal_key: p.signer().public_key(),
+            expires_at: enrollment.expires_at,
+        };
+        let registration = build_registration(
+            &signer,
+            &qr,
+            key.public_key(),
+            Platform::Desktop,
+            "test laptop",
+            &push,
+            p.now(),
+        )
+        .unwrap();
+        Self {
+            signer,
+            key,
+            registration,
+        }
+    }
+
+    /// Opens `challenge` and answers it with `response`.
+    fn answer(
+        &self,
+        p: &Portal,
+        challenge: &str,
+        response: &assent_protocol::answer::Response,
+    ) -> Result<serde_json::Value, portal::app::devices::Refusal> {
+        let opened = assent_protocol::challenge::open_challenge(
+            challenge,
+            &p.signer().public_key(),
+            &self.key,
+            &self.id(),
+            p.now(),
+        )
+        .unwrap();
+        let answer =
+            assent_protocol::answer::build_answer(&self.signer, &opened, response, p.now())
+                .unwrap();
+        portal::app::devices::answer(p, &answer, "192.0.2.9")
+    }
+
+    /// A signed poll.
+    fn poll(&self, p: &Portal) -> String {
+        assent_protocol::poll::build_poll(&self.signer, p.now(), &mut assent_protocol::system_rng())
+            .unwrap()
+    }
+}
+
+const APPROVE: assent_protocol::answer::Response = assent_protocol::answer::Response::Approve {
+    number: None,
+    user_verified: false,
+};
+
 /// A device that registers and then declines its own activation challenge stays pending: it
 /// is not made the user's device, and the enrollment is not complete.
 #[test]
 fn a_declined_activation_does_not_enroll_the_device() {
-    use assent_protocol::answer::{Response, build_answer};
-    use assent_protocol::challenge::open_challenge;
-    use assent_protocol::registration::build_registration;
-    use assent_protocol::{
-        EncryptionKey, Platform, PushConfig, PushEnrollment, Signer as _, SoftwareSigner, Transport,
-    };
-
     let p = portal(Settings::defaults().unwrap());
     let user = p.create_user("nina", "correct horse battery").unwrap();
     let (enrollment, _) = p.start_enrollment(&user).unwrap();
-    let device = SoftwareSigner::from_bytes(&[5; 32]).unwrap();
-    let device_key = EncryptionKey::derive(&[6; 32]);
-    let push = PushConfig {
-        transport: Transport::Direct,
-        token: "stream-nina".into(),
-        environment: None,
-        topic: None,
-    };
-    let qr = PushEnrollment {
-        portal_url: p.settings().public_url(),
-        token: assent_protocol::EnrollmentToken::parse(&enrollment.token).unwrap(),
-        portal_key: p.signer().public_key(),
-        expires_at: enrollment.expires_at,
-    };
-    let registration = build_registration(
-        &device,
-        &qr,
-        device_key.public_key(),
-        Platform::Desktop,
-        "nina's laptop",
-        &push,
-        p.now(),
-    )
-    .unwrap();
-    let registered = portal::app::devices::register(&p, &registration, "192.0.2.9").unwrap();
-    let device_id = device.public_key().thumbprint();
-    let challenge = open_challenge(
-        registered["challenge"].as_str().unwrap(),
-        &p.signer().public_key(),
-        &device_key,
-        &device_id,
-        p.now(),
-    )
-    .unwrap();
-    let deny = Response::Deny {
+    let device = TestDevice::register_for(&p, &enrollment, 5);
+    let registered = portal::app::devices::register(&p, &device.registration, "192.0.2.9").unwrap();
+    let deny = assent_protocol::answer::Response::Deny {
         reason: None,
         user_verified: false,
     };
-    let answer = build_answer(&device, &challenge, &deny, p.now()).unwrap();
-    let replied = portal::app::devices::answer(&p, &answer, "192.0.2.9").unwrap();
+    let replied = device
+        .answer(&p, registered["challenge"].as_str().unwrap(), &deny)
+        .unwrap();
     assert_eq!(replied["status"], "denied");
 
     let nina = p.user("nina").unwrap();
@@ -692,4 +737,78 @@ fn a_declined_activation_does_not_enroll_the_device() {
             .iter()
             .any(|e| e.kind == EventKind::Enrolled && e.outcome == Outcome::Ok)
     );
+}
+
+/// A registration whose response was lost can be sent again: the same device gets its
+/// activation challenge again, any other use of the spent token is refused, and once the
+/// device is active the token is spent for it too.
+#[test]
+fn a_registration_sent_again_gets_its_activation_again() {
+    use assent_protocol::ErrorCode;
+    let p = portal(Settings::defaults().unwrap());
+    let user = p.create_user("olga", "correct horse battery").unwrap();
+    let (enrollment, _) = p.start_enrollment(&user).unwrap();
+    let device = TestDevice::register_for(&p, &enrollment, 11);
+    let first = portal::app::devices::register(&p, &device.registration, "192.0.2.9").unwrap();
+    // The response is lost; the device sends the same registration again.
+    let again = portal::app::devices::register(&p, &device.registration, "192.0.2.9").unwrap();
+    assert_eq!(
+        again, first,
+        "the same answer: the same activation challenge"
+    );
+    // Another device with the same (spent) token is refused.
+    let thief = TestDevice::register_for(&p, &enrollment, 21);
+    let refused =
+        portal::app::devices::register(&p, &thief.registration, "192.0.2.66").unwrap_err();
+    assert_eq!(refused.code, ErrorCode::EnrollmentUsed);
+    // The device activates; after that the token is spent for it as well.
+    let challenge = again["challenge"].as_str().unwrap();
+    assert_eq!(
+        device.answer(&p, challenge, &APPROVE).unwrap()["status"],
+        "approved"
+    );
+    assert_eq!(p.user("olga").unwrap().device_id, Some(device.id()));
+    let late = portal::app::devices::register(&p, &device.registration, "192.0.2.9").unwrap_err();
+    assert_eq!(late.code, ErrorCode::EnrollmentUsed);
+}
+
+/// A registered device that never got its activation fetches it by poll, within the
+/// enrollment's lifetime; after that its polls are refused.
+#[test]
+fn a_pending_device_fetches_its_activation_by_poll() {
+    use assent_protocol::ErrorCode;
+    let clock = Arc::new(SystemClock::default());
+    let p = Arc::new(
+        Portal::new(
+            Settings::defaults().unwrap(),
+            Db::in_memory().unwrap(),
+            clock.clone(),
+            Arc::new(NoRelay),
+        )
+        .unwrap(),
+    );
+    let user = p.create_user("pia", "correct horse battery").unwrap();
+    let (enrollment, _) = p.start_enrollment(&user).unwrap();
+    let device = TestDevice::register_for(&p, &enrollment, 31);
+    portal::app::devices::register(&p, &device.registration, "192.0.2.9").unwrap();
+    // The 201 was lost, and the activation challenge's 60 s ran out meanwhile.
+    clock.advance(90);
+    let polled = portal::app::devices::pending(&p, &device.poll(&p), "192.0.2.9").unwrap();
+    let challenges = polled["challenges"].as_array().unwrap();
+    assert_eq!(challenges.len(), 1);
+    let challenge = challenges[0].as_str().unwrap();
+    assert_eq!(
+        device.answer(&p, challenge, &APPROVE).unwrap()["status"],
+        "approved"
+    );
+    assert_eq!(p.user("pia").unwrap().device_id, Some(device.id()));
+
+    // Another device registered but never activated: past the enrollment's lifetime its polls
+    // are refused (it cannot ask for activations forever).
+    let (enrollment, _) = p.start_enrollment(&user).unwrap();
+    let stray = TestDevice::register_for(&p, &enrollment, 41);
+    portal::app::devices::register(&p, &stray.registration, "192.0.2.9").unwrap();
+    clock.advance(i64::try_from(p.settings().enrollment_seconds).unwrap() + 1);
+    let refused = portal::app::devices::pending(&p, &stray.poll(&p), "192.0.2.9").unwrap_err();
+    assert_eq!(refused.code, ErrorCode::UnknownDevice);
 }

@@ -12,7 +12,7 @@ use assent_protocol::{
 use super::{Portal, PortalError};
 use crate::alerts::AlertKind;
 use crate::db::{
-    ChallengeReason, ChallengeStatus, Device, DeviceState, EventKind, Outcome, SessionEnd,
+    ChallengeReason, ChallengeStatus, Device, DeviceState, EventKind, Outcome, SessionEnd, User,
 };
 
 /// A refusal: the code (which fixes the HTTP status) and a message for logs.
@@ -53,17 +53,33 @@ const MAX_PENDING: usize = assent_protocol::poll::MAX_PENDING;
 
 /// `POST /assent/v1/register`: stores the device as pending and returns
 /// `{"device_id", "challenge"}` with its activation challenge.
+///
+/// Retryable (docs/protocol.md §4.3): while the device waits for its activation and the
+/// enrollment has not expired, a registration by the same device (same signing and encryption
+/// keys) for the same enrollment gets the same answer, its activation challenge, where any other
+/// use of the spent token is `enrollment_used`. A response lost on the way does not strand the
+/// user with a spent QR.
 pub fn register(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Value, Refusal> {
     let now = portal.now();
     let mut enrollment = None;
+    let mut registered = None;
     let registration = verify_registration(jws, portal.key_id(), now, |token| {
         match portal.db.enrollment(token) {
             Ok(Some(e)) => {
-                let state = if e.used {
-                    TokenState::Used
+                let valid = TokenState::Valid {
+                    expires_at: e.expires_at,
+                };
+                let state = if !e.used {
+                    valid
                 } else {
-                    TokenState::Valid {
-                        expires_at: e.expires_at,
+                    // Spent: only the device it registered, still pending, may come again
+                    // (checked below, once the signature is).
+                    match portal.db.pending_device_of(token) {
+                        Ok(Some(device)) => {
+                            registered = Some(device);
+                            valid
+                        }
+                        _ => TokenState::Used,
                     }
                 };
                 enrollment = Some(e);
@@ -75,6 +91,26 @@ pub fn register(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Valu
     .map_err(|e| Refusal::new(ErrorCode::from(&e), e.to_string()))?;
     let enrollment =
         enrollment.ok_or_else(|| Refusal::new(ErrorCode::EnrollmentUnknown, "unknown"))?;
+    let user = portal
+        .db
+        .user(enrollment.user_id)?
+        .ok_or_else(|| Refusal::new(ErrorCode::EnrollmentUnknown, "the user is gone"))?;
+    if let Some(device) = registered {
+        let same = device.id == registration.device_id
+            && device.signing_key == registration.signing_key
+            && device.encryption_key == registration.encryption_key;
+        if !same {
+            return Err(Refusal::new(
+                ErrorCode::EnrollmentUsed,
+                "the enrollment token was used",
+            ));
+        }
+        let challenge = match portal.db.pending_activation(&device.id, now)? {
+            Some(jws) => jws,
+            None => activation(portal, &user, &device, ip)?,
+        };
+        return Ok(serde_json::json!({ "device_id": device.id, "challenge": challenge }));
+    }
     let device = Device {
         id: registration.device_id.clone(),
         user_id: enrollment.user_id,
@@ -92,10 +128,12 @@ pub fn register(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Valu
             "the enrollment token was used",
         ));
     }
-    let user = portal
-        .db
-        .user(enrollment.user_id)?
-        .ok_or_else(|| Refusal::new(ErrorCode::EnrollmentUnknown, "the user is gone"))?;
+    let challenge = activation(portal, &user, &device, ip)?;
+    Ok(serde_json::json!({ "device_id": device.id, "challenge": challenge }))
+}
+
+/// A new activation challenge for a pending device, stored with its event; its JWS.
+fn activation(portal: &Portal, user: &User, device: &Device, ip: &str) -> Result<String, Refusal> {
     let content = ChallengeContent {
         purpose: Purpose::Activate,
         context: LoginContext {
@@ -128,7 +166,7 @@ pub fn register(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Valu
         (None, None),
         &line,
     )?;
-    Ok(serde_json::json!({ "device_id": device.id, "challenge": challenge.jws }))
+    Ok(challenge.jws)
 }
 
 /// `POST /assent/v1/answers`: verifies the answer against the pending challenge and settles it.
@@ -304,19 +342,31 @@ pub fn answer(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Value,
 }
 
 fn current_device(portal: &Portal, jws: &str) -> Result<Device, Refusal> {
-    let kid = peek_device(jws).map_err(|e| Refusal::new(ErrorCode::from(&e), e.to_string()))?;
-    let device = portal
-        .db
-        .device(&kid)?
-        .filter(|d| d.state == DeviceState::Active)
-        .ok_or_else(|| Refusal::new(ErrorCode::UnknownDevice, "not a current device"))?;
+    let device = polling_device(portal, jws)?;
+    if device.state != DeviceState::Active {
+        return Err(Refusal::new(
+            ErrorCode::UnknownDevice,
+            "not a current device",
+        ));
+    }
     Ok(device)
 }
 
-/// `POST /assent/v1/pending`: the device's unanswered, unexpired challenges.
-pub fn pending(portal: &Portal, jws: &str, _ip: &str) -> Result<serde_json::Value, Refusal> {
+/// The device a poll names: a current one, or one still waiting for its activation.
+fn polling_device(portal: &Portal, jws: &str) -> Result<Device, Refusal> {
+    let kid = peek_device(jws).map_err(|e| Refusal::new(ErrorCode::from(&e), e.to_string()))?;
+    portal
+        .db
+        .device(&kid)?
+        .filter(|d| matches!(d.state, DeviceState::Active | DeviceState::Pending))
+        .ok_or_else(|| Refusal::new(ErrorCode::UnknownDevice, "not a current device"))
+}
+
+/// `POST /assent/v1/pending`: the device's unanswered, unexpired challenges; for a device
+/// still waiting for its activation, that activation challenge (a new one if the last expired).
+pub fn pending(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Value, Refusal> {
     let now = portal.now();
-    let device = current_device(portal, jws)?;
+    let device = polling_device(portal, jws)?;
     let poll = verify_poll(jws, &device.id, &device.signing_key, now)
         .map_err(|e| Refusal::new(ErrorCode::from(&e), e.to_string()))?;
     if !portal
@@ -324,6 +374,29 @@ pub fn pending(portal: &Portal, jws: &str, _ip: &str) -> Result<serde_json::Valu
         .remember_nonce(&device.id, &poll.nonce, now, now + NONCE_SECONDS)?
     {
         return Err(Refusal::new(ErrorCode::Replay, "nonce seen before"));
+    }
+    if device.state == DeviceState::Pending {
+        // Only within the enrollment's lifetime, as a registration sent again: a device that
+        // never activated cannot ask for activations later.
+        let live = portal
+            .db
+            .enrollment(&device.enrollment)?
+            .is_some_and(|e| now <= e.expires_at);
+        if !live {
+            return Err(Refusal::new(
+                ErrorCode::UnknownDevice,
+                "this device never activated and its enrollment expired: scan a new code",
+            ));
+        }
+        let user = portal
+            .db
+            .user(device.user_id)?
+            .ok_or_else(|| Refusal::new(ErrorCode::UnknownDevice, "the user is gone"))?;
+        let challenge = match portal.db.pending_activation(&device.id, now)? {
+            Some(jws) => jws,
+            None => activation(portal, &user, &device, ip)?,
+        };
+        return Ok(serde_json::json!({ "challenges": [challenge] }));
     }
     // Only unexpired ones are listed; the periodic expiry marks the others.
     let challenges = portal.db.pending_for_device(&device.id, now, MAX_PENDING)?;

@@ -280,6 +280,20 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The pending, unexpired activation challenge of `device_id`, newest first.
+    pub fn pending_activation(&self, device_id: &str, now: u64) -> DbResult<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT jws FROM challenges
+                 WHERE device_id = ?1 AND purpose = 'activate' AND status = 'pending' AND exp >= ?2
+                 ORDER BY iat DESC, rowid DESC LIMIT 1",
+                params![device_id, to_i64(now)],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// How many pushes (not activations) the user was sent since `since`.
     pub fn pushes_since(&self, user_id: i64, since: u64) -> DbResult<u32> {
         Ok(self.conn().query_row(

@@ -209,6 +209,21 @@ impl Db {
             .optional()?)
     }
 
+    /// The device that registered with the enrollment `token`, if it still waits for its
+    /// activation (a registration sent again, after its response was lost).
+    pub fn pending_device_of(&self, token: &str) -> DbResult<Option<Device>> {
+        Ok(self
+            .conn()
+            .query_row(
+                &format!(
+                    "SELECT {DEVICE_COLUMNS} FROM devices WHERE enrollment = ?1 AND state = 'pending'"
+                ),
+                [token],
+                device_row,
+            )
+            .optional()?)
+    }
+
     /// Makes a pending device the user's single device: the previous one is retired and its
     /// pending challenges cancelled, and the enrollment's TOTP secret becomes the user's.
     /// Returns the retired device's id.
