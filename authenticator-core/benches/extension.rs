@@ -51,12 +51,12 @@ fn extension(c: &mut Criterion) {
     let device = DeviceInfo {
         platform: Platform::Ios,
         name: "iPhone".into(),
-        push: PushConfig {
+        push: Some(PushConfig {
             transport: Transport::Apns,
             token: "ab".repeat(32),
             environment: Some(ApnsEnvironment::Production),
             topic: None,
-        },
+        }),
     };
     let enrolled = vault
         .enroll(

@@ -105,8 +105,10 @@ pub struct DeviceInfo {
     pub platform: Platform,
     /// A name the user recognizes ("Alice's iPhone").
     pub name: String,
-    /// Where pushes reach this device.
-    pub push: PushConfig,
+    /// Where pushes reach this device; `None` for a device that only polls (a terminal
+    /// without a relay), which the portal then reaches by its polls alone.
+    #[serde(default)]
+    pub push: Option<PushConfig>,
 }
 
 /// The device signing key of one enrollment.
@@ -492,7 +494,7 @@ impl Vault {
                 encryption.public_key(),
                 account.device.platform,
                 &account.device.name,
-                &account.device.push,
+                account.device.push.as_ref(),
                 now,
             );
             (signer.public_key().thumbprint(), body)
@@ -686,7 +688,7 @@ impl Vault {
             build_push_token_update(signer, &push, now, rng)
         })??;
         let url = account.url("push-token");
-        self.push_account_mut(device_id)?.device.push = push;
+        self.push_account_mut(device_id)?.device.push = Some(push);
         Ok(PortalRequest::post(url, body))
     }
 

@@ -57,12 +57,12 @@ fn device() -> DeviceInfo {
     DeviceInfo {
         platform: Platform::Desktop,
         name: "test laptop".into(),
-        push: PushConfig {
+        push: Some(PushConfig {
             transport: Transport::Direct,
             token: "direct-token-1".into(),
             environment: None,
             topic: None,
-        },
+        }),
     }
 }
 
@@ -260,7 +260,7 @@ fn poll_and_push_token_update_are_signed_by_the_device() {
     )
     .unwrap();
     assert_eq!(verified.push, new_push);
-    assert_eq!(vault.push_accounts()[0].device.push, new_push);
+    assert_eq!(vault.push_accounts()[0].device.push, Some(new_push));
 }
 
 #[test]

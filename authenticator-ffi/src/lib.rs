@@ -796,7 +796,7 @@ impl Store {
                 DevicePlatform::Desktop => Platform::Desktop,
             },
             name: device_name,
-            push: push.into(),
+            push: Some(push.into()),
         };
         let now = self.clock.now_unix_seconds();
         let mut vault = lock(&self.vault)?;

@@ -14,8 +14,6 @@ use assent_protocol::{
 use authenticator_core::push::{DeviceInfo, KeyChoice, PushAccount, PushError, PushState};
 use authenticator_core::vault::Vault;
 use authenticator_core::{Unlock, uri};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::Serialize;
 
 use crate::commands::{now, save_new};
@@ -52,19 +50,21 @@ pub fn enroll(
     let name = device_name(name)?;
     let relay = relay.as_deref().map(direct::relay_url).transpose()?;
     let client = PortalClient::new()?;
-    let token = match &relay {
-        Some(url) => direct::register(url)?,
-        None => unused_token(),
+    // Without a relay the device registers with no push address: the portal reaches it by
+    // its polls alone (docs/protocol.md §4.1).
+    let push = match &relay {
+        Some(url) => Some(PushConfig {
+            transport: Transport::Direct,
+            token: direct::register(url)?,
+            environment: None,
+            topic: None,
+        }),
+        None => None,
     };
     let device = DeviceInfo {
         platform: Platform::Desktop,
         name,
-        push: PushConfig {
-            transport: Transport::Direct,
-            token,
-            environment: None,
-            topic: None,
-        },
+        push,
     };
 
     let _lock = store::lock(path)?;
@@ -195,14 +195,6 @@ fn device_name(given: Option<String>) -> Result<String, Failure> {
         name.push_str("this computer");
     }
     Ok(name)
-}
-
-/// A random direct token no stream will ever use: without a relay, the device is reached by
-/// polling only, and the portal's pushes to it fail harmlessly.
-fn unused_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand_core::Rng::fill_bytes(&mut assent_protocol::system_rng(), &mut bytes);
-    B64.encode(bytes)
 }
 
 /// The first 8 characters of an id: how ids are shown.
@@ -569,6 +561,7 @@ mod tests {
         assert!(name.starts_with("assent on ") && name.len() <= MAX_NAME);
         assert!(device_name(Some("x".repeat(65))).is_err());
         assert!(device_name(Some("a\nb".into())).is_err());
+        assert!(device_name(Some("laptop\u{202E}gnp".into())).is_err());
         assert_eq!(device_name(Some("laptop".into())).unwrap(), "laptop");
     }
 
@@ -578,11 +571,5 @@ mod tests {
         assert!(!is_number("7", 2));
         assert!(!is_number("0a", 2));
         assert!(is_number("123", 3));
-    }
-
-    #[test]
-    fn unused_tokens_are_direct_tokens() {
-        let token = unused_token();
-        assert_eq!(token.len(), 43);
     }
 }

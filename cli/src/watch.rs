@@ -59,7 +59,8 @@ struct Watched {
     device_id: String,
     portal: String,
     relay: Option<String>,
-    push: PushConfig,
+    /// The device's push address (none for a device that only polls).
+    push: Option<PushConfig>,
     stream_up: bool,
     /// Why the stream is down, once it went down (said once per reason).
     stream_error: Option<String>,
@@ -115,7 +116,12 @@ pub fn watch(path: &Path, once: bool) -> Result<(), Failure> {
             portal: p.portal_url.clone(),
             relay: relays
                 .get(&p.device_id)
-                .filter(|_| p.device.push.transport == Transport::Direct)
+                .filter(|_| {
+                    p.device
+                        .push
+                        .as_ref()
+                        .is_some_and(|push| push.transport == Transport::Direct)
+                })
                 .map(str::to_owned),
             push: p.device.push.clone(),
             stream_up: false,
@@ -136,8 +142,8 @@ pub fn watch(path: &Path, once: bool) -> Result<(), Failure> {
     }
     let (tx, rx) = mpsc::channel();
     for (index, account) in accounts.iter().enumerate() {
-        if let Some(relay) = account.relay.clone() {
-            let token = account.push.token.clone();
+        if let (Some(relay), Some(push)) = (account.relay.clone(), &account.push) {
+            let token = push.token.clone();
             let tx = tx.clone();
             std::thread::spawn(move || {
                 direct::run_stream(&relay, &token, &|event| {

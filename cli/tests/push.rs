@@ -524,6 +524,9 @@ fn a_wrong_number_is_refused_and_consumes_the_request() {
     stack.enroll();
     let mut browser = stack.browser();
     browser.start_push_login();
+    // Enrolled without a relay, the device registered no push address: the portal sends
+    // nothing and says the device finds the request by polling (no made-up stream token).
+    assert_eq!(browser.status_with_delivery()["delivery"], "device_polls");
     let number = browser.number();
     let id = pending(&stack)[0]["id"].as_str().unwrap().to_owned();
     let err = stack.fails(&["approve", &id, "--number", "1"]);

@@ -654,7 +654,7 @@ impl TestDevice {
             key.public_key(),
             Platform::Desktop,
             "test laptop",
-            &push,
+            Some(&push),
             p.now(),
         )
         .unwrap();

@@ -112,7 +112,7 @@ fn run(command: &Value) -> Result<Value> {
                 encryption_key(command, "encryption_key")?.public_key(),
                 parse(command, "platform")?,
                 text(command, "name")?,
-                &parse(command, "push")?,
+                parse::<Option<PushConfig>>(command, "push")?.as_ref(),
                 now,
             )
             .map_err(debug)?;

@@ -161,7 +161,8 @@ struct Payload {
     encryption_key: PublicJwk,
     platform: Platform,
     name: String,
-    push: PushConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    push: Option<PushConfig>,
 }
 
 /// A verified registration: the device the portal should activate.
@@ -177,8 +178,8 @@ pub struct Registration {
     pub platform: Platform,
     /// The name the user gave the device.
     pub name: String,
-    /// The device's push address.
-    pub push: PushConfig,
+    /// The device's push address; `None` for a device that only polls (§4.1).
+    pub push: Option<PushConfig>,
     /// When the device says it registered.
     pub iat: u64,
 }
@@ -204,13 +205,15 @@ pub fn build_registration(
     encryption_key: &PublicJwk,
     platform: Platform,
     name: &str,
-    push: &PushConfig,
+    push: Option<&PushConfig>,
     now: u64,
 ) -> Result<String, RegistrationError> {
     if !is_display_text(name, MAX_NAME_LEN) {
         return Err(RegistrationError::Invalid("name"));
     }
-    push.check().map_err(RegistrationError::Invalid)?;
+    if let Some(push) = push {
+        push.check().map_err(RegistrationError::Invalid)?;
+    }
     let signing_key = signer.public_key();
     let payload = Payload {
         v: VERSION,
@@ -221,7 +224,7 @@ pub fn build_registration(
         encryption_key: encryption_key.clone(),
         platform,
         name: name.to_owned(),
-        push: push.clone(),
+        push: push.cloned(),
     };
     let header = Header::with_jwk(TYP_REGISTER, signing_key);
     Ok(jws::sign(&header, &payload, signer)?)
@@ -266,7 +269,9 @@ pub fn verify_registration(
     if !is_display_text(&payload.name, MAX_NAME_LEN) {
         return Err(RegistrationError::Invalid("name"));
     }
-    payload.push.check().map_err(RegistrationError::Invalid)?;
+    if let Some(push) = &payload.push {
+        push.check().map_err(RegistrationError::Invalid)?;
+    }
     if crate::enrollment::EnrollmentToken::parse(&payload.token).is_none() {
         return Err(RegistrationError::Invalid("token"));
     }
@@ -333,7 +338,7 @@ mod tests {
             enc.public_key(),
             Platform::Ios,
             "Alice's iPhone",
-            &apns(),
+            Some(&apns()),
             now,
         )
         .unwrap()
@@ -438,7 +443,7 @@ mod tests {
                 enc.public_key(),
                 Platform::Ios,
                 name,
-                push,
+                Some(push),
                 NOW,
             )
         };
@@ -485,6 +490,26 @@ mod tests {
             build("x", &fcm),
             Err(RegistrationError::Invalid("push.token"))
         );
+    }
+
+    #[test]
+    fn a_device_that_only_polls_registers_without_push() {
+        let enc = EncryptionKey::derive(&[2; 32]);
+        let jws = build_registration(
+            &device(),
+            &enrollment(),
+            enc.public_key(),
+            Platform::Desktop,
+            "terminal",
+            None,
+            NOW,
+        )
+        .unwrap();
+        let payload = jws.split('.').nth(1).unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_slice(&crate::b64::decode(payload).unwrap()).unwrap();
+        assert!(payload.get("push").is_none(), "{payload}");
+        assert_eq!(verify(&jws, NOW).unwrap().push, None);
     }
 
     #[test]

@@ -601,7 +601,7 @@ fn registration_attacks() {
         w.device_key.public_key(),
         Platform::Desktop,
         "laptop",
-        &push,
+        Some(&push),
         NOW,
     )
     .unwrap();
@@ -661,7 +661,7 @@ fn registration_attacks() {
             w.device_key.public_key(),
             Platform::Desktop,
             hostile,
-            &push,
+            Some(&push),
             NOW,
         );
         assert_eq!(

@@ -131,7 +131,7 @@ fn generate() -> String {
         device_enc.public_key(),
         Platform::Ios,
         "Alice's iPhone",
-        &push,
+        Some(&push),
         T + 5,
     )
     .unwrap();

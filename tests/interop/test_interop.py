@@ -383,3 +383,30 @@ def test_display_text_refuses_bidi_controls_and_separators(rust):
     for text in HOSTILE_TEXT:
         assert open_with(text).get("error") == 'Invalid("context.application")', text
     assert open_with("تطبيق الرواتب")["content"]["context"]["application"] == "تطبيق الرواتب"
+
+
+def test_a_device_that_only_polls_registers_without_push(rust):
+    """§4.1: `push` is optional. A Python device registers without it and the Rust portal accepts
+    the registration with no push address; the Rust device leaves it out when it has none."""
+    portal_scalar = b64(os.urandom(31) + b"\x03")
+    portal = rust("public_key", key=portal_scalar)
+    signing = EcSigner()
+    enc_jwk = hpke_jwk(SUITE.kem.derive_key_pair(os.urandom(32)).public_key.to_public_bytes())
+    token = b64(os.urandom(16))
+    registration = signing.sign(
+        {"alg": "ES256", "typ": "assent-register+jws", "jwk": signing.jwk},
+        {"v": 1, "token": token, "iat": NOW, "portal_key": portal["kid"], "signing_key": signing.jwk,
+         "encryption_key": enc_jwk, "platform": "desktop", "name": "terminal"},
+    )
+    reg = rust("verify_registration", jws=registration, portal_key_id=portal["kid"], now=NOW,
+               token=token, token_expires_at=NOW + 600)
+    assert reg["device_id"] == signing.kid and reg["push"] is None
+
+    python_portal = PythonPortal()
+    params = python_portal.enrollment_params(b64(os.urandom(16)))
+    built = rust("register", params=params, now=NOW, signing_key=b64(os.urandom(31) + b"\x01"),
+                 encryption_key=b64(os.urandom(31) + b"\x02"), platform="desktop", name="terminal",
+                 push=None)["jws"]
+    header = jws.extract_compact(built.encode()).headers()
+    _, payload = verify(built, header["jwk"], "assent-register+jws")
+    assert "push" not in payload

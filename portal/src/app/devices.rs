@@ -119,7 +119,7 @@ pub fn register(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Valu
         encryption_key: registration.encryption_key.clone(),
         platform: registration.platform.as_str().to_owned(),
         name: registration.name.clone(),
-        push: Some(registration.push.clone()),
+        push: registration.push.clone(),
         state: DeviceState::Pending,
     };
     if !portal.db.register_device(&device, now)? {

@@ -479,7 +479,7 @@ impl Device {
                 Platform::Android
             },
             name: name.to_owned(),
-            push: push.clone(),
+            push: Some(push.clone()),
         };
         let enrolled = vault
             .enroll(
