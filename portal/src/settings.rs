@@ -89,9 +89,10 @@ pub struct Settings {
     #[arg(long, env = "PORTAL_TRUST_PROXY", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub trust_proxy: bool,
-    /// Tests only: serve `POST /test/clock` to move the portal's clock forward. Refused unless
-    /// the portal listens on a loopback address.
-    #[arg(long, env = "PORTAL_TEST_CLOCK", hide = true, action = clap::ArgAction::SetTrue,
+    /// Tests only: serve `POST /test/clock` with `{"advance": SECONDS}` (negative moves it back)
+    /// to move the portal's clock; it answers `{"now": UNIX_SECONDS}`. Refused unless the
+    /// portal listens on a loopback address.
+    #[arg(long, env = "PORTAL_TEST_CLOCK", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub test_clock: bool,
 }

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use assent_protocol::answer::build_answer;
 use assent_protocol::challenge::{HPKE_INFO, build_challenge_with, hpke_aad, open_challenge};
-use assent_protocol::poll::build_poll_with;
+use assent_protocol::poll::{build_poll_with, build_push_token_update_with};
 use assent_protocol::registration::build_registration;
 use assent_protocol::*;
 use base64::Engine as _;
@@ -262,11 +262,35 @@ fn generate() -> String {
             "#### Answer\n\n{answer_title} `POST https://portal.example.com/assent/v1/answers`\n\n"
         );
         explain_jws(&mut out, &answer);
+        if content.purpose != Purpose::Activate {
+            // The other answer the user could give: a deny reported as "not me". It carries
+            // no number; `user_verified` says whether the device verified the user first.
+            let deny = Response::Deny {
+                reason: Some(DenyReason::NotMe),
+                user_verified: false,
+            };
+            let denied = build_answer(&device, &challenge, &deny, iat + 9).unwrap();
+            out.push_str(
+                "#### Or a deny\n\nThe user taps \"Not me\" instead, without verifying, at iat + 9 (the \
+                 same endpoint):\n\n",
+            );
+            explain_jws(&mut out, &denied);
+        }
     }
 
     out.push_str("### Poll\n\n`POST https://portal.example.com/assent/v1/pending` at T + 300, nonce bytes = 99 × 16:\n\n");
     let poll = build_poll_with(&device, T + 300, [0x99u8; 16]).unwrap();
     explain_jws(&mut out, &poll);
+
+    out.push_str("### Push-token update\n\n`POST https://portal.example.com/assent/v1/push-token` at T + 400, after APNs gave the app a new token; nonce bytes = 88 × 16:\n\n");
+    let new_push = PushConfig {
+        transport: Transport::Apns,
+        token: "f0e1d2c3b4a5968778695a4b3c2d1e0ff0e1d2c3b4a5968778695a4b3c2d1e0f".into(),
+        environment: Some(ApnsEnvironment::Production),
+        topic: Some("org.assent.app".into()),
+    };
+    let update = build_push_token_update_with(&device, &new_push, T + 400, [0x88u8; 16]).unwrap();
+    explain_jws(&mut out, &update);
     out
 }
 

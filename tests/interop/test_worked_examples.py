@@ -16,6 +16,10 @@ DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 SUITE = CipherSuite.new(KEMId.DHKEM_P256_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.AES256_GCM)
 
 
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -63,7 +67,7 @@ def test_worked_examples():
 
     for title in ("Activation challenge", "Login challenge"):
         sec = s[title]
-        challenge, answer = after("Compact JWS:", sec)
+        challenge, answer, *alternatives = after("Compact JWS:", sec)
         outer = check(challenge, portal_jwk, "assent-challenge+jws")
         hpke = dict(re.findall(r"^(\w[\w ‖()\-,]*?)\s+= (.*)$", after("plaintext is the exact UTF-8 bytes):", sec)[0], flags=re.M))
         ikm = bytes.fromhex(re.search(r"HPKE ephemeral ikm = ([0-9a-f]{64})", sec).group(1))
@@ -82,6 +86,17 @@ def test_worked_examples():
 
         reply = check(answer, device_jwk, "assent-answer+jws")
         assert reply["challenge_hash"] == b64(hashlib.sha256(challenge.encode()).digest())
+        # The login's other answer: a deny reported as "not me", with no number.
+        for other in alternatives:
+            deny = check(other, device_jwk, "assent-answer+jws")
+            assert deny["decision"] == "deny" and deny["reason"] == "not_me" and "number" not in deny
+            assert deny["challenge_hash"] == reply["challenge_hash"]
+            assert isinstance(deny["user_verified"], bool)
+        assert len(alternatives) == (1 if title == "Login challenge" else 0)
 
     poll = check(after("Compact JWS:", s["Poll"])[0], device_jwk, "assent-poll+jws")
     assert poll["device"] == device_id
+
+    update = check(after("Compact JWS:", s["Push-token update"])[0], device_jwk, "assent-push-token+jws")
+    assert update["device"] == device_id and len(unb64(update["nonce"])) == 16
+    assert update["push"]["transport"] == "apns" and update["push"]["environment"] == "production"
