@@ -326,8 +326,12 @@ pub struct Polled {
 /// The result of [`Vault::enroll`].
 #[derive(Debug)]
 pub struct Enrolled {
-    /// The TOTP account added (or the one the vault already had).
+    /// The TOTP account added (or the one the vault already had, or the earlier enrollment's,
+    /// whose secret the QR's replaced).
     pub account_id: AccountId,
+    /// Whether the QR's TOTP secret replaced the secret of the account an earlier enrollment
+    /// with this portal, for the same user, brought (a help-desk reset retires the old one).
+    pub replaced_codes: bool,
     /// The new push account's device id.
     pub device_id: String,
     /// The registration to send to the portal; its response body goes to
@@ -500,16 +504,42 @@ impl Vault {
             (signer.public_key().thumbprint(), body)
         })?;
         let body = body?;
-        // Only now that the request exists does the vault change.
-        let account_id = self.add_or_find(parsed.account)?;
+        // Only now that the request exists does the vault change. Enrolling again with the
+        // same portal for the same user (after a help-desk reset, a lost phone) brings a new
+        // TOTP secret: it replaces the secret of the account the earlier enrollment brought,
+        // so that no look-alike with a retired secret stays behind to be typed, and fail.
+        let portal_key_id = enrollment.portal_key_id();
+        let earlier = self
+            .push
+            .iter()
+            .find(|p| p.portal_key.thumbprint() == portal_key_id && p.label == account.label)
+            .and_then(|p| p.account_id.clone())
+            .filter(|id| {
+                self.get(id)
+                    .is_some_and(|e| !e.account.same_codes_as(&parsed.account))
+            })
+            .filter(|_| {
+                !self
+                    .entries()
+                    .iter()
+                    .any(|e| e.account.same_codes_as(&parsed.account))
+            });
+        let replaced_codes = earlier.is_some();
+        let account_id = match earlier {
+            Some(id) => {
+                self.replace_account(&id, parsed.account)?;
+                id
+            }
+            None => self.add_or_find(parsed.account)?,
+        };
         account.device_id = device_id.clone();
         account.account_id = Some(account_id.clone());
-        let portal_key_id = enrollment.portal_key_id();
         self.push
             .retain(|p| !(p.portal_key.thumbprint() == portal_key_id && p.label == account.label));
         self.push.push(account);
         Ok(Enrolled {
             account_id,
+            replaced_codes,
             device_id,
             request: PortalRequest::post(enrollment.endpoint("register"), body),
         })

@@ -324,6 +324,22 @@ impl Vault {
         Ok(id)
     }
 
+    /// Replaces the account `id` (its secret and parameters, kept under its id and in its
+    /// place), for an enrollment that brings the same account's new secret.
+    pub(crate) fn replace_account(
+        &mut self,
+        id: &AccountId,
+        account: Account,
+    ) -> Result<(), VaultError> {
+        let entry = self
+            .entries
+            .iter_mut()
+            .find(|e| &e.id == id)
+            .ok_or_else(|| VaultError::UnknownAccount(id.clone()))?;
+        entry.account = account;
+        Ok(())
+    }
+
     /// Adds every account that is not already in the vault and reports the others.
     pub fn add_all(&mut self, accounts: Vec<Account>) -> Result<AddReport, VaultError> {
         let mut report = AddReport::default();

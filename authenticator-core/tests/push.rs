@@ -304,6 +304,45 @@ fn re_enrolling_with_the_same_portal_replaces_the_push_account() {
     );
 }
 
+/// After a help-desk reset the portal's new QR brings a new TOTP secret for the same user:
+/// enrolling from it replaces the secret of the account the earlier enrollment brought (same
+/// id, same place), instead of adding a look-alike whose codes the portal no longer accepts.
+#[test]
+fn re_enrolling_with_a_new_secret_replaces_the_old_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vault = vault(&dir);
+    let portal = Portal::new();
+    enroll(&mut vault, &portal, KeyChoice::Software, None);
+    let before = vault.entries()[0].clone();
+
+    let qr = portal.qr();
+    let (head, rest) = qr.split_once("secret=").unwrap();
+    let (_, tail) = rest.split_once('&').unwrap();
+    let new_qr = format!("{head}secret=MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U&{tail}");
+    let mut rng = assent_protocol::system_rng();
+    let enrolled = vault
+        .enroll(&new_qr, device(), KeyChoice::Software, NOW, &mut rng)
+        .unwrap();
+    assert!(enrolled.replaced_codes);
+    assert_eq!(vault.entries().len(), 1, "no look-alike left behind");
+    let after = &vault.entries()[0];
+    assert_eq!(after.id, before.id, "the same account, in the same place");
+    assert_eq!(enrolled.account_id, before.id);
+    let expected = authenticator_core::uri::parse(&new_qr).unwrap();
+    assert!(
+        after.account.same_codes_as(&expected),
+        "the new secret's codes"
+    );
+    assert!(!after.account.same_codes_as(&before.account));
+
+    // The same QR again changes no codes.
+    let again = vault
+        .enroll(&new_qr, device(), KeyChoice::Software, NOW, &mut rng)
+        .unwrap();
+    assert!(!again.replaced_codes);
+    assert_eq!(vault.entries().len(), 1);
+}
+
 /// A stand-in for the Secure Enclave: keys held outside the vault, addressed by alias.
 #[derive(Default)]
 struct Enclave {

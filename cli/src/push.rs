@@ -96,8 +96,12 @@ pub fn enroll(
     if let Err(failure) = activated {
         // A registration the portal never activated changes nothing there: go back to the
         // vault as it was, with the new account's codes.
+        // (When the QR's secret replaced an earlier enrollment's, the vault goes back to that
+        // one: the new secret counts at the portal only once the device is activated.)
         let mut restored = Vault::from_bytes(path, &before, Unlock::Key(vault.key()))?;
-        if let Some(entry) = vault.get(&enrolled.account_id) {
+        if !enrolled.replaced_codes
+            && let Some(entry) = vault.get(&enrolled.account_id)
+        {
             restored.add_all(vec![entry.account.clone()])?;
         }
         restored.save()?;
@@ -123,6 +127,12 @@ pub fn enroll(
         "Enrolled {label} for push and codes (device {}…)",
         short(&device_id)
     );
+    if enrolled.replaced_codes {
+        eprintln!(
+            "Its codes now come from the new QR: the secret of the earlier enrollment with this \
+             portal is replaced (the portal no longer accepts it)."
+        );
+    }
     auto_backup::after_change(&vault);
     match &relay {
         Some(url) => eprintln!("Requests arrive through the relay at {url}: run `assent watch`."),
