@@ -413,12 +413,12 @@ impl fmt::Debug for Settings {
 impl Settings {
     /// The fingerprint of a backup's plaintext, in hex.
     fn fingerprint(&self, plaintext: &[u8]) -> String {
-        hex(hmac::sign(&self.subkey(b"fingerprint"), plaintext).as_ref())
+        hex::encode(hmac::sign(&self.subkey(b"fingerprint"), plaintext))
     }
 
     /// A value that changes with the key, so a status left by earlier settings is recognised.
     fn setup_check(&self) -> String {
-        hex(&hmac::sign(&self.subkey(b"setup"), b"").as_ref()[..8])
+        hex::encode(&hmac::sign(&self.subkey(b"setup"), b"").as_ref()[..8])
     }
 
     /// A key for `label`, separate from the encryption key.
@@ -698,10 +698,6 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
         m,
         d,
     )
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The derived key as base64 in the (encrypted) vault payload, through wiped buffers.

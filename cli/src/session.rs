@@ -63,10 +63,7 @@ fn file_for(vault_path: &Path) -> Result<PathBuf, Failure> {
     let absolute = std::path::absolute(vault_path)
         .context(|| format!("resolving {}", vault_path.display()))?;
     let digest = digest::digest(&digest::SHA256, absolute.as_os_str().as_encoded_bytes());
-    let name: String = digest.as_ref()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let name = hex::encode(&digest.as_ref()[..12]);
     let base = dirs::runtime_dir()
         .or_else(dirs::cache_dir)
         .unwrap_or_else(std::env::temp_dir);

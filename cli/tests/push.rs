@@ -506,7 +506,10 @@ fn enroll_from_a_qr_image_without_a_relay() {
     let (_, stderr) = stack.ok(&["enroll", image.to_str().unwrap()]);
     assert!(stderr.contains("for push and codes"), "{stderr}");
     // The new QR's TOTP secret replaced the earlier one: one account, not two look-alikes.
-    assert!(stderr.contains("Its codes now come from the new QR"), "{stderr}");
+    assert!(
+        stderr.contains("Its codes now come from the new QR"),
+        "{stderr}"
+    );
     let (listed, _) = stack.ok(&["list", "--json"]);
     let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");

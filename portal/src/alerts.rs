@@ -109,7 +109,7 @@ impl Alerts {
         context.update(format!("{t}.").as_bytes());
         context.update(body);
         let tag = context.sign();
-        Some(format!("t={t},v1={}", crate::app::hex(tag.as_ref())))
+        Some(format!("t={t},v1={}", hex::encode(tag.as_ref())))
     }
 
     /// Sends `alert` in the background (needs a Tokio runtime: the server's). Never blocks.
@@ -173,7 +173,7 @@ mod tests {
         let header = alerts.signature(body, 1_764_064_000).unwrap();
         let key = hmac::Key::new(hmac::HMAC_SHA256, b"webhook secret");
         let expected = hmac::sign(&key, br#"1764064000.{"alert":"not_me"}"#);
-        let hex = crate::app::hex(expected.as_ref());
+        let hex = hex::encode(expected.as_ref());
         assert_eq!(header, format!("t=1764064000,v1={hex}"));
         assert_ne!(alerts.signature(body, 1_764_064_001), Some(header));
         let unsigned = Alerts::new("http://127.0.0.1:1/", None, clock()).unwrap();

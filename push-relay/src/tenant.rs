@@ -124,11 +124,7 @@ fn decode_hash(hex: &str) -> [u8; 32] {
 
 /// Lower-case hex SHA-256 of `data`; also how tokens appear in logs (truncated).
 pub fn sha256_hex(data: &[u8]) -> String {
-    ring::digest::digest(&ring::digest::SHA256, data)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, data))
 }
 
 /// All tenants.

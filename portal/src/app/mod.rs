@@ -33,7 +33,7 @@ pub mod totp;
 
 pub use client::Client;
 pub use passwords::{PASSWORD_M_KIB, PASSWORD_T, check_password_rules, hash_password};
-pub use tokens::{hex, random_token, sha256_hex};
+pub use tokens::{random_token, sha256_hex};
 pub use totp::TotpOutcome;
 
 /// The shared portal.
