@@ -398,6 +398,12 @@ impl PushAccount {
         self.answered.iter().any(|a| a.challenge == challenge_id)
     }
 
+    /// The ids of the challenges this device answered that could still be answerable, so a
+    /// terminal can say "already answered here" instead of "not found".
+    pub fn answered_ids(&self) -> impl Iterator<Item = &str> {
+        self.answered.iter().map(|a| a.challenge.as_str())
+    }
+
     /// Opens a challenge meant for this enrollment; refuses one it already answered.
     fn open(&self, jws: &str, now: u64) -> Result<Challenge, PushError> {
         let key = self.encryption_key()?;

@@ -1,46 +1,27 @@
-//! `assent backup ...`, and the backup every vault-changing command writes after saving.
-//!
-//! The CLI is a new process per command, so it has no "later" to debounce into: it flushes at
-//! the end of each command that changed the vault, under the vault's write lock (two commands
-//! never write versions at once). The core skips the write when the accounts did not change.
+//! `assent backup ...`: turning automatic backups on and off, their status, a version now. The
+//! backup each vault-changing command writes after saving is [`store::after_change`].
 
 use std::path::{Path, PathBuf};
 
 use authenticator_core::autobackup::{self, AutoBackupError, BackupOutcome, BackupStatus};
-use authenticator_core::vault::Vault;
 use serde::Serialize;
 
 use crate::args::BackupAction;
-use crate::commands::now;
+use crate::clock::Clock;
 use crate::failure::{Context, Failure};
 use crate::{passphrase, store};
 
 /// Runs `assent backup <action>` on the vault at `path`.
-pub fn run(path: &Path, action: BackupAction) -> Result<(), Failure> {
+pub fn run(path: &Path, action: BackupAction, clock: &dyn Clock) -> Result<(), Failure> {
     match action {
-        BackupAction::Auto { dir, keep } => auto(path, &dir, keep),
+        BackupAction::Auto { dir, keep } => auto(path, &dir, keep, clock),
         BackupAction::Off => off(path),
-        BackupAction::Status { json } => status(path, json),
-        BackupAction::Now => write_now(path),
+        BackupAction::Status { json } => status(path, json, clock),
+        BackupAction::Now => write_now(path, clock),
     }
 }
 
-/// After a saved change: writes a version if backups are on and the accounts changed. A
-/// failure is one line of warning; the change stands and the command still succeeds.
-pub fn after_change(vault: &Vault) {
-    if let Some(warning) = warning_after_change(vault) {
-        eprintln!("{warning}");
-    }
-}
-
-/// [`after_change`] for the interactive screen, which shows the warning itself.
-pub fn warning_after_change(vault: &Vault) -> Option<String> {
-    vault.flush_backup(now()).err().map(|e| {
-        format!("assent: warning: the automatic backup failed: {e} (see `assent backup status`)")
-    })
-}
-
-fn auto(path: &Path, dir: &Path, keep: u32) -> Result<(), Failure> {
+fn auto(path: &Path, dir: &Path, keep: u32, clock: &dyn Clock) -> Result<(), Failure> {
     let dir = std::path::absolute(dir).context(|| format!("resolving {}", dir.display()))?;
     if !dir.is_dir() {
         return Err(AutoBackupError::FolderMissing(dir).into());
@@ -52,7 +33,7 @@ fn auto(path: &Path, dir: &Path, keep: u32) -> Result<(), Failure> {
     drop(pass);
     // The first version is written before the settings are saved: if it cannot be written,
     // the command fails and nothing changed.
-    let first = vault.flush_backup(now())?;
+    let first = vault.flush_backup(clock.now())?;
     vault.save()?;
     eprintln!(
         "Automatic backups are on: after every change, a new encrypted version in {} (the last {keep} kept).",
@@ -84,10 +65,10 @@ fn off(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-fn write_now(path: &Path) -> Result<(), Failure> {
+fn write_now(path: &Path, clock: &dyn Clock) -> Result<(), Failure> {
     let _lock = store::lock(path)?;
     let vault = store::open(path)?;
-    match vault.flush_backup(now())? {
+    match vault.flush_backup(clock.now())? {
         BackupOutcome::Off => return Err(off_failure()),
         BackupOutcome::Written(written) => {
             eprintln!("Backed up to {}", written.file.display());
@@ -122,7 +103,7 @@ struct VersionJson {
     time: u64,
 }
 
-fn status(path: &Path, json: bool) -> Result<(), Failure> {
+fn status(path: &Path, json: bool, clock: &dyn Clock) -> Result<(), Failure> {
     let vault = store::open(path)?;
     let status = vault.backup_status()?;
     let versions = status.as_ref().map(|s| autobackup::versions(&s.folder));
@@ -151,7 +132,7 @@ fn status(path: &Path, json: bool) -> Result<(), Failure> {
         );
         return Ok(());
     };
-    let now = now();
+    let now = clock.now();
     println!(
         "Automatic backups are on, into {} (the last {} versions kept).",
         status.folder.display(),

@@ -2,7 +2,7 @@
 //! filters, arrows select, Enter copies, Esc clears the filter or quits.
 
 use std::io::{Write, stdout};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use authenticator_core::OtpKind;
 use authenticator_core::vault::Vault;
@@ -11,11 +11,13 @@ use crossterm::style::{Attribute, Print, SetAttribute};
 use crossterm::terminal::{self, Clear, ClearType};
 use crossterm::{cursor, execute, queue};
 
+use crate::clock::Clock;
 use crate::failure::Failure;
-use crate::{auto_backup, clipboard, store};
+use crate::{clipboard, store};
 
-struct Screen {
+struct Screen<'a> {
     vault: Vault,
+    clock: &'a dyn Clock,
     filter: String,
     selected: usize,
     status: String,
@@ -32,13 +34,14 @@ impl Drop for RawMode {
 }
 
 /// Runs the interactive list until the user quits.
-pub fn run(vault: Vault) -> Result<(), Failure> {
+pub fn run(vault: Vault, clock: &dyn Clock) -> Result<(), Failure> {
     let tty = |e: std::io::Error| Failure::new(format!("terminal: {e}"));
     terminal::enable_raw_mode().map_err(tty)?;
     let _guard = RawMode;
     execute!(stdout(), terminal::EnterAlternateScreen, cursor::Hide).map_err(tty)?;
     let mut screen = Screen {
         vault,
+        clock,
         filter: String::new(),
         selected: 0,
         status: String::new(),
@@ -83,14 +86,7 @@ pub fn run(vault: Vault) -> Result<(), Failure> {
     }
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-impl Screen {
+impl Screen<'_> {
     fn visible(&self) -> Vec<usize> {
         self.vault
             .entries()
@@ -113,7 +109,7 @@ impl Screen {
             return;
         };
         let entry = &self.vault.entries()[index];
-        let code = entry.account.code(now());
+        let code = entry.account.code(self.clock.now());
         let name = entry.account.display_name();
         let id = entry.id.clone();
         let hotp_next =
@@ -133,7 +129,7 @@ impl Screen {
             let saved = store::lock(self.vault.path()).and_then(|_lock| {
                 self.vault.set_counter(&id, counter)?;
                 self.vault.save()?;
-                Ok(auto_backup::warning_after_change(&self.vault))
+                Ok(store::warning_after_change(&self.vault, self.clock.now()))
             });
             match saved {
                 Ok(Some(warning)) => self.status = warning,
@@ -146,7 +142,7 @@ impl Screen {
     fn draw(&self) -> std::io::Result<()> {
         let (width, height) = terminal::size().unwrap_or((80, 24));
         let width = usize::from(width);
-        let at = now();
+        let at = self.clock.now();
         let mut out = stdout();
         queue!(out, cursor::MoveTo(0, 0), Clear(ClearType::All))?;
         let header = format!(

@@ -8,15 +8,52 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use authenticator_core::seal::{self, Unlock, VaultKey};
+use authenticator_core::vault::Vault;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use ring::digest;
 
 use crate::failure::{Context, Failure};
+use crate::{os_keyring, passphrase};
 
 /// The environment variable that carries the session token.
 pub const ENV: &str = "ASSENT_SESSION";
 const FORMAT: &str = "assent-session";
+
+/// `assent unlock`: opens the vault once and prints a session token for it (only the token with
+/// `raw`).
+pub fn unlock(path: &Path, raw: bool) -> Result<(), Failure> {
+    // A fresh unlock, whatever session the environment holds.
+    let vault = if Vault::uses_passphrase(path)? {
+        let pass = passphrase::ask("Vault passphrase: ", passphrase::VAULT_ENV)?;
+        Vault::open(path, Unlock::Passphrase(pass.as_bytes()))?
+    } else {
+        Vault::open(path, Unlock::Key(&os_keyring::load(path)?))?
+    };
+    let token = start(path, vault.key())?;
+    if raw {
+        println!("{token}");
+    } else {
+        println!("Vault unlocked. To use this session in your shell:");
+        println!("  export {ENV}=\"{token}\"");
+        println!("End it with `assent lock`.");
+    }
+    Ok(())
+}
+
+/// `assent lock`: ends every session of the vault at `path`, and says whether there was one.
+pub fn lock(path: &Path) -> Result<(), Failure> {
+    let ended = end(path)?;
+    eprintln!(
+        "{}",
+        if ended {
+            "Locked."
+        } else {
+            "No session was open."
+        }
+    );
+    Ok(())
+}
 
 /// Starts a session for the vault at `vault_path`, opened with `vault_key`; returns the token.
 pub fn start(vault_path: &Path, vault_key: &VaultKey) -> Result<String, Failure> {

@@ -1,11 +1,14 @@
-//! Finding, opening, creating and locking the vault file.
+//! Finding, opening, creating, locking and changing the vault file, and the backup every change
+//! is followed by.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use authenticator_core::Account;
 use authenticator_core::seal::{KdfParams, Unlock, VaultKey};
-use authenticator_core::vault::{Vault, VaultError};
+use authenticator_core::vault::{AccountId, Vault, VaultError};
 
+use crate::clock::Clock;
 use crate::failure::{Context, Failure};
 use crate::{os_keyring, passphrase, session};
 
@@ -89,6 +92,25 @@ pub fn create(path: &Path, protection: Protection) -> Result<Vault, Failure> {
     )?)
 }
 
+/// `assent init`: creates the vault at `path`, under the write lock.
+pub fn init(path: &Path, protection: Protection) -> Result<(), Failure> {
+    let _lock = lock(path)?;
+    create(path, protection).map(drop)
+}
+
+/// `assent passwd`: protects the vault with a new passphrase (a keyring vault moves to one), and
+/// ends every session, which held the old key.
+pub fn change_passphrase(path: &Path) -> Result<(), Failure> {
+    let _lock = lock(path)?;
+    let mut vault = open(path)?;
+    let pass = passphrase::ask_new("vault", "ASSENT_NEW_PASSPHRASE")?;
+    vault.change_passphrase(pass.as_bytes(), KdfParams::recommended()?)?;
+    os_keyring::forget(path);
+    session::end(path)?;
+    eprintln!("Passphrase changed; sessions were ended.");
+    Ok(())
+}
+
 /// Opens the vault, or creates it (asking for a new passphrase) when there is none yet.
 pub fn open_or_create(path: &Path) -> Result<Vault, Failure> {
     if path.exists() {
@@ -120,4 +142,59 @@ pub fn lock(path: &Path) -> Result<WriteLock, Failure> {
     file.lock()
         .context(|| format!("locking {}", lock_path.display()))?;
     Ok(WriteLock { _file: file })
+}
+
+/// Adds `accounts` to the vault at `path` (created if missing) and reports what was added.
+pub fn save_new(path: &Path, accounts: Vec<Account>, clock: &dyn Clock) -> Result<(), Failure> {
+    if accounts.is_empty() {
+        return Err(Failure::new("nothing to add: no account was found"));
+    }
+    let _lock = lock(path)?;
+    let mut vault = open_or_create(path)?;
+    let report = vault.add_all(accounts)?;
+    vault.save()?;
+    for id in &report.added {
+        eprintln!("Added {}", display_name(&vault, id));
+    }
+    for (name, existing) in &report.duplicates {
+        eprintln!(
+            "Skipped {name}: already in the vault as {}",
+            display_name(&vault, existing)
+        );
+    }
+    eprintln!(
+        "{} added, {} already present",
+        report.added.len(),
+        report.duplicates.len()
+    );
+    after_change(&vault, clock.now());
+    Ok(())
+}
+
+/// How the account `id` is named in messages: its display name, or its id once it is gone.
+pub fn display_name(vault: &Vault, id: &AccountId) -> String {
+    vault
+        .get(id)
+        .map(|e| e.account.display_name())
+        .unwrap_or_else(|| id.to_string())
+}
+
+/// After a saved change, still under the write lock: writes a version of the automatic backup if
+/// backups are on and the accounts changed. A failure is one line of warning; the change stands
+/// and the command still succeeds.
+///
+/// The CLI is a new process per command, so it has no "later" to debounce into: it flushes at
+/// the end of each command that changed the vault, under the vault's write lock (two commands
+/// never write versions at once). The core skips the write when the accounts did not change.
+pub fn after_change(vault: &Vault, now: u64) {
+    if let Some(warning) = warning_after_change(vault, now) {
+        eprintln!("{warning}");
+    }
+}
+
+/// [`after_change`] for the interactive screen, which shows the warning itself.
+pub fn warning_after_change(vault: &Vault, now: u64) -> Option<String> {
+    vault.flush_backup(now).err().map(|e| {
+        format!("assent: warning: the automatic backup failed: {e} (see `assent backup status`)")
+    })
 }

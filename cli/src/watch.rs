@@ -4,9 +4,9 @@
 //! a relay, reconnecting with backoff) and polls of the portal (at start, every 5 s while no
 //! stream is up, every 30 s anyway for pushes missed). Both may deliver the same request; it
 //! is shown once. Answers are read from standard input line by line, so the command works on a
-//! terminal and with piped input alike.
+//! terminal and with piped input alike. What is asked, and what a line means, is
+//! [`crate::prompt`]; this module does the waiting, the printing and the sending.
 
-use std::collections::VecDeque;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,17 +14,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use assent_protocol::{DenyReason, PushConfig, Response, Transport};
-use authenticator_core::Unlock;
+use assent_protocol::{PushConfig, Transport};
 use authenticator_core::vault::Vault;
 
-use crate::commands::now;
+use crate::clock::Clock;
 use crate::direct::{self, StreamEvent};
+use crate::exchanges;
 use crate::failure::{Context, Failure};
 use crate::portal_client::PortalClient;
-use crate::push::{self, Found};
+use crate::prompt::{Outcome, Output, Prompts, Source};
 use crate::relays::Relays;
-use crate::{auto_backup, store};
+use crate::store;
 
 /// Poll interval while an enrollment has no stream up.
 const POLL_WITHOUT_STREAM: Duration = Duration::from_secs(5);
@@ -35,8 +35,6 @@ const STREAM_START: Duration = Duration::from_secs(5);
 /// How often the loop looks at Ctrl-C and the clock.
 const TICK: Duration = Duration::from_millis(200);
 
-const DECISION_PROMPT: &str = "Approve? [y]es / [n]o / [r]eport not me: ";
-
 /// What the loop waits for.
 enum Event {
     /// Something happened on the stream of enrollment `usize`.
@@ -45,13 +43,6 @@ enum Event {
     Line(String),
     /// Standard input ended.
     StdinClosed,
-}
-
-/// How a request arrived, shown with it.
-#[derive(Clone, Copy)]
-enum Source {
-    Stream,
-    Poll,
 }
 
 /// One watched enrollment.
@@ -69,12 +60,6 @@ struct Watched {
     last_error: Option<String>,
 }
 
-/// The question being asked.
-enum Stage {
-    Decision,
-    Number(u8),
-}
-
 /// What became of a request that was shown.
 enum Handled {
     /// The portal took the answer.
@@ -85,31 +70,23 @@ enum Handled {
     Expired(String),
 }
 
-struct Prompt {
-    found: Found,
-    stage: Stage,
-}
-
-struct Watch {
-    path: PathBuf,
+struct Watch<'a> {
     vault: Vault,
     client: PortalClient,
+    clock: &'a dyn Clock,
     accounts: Vec<Watched>,
-    queue: VecDeque<(Found, Source)>,
-    prompt: Option<Prompt>,
-    lines: VecDeque<String>,
+    prompts: Prompts,
     stdin_closed: bool,
-    terminal: bool,
     once: bool,
 }
 
 /// `assent watch`: runs until Ctrl-C (or, with `once`, until one request was handled).
-pub fn watch(path: &Path, once: bool) -> Result<(), Failure> {
+pub fn watch(path: &Path, once: bool, clock: &dyn Clock) -> Result<(), Failure> {
     let _only_watcher = only_watcher(path)?;
     let vault = store::open(path)?;
     let relays = Relays::load(path)?;
     let client = PortalClient::new()?;
-    let accounts: Vec<Watched> = push::active(&vault)
+    let accounts: Vec<Watched> = exchanges::active(&vault)
         .into_iter()
         .map(|p| Watched {
             device_id: p.device_id.clone(),
@@ -154,15 +131,12 @@ pub fn watch(path: &Path, once: bool) -> Result<(), Failure> {
     }
     spawn_stdin_reader(tx);
     let mut watch = Watch {
-        path: path.to_path_buf(),
         vault,
         client,
+        clock,
         accounts,
-        queue: VecDeque::new(),
-        prompt: None,
-        lines: VecDeque::new(),
+        prompts: Prompts::new(std::io::stdin().is_terminal()),
         stdin_closed: false,
-        terminal: std::io::stdin().is_terminal(),
         once,
     };
     watch.start(&rx);
@@ -206,7 +180,7 @@ fn spawn_stdin_reader(tx: Sender<Event>) {
     });
 }
 
-impl Watch {
+impl Watch<'_> {
     /// Waits (briefly) for the streams to open, then says what is watched.
     fn start(&mut self, rx: &Receiver<Event>) {
         let deadline = Instant::now() + STREAM_START;
@@ -260,7 +234,7 @@ impl Watch {
                 }
                 continue;
             }
-            if self.prompt.is_some() && self.lines.is_empty() && self.stdin_closed {
+            if self.prompts.needs_a_line() && self.stdin_closed {
                 return Err(Failure::new(
                     "standard input closed before the request was answered",
                 ));
@@ -274,105 +248,39 @@ impl Watch {
         }
     }
 
-    /// Advances the prompt by one step: shows the next request, expires the current one, or
-    /// takes a line of input. `Some` when a request was handled, with its outcome.
+    /// Advances the prompt by one step (see [`Prompts::step`]) and prints what it says; sends
+    /// the answer decided. `Some` when a request was handled, with its outcome.
     fn step(&mut self) -> Option<Handled> {
-        let now = now();
-        if let Some(prompt) = &self.prompt
-            && now > prompt.found.challenge.exp
-        {
-            let id = push::short(&prompt.found.challenge.id).to_owned();
-            self.prompt = None;
-            say(&format!("\nRequest {id} expired before it was answered."));
-            return Some(Handled::Expired(id));
-        }
-        if self.prompt.is_none() {
-            while let Some((found, source)) = self.queue.pop_front() {
-                if now > found.challenge.exp {
-                    continue;
-                }
-                show(&found, source);
-                self.prompt = Some(Prompt {
-                    found,
-                    stage: Stage::Decision,
-                });
-                break;
+        let step = self.prompts.step(self.clock.now());
+        for output in &step.output {
+            match output {
+                Output::Say(line) => say(line),
+                Output::Ask(question) => ask(question),
             }
         }
-        let prompt = self.prompt.as_mut()?;
-        let line = self.lines.pop_front()?;
-        let answer = line.trim().to_ascii_lowercase();
-        let response = match (&prompt.stage, answer.as_str()) {
-            (Stage::Decision, "y" | "yes") => {
-                match prompt.found.challenge.content.number_matching {
-                    Some(n) => {
-                        prompt.stage = Stage::Number(n.digits);
-                        ask(&format!(
-                            "Number shown on the sign-in page ({} digits): ",
-                            n.digits
-                        ));
-                        return None;
-                    }
-                    None => push::approval(&prompt.found.challenge, None),
+        Some(match step.outcome? {
+            Outcome::Decided { found, response } => match exchanges::answer(
+                &mut self.vault,
+                &found.challenge,
+                &response,
+                &self.client,
+                self.clock,
+            ) {
+                Ok(status) => {
+                    say(&status);
+                    Handled::Answered
                 }
-            }
-            (Stage::Decision, "n" | "no") => Ok(Response::Deny {
-                reason: Some(DenyReason::Cancelled),
-                user_verified: false,
-            }),
-            (Stage::Decision, "r" | "report") => Ok(Response::Deny {
-                reason: Some(DenyReason::NotMe),
-                user_verified: false,
-            }),
-            (Stage::Decision, _) => {
-                ask("Please answer y, n or r: ");
-                return None;
-            }
-            (Stage::Number(digits), typed) => {
-                if !push::is_number(typed, *digits) {
-                    ask(&format!(
-                        "Type the {digits} digits shown on the sign-in page: "
-                    ));
-                    return None;
-                }
-                push::approval(&prompt.found.challenge, Some(typed.to_owned()))
-            }
-        };
-        let found = self.prompt.take()?.found;
-        let outcome = response.and_then(|response| self.answer(&found, &response));
-        Some(match outcome {
-            Ok(status) => {
-                say(&status);
-                Handled::Answered
-            }
-            Err(why) => Handled::Refused(why),
+                Err(why) => Handled::Refused(why),
+            },
+            Outcome::Refused(why) => Handled::Refused(why),
+            Outcome::Expired(id) => Handled::Expired(id),
         })
-    }
-
-    /// Signs, saves and sends the answer; the portal's verdict.
-    fn answer(&mut self, found: &Found, response: &Response) -> Result<String, Failure> {
-        // Another `assent` may have changed the vault since it was opened: answer on a fresh
-        // copy under the write lock, then keep that copy.
-        let lock = store::lock(&self.path)?;
-        let mut fresh = Vault::open(&self.path, Unlock::Key(self.vault.key()))?;
-        let request = fresh.answer(&found.challenge, response, now(), None)?;
-        fresh.save()?;
-        auto_backup::after_change(&fresh);
-        drop(lock);
-        self.vault = fresh;
-        push::send_answer(&self.client, &request)
     }
 
     fn on_event(&mut self, event: Event) {
         match event {
             Event::Stream(i, event) => self.on_stream(i, event),
-            Event::Line(line) => {
-                // On a terminal, what was typed while nothing was asked is not an answer to
-                // the next request; piped input is taken in order.
-                if self.prompt.is_some() || !self.terminal {
-                    self.lines.push_back(line);
-                }
-            }
+            Event::Line(line) => self.prompts.line(line),
             Event::StdinClosed => self.stdin_closed = true,
         }
     }
@@ -417,11 +325,11 @@ impl Watch {
             if account.next_poll > now {
                 continue;
             }
-            let result = push::active(&self.vault)
+            let result = exchanges::active(&self.vault)
                 .into_iter()
                 .find(|p| p.device_id == account.device_id)
                 .ok_or_else(|| Failure::new("the enrollment was removed from the vault"))
-                .and_then(|p| push::poll(&self.vault, p, &self.client));
+                .and_then(|p| exchanges::poll(&self.vault, p, &self.client, self.clock.now()));
             let account = &mut self.accounts[i];
             account.next_poll = Instant::now()
                 + if account.stream_up {
@@ -449,33 +357,12 @@ impl Watch {
 
     /// A challenge from either source: opened, and queued unless it was open already.
     fn receive(&mut self, jws: &str, source: Source) {
-        match push::receive(&mut self.vault, jws) {
-            Ok(Some(found)) => self.queue.push_back((found, source)),
+        match exchanges::receive(&mut self.vault, jws, self.clock.now()) {
+            Ok(Some(found)) => self.prompts.offer(found, source),
             Ok(None) => {}
             Err(why) => eprintln!("assent: {why}"),
         }
     }
-}
-
-fn show(found: &Found, source: Source) {
-    let purpose = push::purpose_text(found.challenge.content.purpose);
-    let mut purpose = purpose.to_owned();
-    if let Some(first) = purpose.get_mut(..1) {
-        first.make_ascii_uppercase();
-    }
-    let via = match source {
-        Source::Stream => "pushed by the relay",
-        Source::Poll => "found by polling the portal",
-    };
-    say(&format!(
-        "\n{purpose} request {} for {} ({via}):",
-        push::short(&found.challenge.id),
-        found.label
-    ));
-    for line in push::describe(found) {
-        say(&line);
-    }
-    ask(DECISION_PROMPT);
 }
 
 /// A line on standard output, flushed at once so scripts and tests see it.

@@ -474,8 +474,10 @@ fn enroll_from_the_uri_with_a_relay_then_list_and_approve() {
     assert_eq!(out, "approved\n");
     assert_eq!(browser.status()["status"], "approved");
     assert!(pending(&stack).is_empty());
+    // A late approve says why: this device answered it.
     let err = stack.fails(&["approve", &id[..6], "--number", &number]);
     assert!(err.contains("no pending request"), "{err}");
+    assert!(err.contains("already answered from this device"), "{err}");
 }
 
 #[test]
@@ -545,8 +547,10 @@ fn a_wrong_number_is_refused_and_consumes_the_request() {
         "assent: the portal refused the answer: wrong_number (wrong number typed; the challenge is consumed)"
     );
     assert_eq!(browser.status()["status"], "failed");
-    // The device remembers it answered: no second try.
+    // The device remembers it answered: no second try, and it says so.
     assert!(pending(&stack).is_empty());
+    let err = stack.fails(&["approve", &id, "--number", &number]);
+    assert!(err.contains("already answered from this device"), "{err}");
 }
 
 #[test]
@@ -563,6 +567,12 @@ fn deny_reports_not_me() {
     assert!(
         status["message"].as_str().unwrap().contains("not you"),
         "{status}"
+    );
+    // An id this device never answered gets the open-ended refusal.
+    let err = stack.fails(&["deny", "~never"]);
+    assert!(
+        err.contains("(answered, expired, or never sent here?)"),
+        "{err}"
     );
 }
 
