@@ -14,6 +14,7 @@ use authenticator_core::vault::Vault;
 
 use crate::clock::Clock;
 use crate::failure::Failure;
+use crate::history::History;
 use crate::portal_client::{Exchange, PortalClient};
 use crate::relays::Relays;
 use crate::request::Found;
@@ -173,7 +174,23 @@ pub fn fetch_all(
         eprintln!("assent: {why}");
     }
     found.sort_by_key(|f| f.challenge.iat);
+    remember_seen(vault, &found, clock.now());
     Ok(found)
+}
+
+/// Adds requests just found to the terminal's history (see [`crate::history`]); a history that
+/// cannot be written only costs a less precise message later, so it is said and not fatal.
+fn remember_seen(vault: &Vault, found: &[Found], now: u64) {
+    let mut history = History::load(vault.path());
+    history.saw(
+        found
+            .iter()
+            .map(|f| (f.challenge.id.as_str(), f.challenge.exp)),
+        now,
+    );
+    if let Err(why) = history.save() {
+        eprintln!("assent: {why}");
+    }
 }
 
 /// Opens a pushed or polled challenge at `now`: `Ok(None)` for one that needs no prompt
@@ -186,9 +203,13 @@ pub fn open(vault: &Vault, jws: &str, now: u64) -> Result<Option<Found>, Failure
 /// (the same request by the relay's stream and by a poll).
 pub fn receive(vault: &mut Vault, jws: &str, now: u64) -> Result<Option<Found>, Failure> {
     let received = closed_is_none(vault.receive(jws, now))?;
-    Ok(received
+    let shown = received
         .filter(|r| r.first_time)
-        .map(|r| found(vault, r.challenge)))
+        .map(|r| found(vault, r.challenge));
+    if let Some(f) = &shown {
+        remember_seen(vault, std::slice::from_ref(f), now);
+    }
+    Ok(shown)
 }
 
 /// A request that can no longer be answered is nothing to show; other errors are reported.
@@ -243,7 +264,17 @@ pub fn answer(
         *vault = fresh;
         request
     };
-    send_answer(client, &request)
+    let sent = send_answer(client, &request);
+    let mut history = History::load(vault.path());
+    let outcome = match &sent {
+        Ok(status) => status.clone(),
+        Err(why) => why.to_string(),
+    };
+    history.answered(&challenge.id, challenge.exp, &outcome);
+    if let Err(why) = history.save() {
+        eprintln!("assent: {why}");
+    }
+    sent
 }
 
 /// Sends a signed answer; the portal's verdict, `approved` or `denied`.

@@ -16,6 +16,7 @@ mod demo;
 mod direct;
 mod exchanges;
 mod failure;
+mod history;
 mod interactive;
 mod os_keyring;
 mod passphrase;

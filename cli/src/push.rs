@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::decision::{self, Decision};
 use crate::exchanges;
 use crate::failure::{Context, Failure};
+use crate::history::History;
 use crate::portal_client::PortalClient;
 use crate::request::{self, Found};
 use crate::{direct, qr_image, store};
@@ -235,7 +236,12 @@ pub fn respond(
 ) -> Result<(), Failure> {
     let mut vault = store::open(path)?;
     let client = PortalClient::new()?;
-    let found = find(exchanges::fetch_all(&vault, &client, clock)?, id, &vault)?;
+    let found = find(
+        exchanges::fetch_all(&vault, &client, clock)?,
+        id,
+        &vault,
+        clock.now(),
+    )?;
     let response = decision::response(&found.challenge, decision)?;
     let status = exchanges::answer(&mut vault, &found.challenge, &response, &client, clock)?;
     println!("{status}");
@@ -244,7 +250,7 @@ pub fn respond(
 
 /// The one pending request whose id starts with `prefix`; when there is none, says whether this
 /// device answered one by that id already.
-fn find(found: Vec<Found>, prefix: &str, vault: &Vault) -> Result<Found, Failure> {
+fn find(found: Vec<Found>, prefix: &str, vault: &Vault, now: u64) -> Result<Found, Failure> {
     let prefix = prefix.trim();
     if prefix.is_empty() {
         return Err(Failure::new(
@@ -256,6 +262,11 @@ fn find(found: Vec<Found>, prefix: &str, vault: &Vault) -> Result<Found, Failure
         .filter(|f| f.challenge.id.starts_with(prefix))
         .collect();
     match matching.len() {
+        0 if let Some(what) = History::load(vault.path()).explain(prefix, now) => {
+            Err(Failure::new(format!(
+                "no pending request has an id starting with {prefix:?}: {what}"
+            )))
+        }
         0 if answered_here(vault, prefix) => Err(Failure::new(format!(
             "no pending request has an id starting with {prefix:?}: it was already answered from this device"
         ))),

@@ -474,10 +474,10 @@ fn enroll_from_the_uri_with_a_relay_then_list_and_approve() {
     assert_eq!(out, "approved\n");
     assert_eq!(browser.status()["status"], "approved");
     assert!(pending(&stack).is_empty());
-    // A late approve says why: this device answered it.
+    // A late approve says why: this device answered it, and what the portal said.
     let err = stack.fails(&["approve", &id[..6], "--number", &number]);
     assert!(err.contains("no pending request"), "{err}");
-    assert!(err.contains("already answered from this device"), "{err}");
+    assert!(err.contains("was already answered here: approved"), "{err}");
 }
 
 #[test]
@@ -547,10 +547,13 @@ fn a_wrong_number_is_refused_and_consumes_the_request() {
         "assent: the portal refused the answer: wrong_number (wrong number typed; the challenge is consumed)"
     );
     assert_eq!(browser.status()["status"], "failed");
-    // The device remembers it answered: no second try, and it says so.
+    // The device remembers it answered: no second try, and it says what happened.
     assert!(pending(&stack).is_empty());
     let err = stack.fails(&["approve", &id, "--number", &number]);
-    assert!(err.contains("already answered from this device"), "{err}");
+    assert!(
+        err.contains("was already answered here: the portal refused the answer: wrong_number"),
+        "{err}"
+    );
 }
 
 #[test]
