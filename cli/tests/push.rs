@@ -12,10 +12,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
@@ -174,6 +175,11 @@ struct Stack {
 
 impl Stack {
     fn new(with_relay: bool) -> Self {
+        Self::with_portal_args(with_relay, &[])
+    }
+
+    /// A stack whose portal gets `extra` flags too.
+    fn with_portal_args(with_relay: bool, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("portal.db");
         let relay = with_relay.then(|| Relay::start(dir.path()));
@@ -199,6 +205,7 @@ impl Stack {
         );
         let mut command = portal_command();
         command.args(["--listen", "127.0.0.1:0", "--test-clock"]);
+        command.args(extra);
         if let Some(relay) = &relay {
             command.args(["--relay-url", &relay.url, "--relay-api-key", RELAY_API_KEY]);
         }
@@ -905,4 +912,90 @@ fn an_account_that_approves_sign_ins_is_listed_as_such_and_removed_only_with_its
     let err = stack.fails(&["pending"]);
     assert!(err.contains("no push enrollment"), "{err}");
     stack.ok(&["remove", "github", "--yes"]);
+}
+
+/// A proxy in front of the portal that swallows the response to the first registration: the
+/// portal handles it (the token is spent), and the connection is closed before the `201`
+/// reaches the device, as a dropped mobile connection would. One request per connection.
+struct DroppingProxy {
+    url: String,
+    upstream: Arc<Mutex<Option<String>>>,
+    dropped: Arc<AtomicUsize>,
+}
+
+impl DroppingProxy {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream: Arc<Mutex<Option<String>>> = Arc::default();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let (to, count) = (upstream.clone(), dropped.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { return };
+                let Some(request) = read_message(&mut client) else {
+                    continue;
+                };
+                let target = to.lock().unwrap().clone().unwrap();
+                let mut portal = std::net::TcpStream::connect(target).unwrap();
+                portal.write_all(&request).unwrap();
+                let Some(response) = read_message(&mut portal) else {
+                    continue;
+                };
+                let registration = request.starts_with(b"POST /assent/v1/register ");
+                if registration && count.fetch_add(1, Ordering::SeqCst) == 0 {
+                    continue; // dropped: the client sees the connection close
+                }
+                let _ = client.write_all(&response);
+            }
+        });
+        Self {
+            url,
+            upstream,
+            dropped,
+        }
+    }
+}
+
+/// One HTTP/1.1 message from `stream`: its head and the body its Content-Length announces.
+fn read_message(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    let mut message = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head = loop {
+        if let Some(end) = message.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+        let n = stream.read(&mut buf).ok().filter(|&n| n > 0)?;
+        message.extend_from_slice(&buf[..n]);
+    };
+    let text = String::from_utf8_lossy(&message[..head]).to_lowercase();
+    let length: usize = text
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    while message.len() < head + length {
+        let n = stream.read(&mut buf).ok().filter(|&n| n > 0)?;
+        message.extend_from_slice(&buf[..n]);
+    }
+    Some(message)
+}
+
+#[test]
+fn a_registration_whose_answer_was_lost_is_sent_again_and_completes() {
+    let proxy = DroppingProxy::start();
+    let stack = Stack::with_portal_args(false, &["--public-url", &proxy.url]);
+    *proxy.upstream.lock().unwrap() = Some(stack.portal.trim_start_matches("http://").to_owned());
+    let (_, stderr) = stack.ok(&["enroll", &stack.enrollment_uri(), "--name", "flaky network"]);
+    // The first registration reached the portal (its token is spent) but its 201 was lost; the
+    // CLI said so, sent it again, and the portal answered the same device again.
+    assert_eq!(proxy.dropped.load(Ordering::SeqCst), 2, "{stderr}");
+    assert!(
+        stderr.contains("sending the registration again"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("for push and codes"), "{stderr}");
+    // Enrolled for real: a sign-in reaches the device by polling.
+    let mut browser = stack.browser();
+    browser.start_push_login();
+    assert_eq!(pending(&stack).len(), 1);
 }
