@@ -181,5 +181,39 @@ def test_the_portal_follows_the_tightened_rules(portal):
         status, body = answer(token, inner, decision="approve", user_verified=True, **extra)
         assert (status, body["error"]) == (400, "malformed"), (extra, body)
         assert login.status()["status"] == "pending"
+    # §6.1 and §11, the checks before and around the decision, each with its code:
+    def signed(payload: dict, kid: str = device.kid) -> str:
+        return device.sign({"alg": "ES256", "typ": "assent-answer+jws", "kid": kid}, payload)
+
+    base = {"v": 1, "challenge": inner["id"],
+            "challenge_hash": b64(hashlib.sha256(token.encode()).digest()),
+            "device": device.kid, "iat": inner["iat"] + 1, "decision": "approve",
+            "user_verified": True, "number": number}
+    request = urllib.request.Request(f"{portal.url}/assent/v1/answers", method="POST",
+                                     data=signed(base).encode(), headers={"Content-Type": "text/plain"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert (refused.value.code, json.loads(refused.value.read())["error"]) == (400, "malformed")
+    cases = [
+        ({**base, "iat": float(base["iat"])}, (400, "malformed")),  # 1.0 for an integer
+        ({k: v for k, v in base.items() if k != "user_verified"}, (400, "malformed")),
+        # A deny without user_verified (required on a deny as on an approve).
+        ({**base, "decision": "deny", "number": None, "user_verified": None}, (400, "malformed")),
+        ({**base, "padding": "x" * 2100}, (413, "too_large")),  # an answer over 2048 bytes
+        ({**base, "challenge": b64(os.urandom(16))}, (404, "unknown_challenge")),
+        ({**base, "challenge_hash": b64(os.urandom(32))}, (404, "unknown_challenge")),
+        ({**base, "device": EcSigner().kid}, (401, "unknown_device")),  # device != kid
+    ]
+    for payload, expected in cases:
+        payload = {k: v for k, v in payload.items() if v is not None}
+        status, body = portal.device_call("answers", signed(payload))
+        assert (status, body.get("error")) == expected, (payload, body)
+    status, body = portal.device_call("answers", "x" * 9000)  # a body over 8192 bytes
+    assert (status, body["error"]) == (413, "too_large")
+    assert login.status()["status"] == "pending"
+
     assert answer(token, inner, decision="approve", user_verified=True, number=number) == (200, {"status": "approved"})
     assert login.status()["status"] == "approved"
+    # An answered challenge is still found, and says so.
+    status, body = answer(token, inner, decision="approve", user_verified=True, number=number)
+    assert (status, body["error"]) == (409, "already_answered")
