@@ -43,15 +43,32 @@ fn verify_password(hash: &str, password: &str) -> bool {
     })
 }
 
-/// Checks the password rules (length only: NIST SP 800-63B).
-pub fn check_password_rules(password: &str) -> Result<(), PortalError> {
-    if password.chars().count() < 8 {
+/// Shortest password allowed, in characters (the product documents' policy).
+pub const PASSWORD_MIN_CHARS: usize = 12;
+/// Longest password allowed, in characters.
+pub const PASSWORD_MAX_CHARS: usize = 64;
+
+/// Checks the password policy for `username`'s new password: 12 to 64 characters, and not
+/// containing the user name (case-insensitive). Length is the rule that counts (NIST SP
+/// 800-63B); composition rules are not added. Applied wherever a password is set: a new user,
+/// a reset, `portal user passwd`.
+pub fn check_password_rules(username: &str, password: &str) -> Result<(), PortalError> {
+    let chars = password.chars().count();
+    if chars < PASSWORD_MIN_CHARS {
         return Err(PortalError::BadPassword(
-            "the password must be at least 8 characters",
+            "the password must be at least 12 characters",
         ));
     }
-    if password.len() > 1024 {
-        return Err(PortalError::BadPassword("the password is too long"));
+    if chars > PASSWORD_MAX_CHARS {
+        return Err(PortalError::BadPassword(
+            "the password must be at most 64 characters",
+        ));
+    }
+    let name = username.trim().to_lowercase();
+    if !name.is_empty() && password.to_lowercase().contains(&name) {
+        return Err(PortalError::BadPassword(
+            "the password must not contain the user name",
+        ));
     }
     Ok(())
 }
@@ -70,7 +87,7 @@ impl Portal {
                 "a user name is 1 to 64 bytes without spaces, controls or bidirectional marks",
             ));
         }
-        check_password_rules(password)?;
+        check_password_rules(username, password)?;
         let hash = hash_password(password)?;
         let id = self
             .db
@@ -130,9 +147,38 @@ impl Portal {
 
     /// Sets a new password (reset, admin).
     pub fn set_password(&self, user: &User, password: &str) -> Result<(), PortalError> {
-        check_password_rules(password)?;
+        check_password_rules(&user.username, password)?;
         let hash = hash_password(password)?;
         self.db.set_password(user.id, &hash)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_policy_refuses_each_bad_case_with_its_reason() {
+        let refused = |name: &str, password: &str| match check_password_rules(name, password) {
+            Err(PortalError::BadPassword(why)) => why,
+            other => panic!("{password:?} for {name:?}: {other:?}"),
+        };
+        assert_eq!(
+            refused("alice", "elevenchars"),
+            "the password must be at least 12 characters"
+        );
+        assert_eq!(
+            refused("alice", &"x".repeat(65)),
+            "the password must be at most 64 characters"
+        );
+        assert_eq!(
+            refused("alice", "my name is ALICE, ok?"),
+            "the password must not contain the user name"
+        );
+        assert!(check_password_rules("alice", "correct horse battery").is_ok());
+        // Characters, not bytes: twelve accented letters pass, 64 emoji too.
+        assert!(check_password_rules("bob", "éééééééééééé").is_ok());
+        assert!(check_password_rules("bob", &"🔑".repeat(64)).is_ok());
     }
 }

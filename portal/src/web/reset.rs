@@ -85,8 +85,8 @@ pub async fn reset_new_form(visit: Visit) -> PageResult {
         "Choose a new password",
         &format!(
             "<h1>Choose a new password</h1><form method=\"post\" action=\"/reset/new\">{csrf}\
-             <label for=\"password\">New password (at least 8 characters)</label>\
-             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" minlength=\"8\" required>\
+             <label for=\"password\">New password (12 to 64 characters, without your user name)</label>\
+             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" minlength=\"12\" maxlength=\"64\" required>\
              <button>Set password</button></form>",
             csrf = csrf_field(&visit.session.csrf)
         ),
