@@ -1,5 +1,5 @@
 //! Alerts for the help desk by another channel than the event log: a "not me" deny, a TOTP
-//! lockout and a replaced device are posted to a webhook (`--alert-webhook`) as JSON, signed
+//! lockout, a replaced device and every help-desk action are posted to a webhook (`--alert-webhook`) as JSON, signed
 //! with HMAC-SHA256 when a secret is set (docs/portal.md says how to check it).
 //!
 //! Delivery never holds up the request that caused the alert: it runs on its own task, tries
@@ -34,6 +34,9 @@ pub enum AlertKind {
     LockedOut,
     /// A new device replaced the enrolled one.
     DeviceReplaced,
+    /// A help-desk action changed the user (unlock, MFA reset or removal, suspension...): the
+    /// detail names the action, the `ip` member who took it.
+    AdminAction,
 }
 
 /// One alert, as posted.

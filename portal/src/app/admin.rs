@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::{Portal, PortalError};
+use crate::alerts::AlertKind;
 use crate::db::{Event, EventKind, Outcome};
 
 /// One user as the help desk sees it.
@@ -134,6 +135,12 @@ impl Portal {
             Action::Restore => self.db.set_suspended(user.id, false)?,
         }
         self.log(user.id, actor, EventKind::Admin, action.outcome(), "")?;
+        self.alert(
+            &user,
+            AlertKind::AdminAction,
+            actor,
+            &format!("{} by {actor}", action.name()),
+        );
         self.list_users()?
             .into_iter()
             .find(|u| u.username == user.username)

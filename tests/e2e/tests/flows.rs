@@ -640,3 +640,18 @@ async fn suspend_restore_and_lifting_mfa_from_the_help_desk() {
         assert!(listing.contains(kind), "{kind} missing from\n{listing}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_desk_actions_are_alerted() {
+    let (stack, alerts) = stack_with_alerts().await;
+    stack.add_user("ivan").await;
+    let (status, _) = stack.admin("users/ivan/suspend", true).await;
+    assert_eq!(status, 200);
+    let alert = alerts.next().await;
+    assert_alert(&alert, "admin_action", "ivan");
+    assert_eq!(alert.body["detail"], "suspend by admin-api", "{alert:?}");
+    assert_eq!(alert.body["ip"], "admin-api", "{alert:?}");
+    let (status, _) = stack.admin("users/ivan/restore", true).await;
+    assert_eq!(status, 200);
+    assert_eq!(alerts.next().await.body["detail"], "restore by admin-api");
+}
