@@ -12,7 +12,8 @@ use assent_protocol::{
 use super::{Portal, PortalError};
 use crate::alerts::AlertKind;
 use crate::db::{
-    ChallengeReason, ChallengeStatus, Device, DeviceState, EventKind, Outcome, SessionEnd, User,
+    Activation, ChallengeReason, ChallengeStatus, Device, DeviceState, EventKind, Outcome,
+    SessionEnd, User,
 };
 
 /// A refusal: the code (which fixes the HTTP status) and a message for logs.
@@ -296,7 +297,15 @@ pub fn answer(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Value,
             ),
         )?;
     } else if activation {
-        let replaced = portal.db.activate_device(&kid)?;
+        let replaced = match portal.db.activate_device(&kid)? {
+            Activation::Activated { replaced } => replaced,
+            Activation::NotPending => {
+                return Err(Refusal::new(
+                    ErrorCode::UnknownDevice,
+                    "this device was retired while its activation was checked",
+                ));
+            }
+        };
         portal.log(
             user.id,
             ip,

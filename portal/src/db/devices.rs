@@ -93,6 +93,19 @@ fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
     })
 }
 
+/// What activating a device did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Activation {
+    /// The device is the user's now; `replaced` is the device it retired, if any.
+    Activated {
+        /// The user's previous device.
+        replaced: Option<String>,
+    },
+    /// The device was not pending (retired meanwhile, by a reset or a newer device): nothing
+    /// changed.
+    NotPending,
+}
+
 /// Retires the user's devices other than `keep` (all with `""`), pending ones included, and
 /// cancels their pending challenges: from then on they get `unknown_device`.
 pub(super) fn retire_devices(
@@ -227,14 +240,21 @@ impl Db {
     /// Makes a pending device the user's single device: the previous one is retired and its
     /// pending challenges cancelled, and the enrollment's TOTP secret becomes the user's.
     /// Returns the retired device's id.
-    pub fn activate_device(&self, device_id: &str) -> DbResult<Option<String>> {
+    pub fn activate_device(&self, device_id: &str) -> DbResult<Activation> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let (user_id, enrollment): (i64, String) = tx.query_row(
-            "SELECT user_id, enrollment FROM devices WHERE id = ?1",
-            [device_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        // Read in the same transaction as the change: a device a help-desk reset retired
+        // since its answer was checked is not made the user's again.
+        let pending: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT user_id, enrollment FROM devices WHERE id = ?1 AND state = 'pending'",
+                [device_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((user_id, enrollment)) = pending else {
+            return Ok(Activation::NotPending);
+        };
         let previous: Option<String> = tx.query_row(
             "SELECT device_id FROM users WHERE id = ?1",
             [user_id],
@@ -253,7 +273,9 @@ impl Db {
             params![user_id, device_id, enrollment],
         )?;
         tx.commit()?;
-        Ok(previous.filter(|p| p != device_id))
+        Ok(Activation::Activated {
+            replaced: previous.filter(|p| p != device_id),
+        })
     }
 
     /// Completes an enrollment by TOTP alone (a third-party app scanned the QR): the secret
@@ -379,13 +401,38 @@ mod tests {
         let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
         fixtures::enrollment(&db, id, "tok", b"seed");
         assert!(db.register_device(&device("d1", id, "tok"), 5).unwrap());
-        assert_eq!(db.activate_device("d1").unwrap(), None);
+        assert_eq!(
+            db.activate_device("d1").unwrap(),
+            Activation::Activated { replaced: None }
+        );
         assert_eq!(db.device("d1").unwrap().unwrap().state, DeviceState::Active);
         let user = db.user(id).unwrap().unwrap();
         assert_eq!(user.device_id.as_deref(), Some("d1"));
         assert_eq!(user.totp_secret.as_deref(), Some(&b"seed"[..]));
-        // Activating it again replaces nothing.
-        assert_eq!(db.activate_device("d1").unwrap(), None);
+        // An active device is not activated again.
+        assert_eq!(db.activate_device("d1").unwrap(), Activation::NotPending);
+    }
+
+    /// A device a help-desk reset retired after its answer was checked is not made the user's:
+    /// the state is read in the activation's own transaction.
+    #[test]
+    fn a_device_retired_before_its_activation_stays_retired() {
+        let db = Db::in_memory().unwrap();
+        let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
+        fixtures::enrollment(&db, id, "tok", b"seed");
+        assert!(db.register_device(&device("d1", id, "tok"), 5).unwrap());
+        db.reset_mfa(id).unwrap();
+        assert_eq!(db.activate_device("d1").unwrap(), Activation::NotPending);
+        assert_eq!(
+            db.device("d1").unwrap().unwrap().state,
+            DeviceState::Retired
+        );
+        let user = db.user(id).unwrap().unwrap();
+        assert_eq!((user.device_id, user.totp_secret), (None, None));
+        assert_eq!(
+            db.activate_device("nobody").unwrap(),
+            Activation::NotPending
+        );
     }
 
     /// A newer device returns the previous one's id, which is retired with its pending pushes
@@ -401,7 +448,12 @@ mod tests {
         fixtures::enrollment(&db, id, "tok2", b"new seed");
         assert!(db.register_device(&device("d2", id, "tok2"), 5).unwrap());
 
-        assert_eq!(db.activate_device("d2").unwrap().as_deref(), Some("d1"));
+        assert_eq!(
+            db.activate_device("d2").unwrap(),
+            Activation::Activated {
+                replaced: Some("d1".into())
+            }
+        );
         assert_eq!(
             db.device("d1").unwrap().unwrap().state,
             DeviceState::Retired

@@ -21,7 +21,7 @@ mod throttle;
 mod users;
 
 pub use challenges::{ChallengeReason, ChallengeRow, ChallengeStatus, DeliveryState};
-pub use devices::{Device, DeviceState, Enrollment};
+pub use devices::{Activation, Device, DeviceState, Enrollment};
 pub use events::{Event, EventKind, LogLine, Outcome};
 pub use sessions::{Session, SessionEnd, SessionState};
 pub use users::{TotpAttempt, User};
