@@ -106,10 +106,7 @@ pub fn register(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Valu
                 "the enrollment token was used",
             ));
         }
-        let challenge = match portal.db.pending_activation(&device.id, now)? {
-            Some(jws) => jws,
-            None => activation(portal, &user, &device, ip)?,
-        };
+        let challenge = activation(portal, &user, &device, ip)?;
         return Ok(serde_json::json!({ "device_id": device.id, "challenge": challenge }));
     }
     let device = Device {
@@ -133,8 +130,12 @@ pub fn register(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Valu
     Ok(serde_json::json!({ "device_id": device.id, "challenge": challenge }))
 }
 
-/// A new activation challenge for a pending device, stored with its event; its JWS.
+/// The activation challenge of a pending device: the one still pending (a registration sent
+/// again, a poll), else a new one stored with its event; its JWS.
 fn activation(portal: &Portal, user: &User, device: &Device, ip: &str) -> Result<String, Refusal> {
+    if let Some(jws) = portal.db.pending_activation(&device.id, portal.now())? {
+        return Ok(jws);
+    }
     let content = ChallengeContent {
         purpose: Purpose::Activate,
         context: LoginContext {
@@ -401,10 +402,7 @@ pub fn pending(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Value
             .db
             .user(device.user_id)?
             .ok_or_else(|| Refusal::new(ErrorCode::UnknownDevice, "the user is gone"))?;
-        let challenge = match portal.db.pending_activation(&device.id, now)? {
-            Some(jws) => jws,
-            None => activation(portal, &user, &device, ip)?,
-        };
+        let challenge = activation(portal, &user, &device, ip)?;
         return Ok(serde_json::json!({ "challenges": [challenge] }));
     }
     // Only unexpired ones are listed; the periodic expiry marks the others.
