@@ -424,6 +424,12 @@ async fn password_session(p: &Arc<Portal>, ip: [u8; 4]) -> (String, String) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/login/totp");
     let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
+    // The cookie outlives the sign-in step: it must last as long as the session it becomes.
+    let lifetime = Settings::defaults().unwrap().session_seconds;
+    assert!(
+        set_cookie.contains(&format!("Max-Age={lifetime}")),
+        "{set_cookie}"
+    );
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
     let form = Request::get("/login/totp")
         .header("cookie", &cookie)

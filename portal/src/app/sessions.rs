@@ -40,7 +40,9 @@ pub struct Started {
     pub session: Session,
     /// The value for the cookie; only its hash is stored.
     pub cookie: Zeroizing<String>,
-    /// Seconds the cookie lives.
+    /// Seconds the cookie lives: as long as a signed-in session may, whatever the step it
+    /// starts at (the server's expiry is what ends it; a cookie that died with the sign-in step
+    /// would sign the browser out 15 minutes after a sign-in meant to last hours).
     pub max_age: u64,
 }
 
@@ -237,7 +239,8 @@ impl Portal {
     ) -> Result<Started, PortalError> {
         let cookie = Zeroizing::new(random_token::<32>());
         let now = self.now();
-        let max_age = match state {
+        let max_age = self.settings.session_seconds;
+        let lifetime = match state {
             SessionState::SignedIn => self.settings.session_seconds,
             _ => SIGN_IN_SECONDS,
         };
@@ -248,7 +251,7 @@ impl Portal {
             csrf: random_token::<16>(),
             ip: client.ip.clone(),
             user_agent: agent.chars().take(256).collect(),
-            expires_at: now + max_age,
+            expires_at: now + lifetime,
             challenge: None,
             enrollment: None,
             step_up_at: None,
@@ -364,7 +367,6 @@ impl Portal {
         if !user.mfa_required {
             let mut started = self.begin(&user, SessionState::Password, client, agent)?;
             self.sign_in(&mut started.session, SignedInBy::PasswordOnly, ip)?;
-            started.max_age = self.settings.session_seconds;
             return Ok(Checked::Done(Login::Started(Box::new(started), Next::Home)));
         }
         let started = self.begin(&user, SessionState::Password, client, agent)?;
