@@ -7,15 +7,14 @@ use std::sync::Arc;
 use assent_protocol::{ErrorCode, ErrorResponse};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 
-use crate::admin::Action;
+use crate::app::Portal;
 use crate::app::devices::{self, Refusal};
-use crate::app::{Portal, PortalError};
-use crate::web;
+use crate::web::{self, admin_api};
 
 /// Largest request body (docs/protocol.md §8).
 pub const MAX_BODY: usize = 8192;
@@ -25,9 +24,31 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 
 /// The whole portal.
 pub fn router(portal: Arc<Portal>) -> Router {
-    use web::{enroll, login, push, reset};
+    use web::{console, enroll, login, push, reset};
     let pages = Router::new()
         .route("/", get(login::home))
+        .route(
+            "/password",
+            get(login::new_password_form).post(login::new_password),
+        )
+        .route("/admin", get(console::home))
+        .route("/admin/login", post(console::login))
+        .route("/admin/logout", post(console::logout))
+        .route("/admin/users", get(console::users))
+        .route("/admin/users/{name}", get(console::user))
+        .route(
+            "/admin/users/{name}/{action}",
+            get(console::confirm_action).post(console::act),
+        )
+        .route(
+            "/admin/admins",
+            get(console::admins).post(console::create_admin),
+        )
+        .route(
+            "/admin/admins/require-mfa",
+            get(console::confirm_require_mfa).post(console::require_mfa),
+        )
+        .route("/admin/admins/{name}/role", post(console::set_role))
         .route("/login", get(login::login_form).post(login::login))
         .route("/logout", post(login::logout))
         .route("/login/push", get(push::push_wait))
@@ -61,9 +82,23 @@ pub fn router(portal: Arc<Portal>) -> Router {
             "/assent/v1/push-token",
             device_route(devices::push_token, no_content),
         )
-        .route("/admin/api/users", get(admin_users).post(admin_create))
-        .route("/admin/api/users/{name}/events", get(admin_events))
-        .route("/admin/api/users/{name}/{action}", post(admin_action))
+        .route(
+            "/admin/api/users",
+            get(admin_api::users).post(admin_api::create_user),
+        )
+        .route("/admin/api/users/{name}", get(admin_api::user))
+        .route("/admin/api/users/{name}/events", get(admin_api::events))
+        .route("/admin/api/users/{name}/{action}", post(admin_api::action))
+        .route("/admin/api/dashboard", get(admin_api::dashboard))
+        .route(
+            "/admin/api/admins",
+            get(admin_api::admins).post(admin_api::create_admin),
+        )
+        .route(
+            "/admin/api/admins/require-mfa",
+            post(admin_api::require_mfa_for_admins),
+        )
+        .route("/admin/api/admins/{name}/role", post(admin_api::set_role))
         .route("/healthz", get(|| async { "ok" }));
     if portal.settings().test_clock {
         router = router.route("/test/clock", post(test_clock));
@@ -183,129 +218,6 @@ fn json(v: serde_json::Value) -> Response {
 
 fn no_content((): ()) -> Response {
     StatusCode::NO_CONTENT.into_response()
-}
-
-// ---- help-desk API
-
-fn admin_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(serde_json::json!({ "error": code, "message": message })),
-    )
-        .into_response()
-}
-
-fn authorize(portal: &Portal, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let Some(expected) = &portal.settings().admin_token else {
-        return Err(Box::new(admin_error(
-            StatusCode::NOT_FOUND,
-            "disabled",
-            "the admin API is off",
-        )));
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let a = ring::digest::digest(&ring::digest::SHA256, given.as_bytes());
-    let b = ring::digest::digest(&ring::digest::SHA256, expected.as_bytes());
-    if a.as_ref() == b.as_ref() && !expected.is_empty() {
-        Ok(())
-    } else {
-        Err(Box::new(admin_error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or wrong admin token",
-        )))
-    }
-}
-
-fn admin_result<T: serde::Serialize>(result: Result<T, PortalError>) -> Response {
-    match result {
-        Ok(v) => axum::Json(v).into_response(),
-        Err(PortalError::NoSuchUser) => {
-            admin_error(StatusCode::NOT_FOUND, "no_such_user", "no such user")
-        }
-        Err(PortalError::UserExists) => admin_error(
-            StatusCode::CONFLICT,
-            "user_exists",
-            "a user with that name exists",
-        ),
-        Err(PortalError::BadPassword(why) | PortalError::BadUserName(why)) => {
-            admin_error(StatusCode::BAD_REQUEST, "invalid", why)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "admin API failed");
-            admin_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error",
-            )
-        }
-    }
-}
-
-async fn admin_users(State(portal): State<Arc<Portal>>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&portal, &headers) {
-        return *r;
-    }
-    admin_result(portal.blocking(|p| p.list_users()).await)
-}
-
-#[derive(serde::Deserialize)]
-struct NewUser {
-    username: String,
-    password: String,
-}
-
-async fn admin_create(
-    State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    axum::Json(user): axum::Json<NewUser>,
-) -> Response {
-    if let Err(r) = authorize(&portal, &headers) {
-        return *r;
-    }
-    let result = portal
-        .blocking(move |p| {
-            p.create_user(&user.username, &user.password)
-                .map(|u| serde_json::json!({ "username": u.username }))
-        })
-        .await;
-    match result {
-        Ok(v) => (StatusCode::CREATED, axum::Json(v)).into_response(),
-        Err(e) => admin_result::<()>(Err(e)),
-    }
-}
-
-async fn admin_events(
-    State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Response {
-    if let Err(r) = authorize(&portal, &headers) {
-        return *r;
-    }
-    admin_result(portal.blocking(move |p| p.user_events(&name)).await)
-}
-
-async fn admin_action(
-    State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-    Path((name, action)): Path<(String, String)>,
-) -> Response {
-    if let Err(r) = authorize(&portal, &headers) {
-        return *r;
-    }
-    let Some(action) = Action::parse(&action) else {
-        return admin_error(StatusCode::NOT_FOUND, "unknown_action", "unknown action");
-    };
-    admin_result(
-        portal
-            .blocking(move |p| p.admin_action(&name, action, "admin-api"))
-            .await,
-    )
 }
 
 #[derive(serde::Deserialize)]

@@ -5,7 +5,8 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use portal::admin::Action;
+use portal::admin::{Action, Actor};
+use portal::db::Role;
 use portal::settings::Settings;
 
 #[derive(Parser)]
@@ -65,10 +66,13 @@ enum AdminCommand {
         /// The user.
         username: String,
     },
-    /// Let a user sign in with the password alone, until `require-mfa`.
+    /// Let a user sign in with the password alone for a while (or until `require-mfa`).
     RemoveMfa {
         /// The user.
         username: String,
+        /// For how long (1 to 168 hours).
+        #[arg(long, default_value_t = portal::admin::DEFAULT_MFA_REMOVAL_HOURS)]
+        hours: u64,
     },
     /// Require MFA again.
     RequireMfa {
@@ -85,6 +89,30 @@ enum AdminCommand {
         /// The user.
         username: String,
     },
+    /// Require a new password at the user's next sign-in.
+    ForcePasswordChange {
+        /// The user.
+        username: String,
+    },
+    /// Create a console account (the first administrator, say); its password is read like
+    /// `user add`. MFA is required: it enrolls a device at its first sign-in at /admin.
+    CreateAdmin {
+        /// The login name.
+        username: String,
+        /// What it may do.
+        #[arg(long, value_enum, default_value = "administrator")]
+        role: Role,
+    },
+    /// Change a console account's role.
+    SetRole {
+        /// The console account.
+        username: String,
+        /// Its new role.
+        #[arg(long, value_enum)]
+        role: Role,
+    },
+    /// Require MFA for every console account.
+    RequireMfaForAdmins,
     /// Show a user's event log.
     Events {
         /// The user.
@@ -178,7 +206,18 @@ fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-fn admin(portal: &portal::Portal, command: AdminCommand) -> Result<(), portal::app::PortalError> {
+/// Why a `portal admin` command failed.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// The portal refused or failed.
+    #[error(transparent)]
+    Portal(#[from] portal::app::PortalError),
+    /// The input (a password) could not be read.
+    #[error("{0}")]
+    Input(String),
+}
+
+fn admin(portal: &portal::Portal, command: AdminCommand) -> Result<(), CliError> {
     match command {
         AdminCommand::List { json } => {
             let users = portal.list_users()?;
@@ -213,10 +252,29 @@ fn admin(portal: &portal::Portal, command: AdminCommand) -> Result<(), portal::a
         }
         AdminCommand::Unlock { username } => act(portal, &username, Action::Unlock)?,
         AdminCommand::ResetMfa { username } => act(portal, &username, Action::ResetMfa)?,
-        AdminCommand::RemoveMfa { username } => act(portal, &username, Action::RemoveMfa)?,
+        AdminCommand::RemoveMfa { username, hours } => {
+            portal.admin_action(&username, Action::RemoveMfa, &Actor::cli(), Some(hours))?;
+            println!("{username}: remove-mfa done, for {hours} h");
+        }
         AdminCommand::RequireMfa { username } => act(portal, &username, Action::RequireMfa)?,
         AdminCommand::Suspend { username } => act(portal, &username, Action::Suspend)?,
         AdminCommand::Restore { username } => act(portal, &username, Action::Restore)?,
+        AdminCommand::ForcePasswordChange { username } => {
+            act(portal, &username, Action::ForcePasswordChange)?;
+        }
+        AdminCommand::CreateAdmin { username, role } => {
+            let password = read_password().map_err(CliError::Input)?;
+            portal.create_admin(&Actor::cli(), &username, &password, role)?;
+            println!("created console account {username} ({})", role.as_str());
+        }
+        AdminCommand::SetRole { username, role } => {
+            portal.set_role(&Actor::cli(), &username, role)?;
+            println!("{username} is now {}", role.as_str());
+        }
+        AdminCommand::RequireMfaForAdmins => {
+            let changed = portal.require_mfa_for_admins(&Actor::cli())?;
+            println!("MFA required for every console account ({changed} changed)");
+        }
         AdminCommand::Events { username, json } => {
             let events = portal.user_events(&username)?;
             if json {
@@ -228,7 +286,7 @@ fn admin(portal: &portal::Portal, command: AdminCommand) -> Result<(), portal::a
                 for e in events {
                     println!(
                         "{:<20}  {:<15} {:<20} {:<11} {}",
-                        utc(e.at),
+                        portal::html::utc(e.at),
                         e.ip,
                         e.kind,
                         e.outcome,
@@ -246,29 +304,7 @@ fn act(
     username: &str,
     action: Action,
 ) -> Result<(), portal::app::PortalError> {
-    portal.admin_action(username, action, "cli")?;
+    portal.admin_action(username, action, &Actor::cli(), None)?;
     println!("{username}: {} done", action.name());
     Ok(())
-}
-
-/// Unix seconds as an RFC 3339 UTC time (`2026-12-02T01:23:45Z`), for people reading the log.
-fn utc(at: u64) -> String {
-    i64::try_from(at)
-        .ok()
-        .and_then(|at| time::OffsetDateTime::from_unix_timestamp(at).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| format!("{at} (Unix seconds)"))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn event_times_read_as_utc() {
-        assert_eq!(super::utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::utc(1_796_175_602), "2026-12-02T01:40:02Z");
-        assert_eq!(super::utc(u64::MAX), format!("{} (Unix seconds)", u64::MAX));
-    }
 }

@@ -79,18 +79,19 @@ async fn device_endpoints_refuse_oversized_and_mistyped_bodies() {
 }
 
 #[tokio::test]
-async fn admin_api_needs_the_token_and_is_off_without_one() {
+async fn admin_api_needs_the_token_and_refuses_it_when_none_is_configured() {
     let off = portal(Settings::defaults().unwrap());
     let (status, body) = call(
         &off,
         Request::get("/admin/api/users")
+            .header("authorization", "Bearer s3cret-admin-token")
             .body(Body::empty())
             .unwrap(),
     )
     .await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (StatusCode::NOT_FOUND, Some("disabled"))
+        (StatusCode::UNAUTHORIZED, Some("token_off"))
     );
 
     let on = portal(Settings {
@@ -326,8 +327,13 @@ async fn wrong_passwords_are_throttled_per_user_name_and_per_address() {
     .await;
 
     // The help desk's unlock lifts a name's throttle; time lifts an address's.
-    p.admin_action("alice", portal::admin::Action::Unlock, "test")
-        .unwrap();
+    p.admin_action(
+        "alice",
+        portal::admin::Action::Unlock,
+        &portal::admin::Actor::cli(),
+        None,
+    )
+    .unwrap();
     sign_ins(
         &p,
         &[("alice", right, b, in_), ("alice", right, a, throttled)],

@@ -69,7 +69,7 @@ fn a_database_from_before_migrations_is_upgraded_with_its_data() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3, "every migration applied");
+    assert_eq!(version, 4, "every migration applied");
     let ended: Option<String> = conn
         .query_row("SELECT ended FROM sessions WHERE id = 's1'", [], |r| {
             r.get(0)
@@ -78,9 +78,12 @@ fn a_database_from_before_migrations_is_upgraded_with_its_data() {
     assert_eq!(ended, None, "a live session stays live");
     drop(conn);
 
-    // Opening again changes nothing.
+    // Opening again changes nothing; the users from before are users (no console role), MFA
+    // required, no password change due.
     let db = Db::open(&path).unwrap();
-    assert!(db.user_by_name("alice").unwrap().is_some());
+    let alice = db.user_by_name("alice").unwrap().unwrap();
+    assert_eq!(alice.role, None);
+    assert!(alice.mfa_required && alice.mfa_off_until.is_none() && !alice.must_change_password);
 }
 
 #[test]

@@ -257,6 +257,6 @@ impl Portal {
                 )?;
             }
         }
-        Ok(())
+        self.restore_due_mfa()
     }
 }

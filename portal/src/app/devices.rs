@@ -278,10 +278,13 @@ pub fn answer(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Value,
         _ => (Outcome::Denied, "denied"),
     };
     let line = portal.line(user.id, ip, kind, outcome, detail);
-    let settled =
-        portal
-            .db
-            .settle_challenge(&row.id, status, reason, (!activation).then_some(&line))?;
+    let settled = portal.db.answer_challenge(
+        &row.id,
+        status,
+        reason,
+        (!activation).then_some(&line),
+        (&device.id, portal.now()),
+    )?;
     if !settled {
         return Err(Refusal::new(ErrorCode::AlreadyAnswered, "already answered"));
     }

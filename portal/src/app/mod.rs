@@ -106,6 +106,12 @@ pub enum PortalError {
         /// Where it was asked to go.
         to: crate::db::SessionState,
     },
+    /// The actor's role does not allow this (403).
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    /// A help-desk request out of bounds (400).
+    #[error("{0}")]
+    Invalid(&'static str),
     /// A response header could not be built from its value.
     #[error("cannot build the {0} header")]
     Header(&'static str),
@@ -242,6 +248,7 @@ impl Portal {
             kind,
             outcome,
             detail,
+            actor: None,
         }
     }
 

@@ -76,6 +76,17 @@ pub fn check_password_rules(username: &str, password: &str) -> Result<(), Portal
 impl Portal {
     /// Creates a user.
     pub fn create_user(&self, username: &str, password: &str) -> Result<User, PortalError> {
+        self.create_account(username, password, None, "admin")
+    }
+
+    /// Creates a user, or a console account with `role`; the creation is logged from `ip`.
+    pub(super) fn create_account(
+        &self,
+        username: &str,
+        password: &str,
+        role: Option<crate::db::Role>,
+        ip: &str,
+    ) -> Result<User, PortalError> {
         let username = username.trim();
         if username.is_empty()
             || username.len() > 64
@@ -89,11 +100,13 @@ impl Portal {
         }
         check_password_rules(username, password)?;
         let hash = hash_password(password)?;
-        let id = self
-            .db
-            .create_user(username, &hash, self.now())?
-            .ok_or(PortalError::UserExists)?;
-        self.log(id, "admin", EventKind::UserCreated, Outcome::Ok, "")?;
+        let id = match role {
+            None => self.db.create_user(username, &hash, self.now())?,
+            Some(role) => self.db.create_admin(username, &hash, role, self.now())?,
+        }
+        .ok_or(PortalError::UserExists)?;
+        let detail = role.map_or("", |_| "console account");
+        self.log(id, ip, EventKind::UserCreated, Outcome::Ok, detail)?;
         self.db.user(id)?.ok_or(PortalError::NoSuchUser)
     }
 

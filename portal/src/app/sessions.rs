@@ -7,6 +7,7 @@
 //!                               ├─ awaiting TOTP ── right code ───────┼─► signed in (SignedIn)
 //!                               └─ enrolling ── device or app code ──┘      │ step-up approved:
 //!                                                                            ▼ fresh for a while
+//!          └─ (the help desk required a new password) ─► NewPassword ── new password ──┘
 //! reset asked (ResetPending) ── approved ──► Reset ── new password ──► ended
 //!
 //! any state ──► ended: signed out, step-up denied, MFA reset, suspended, locked out, password
@@ -32,6 +33,9 @@ use crate::db::{
 
 /// How long a session that is not signed in yet may take (second factor, enrollment, reset).
 const SIGN_IN_SECONDS: u64 = 15 * 60;
+
+/// How long a signed-in console session lives after its last visit.
+pub const CONSOLE_IDLE_SECONDS: u64 = 15 * 60;
 
 /// A session just started: its row, and the cookie value (a secret) with its lifetime.
 #[derive(Debug)]
@@ -99,6 +103,8 @@ pub enum Login {
     Suspended,
     /// Too many wrong codes locked the account.
     LockedOut,
+    /// The console's sign-in, by an account without a console role.
+    NotConsole,
     /// A session started, and what it does next.
     Started(Box<Started>, Next),
 }
@@ -143,6 +149,8 @@ pub enum SendAgain {
     Pushed(Pushed),
     /// The reset was approved already: nothing to send, the form is next.
     ResetReady,
+    /// Past the second factor: nothing to send, the new password is next.
+    PasswordDue,
 }
 
 /// What a protected page needs.
@@ -190,6 +198,8 @@ fn allowed(from: SessionState, to: SessionState) -> bool {
     matches!(
         (from, to),
         (SessionState::Password, SessionState::SignedIn)
+            | (SessionState::Password, SessionState::NewPassword)
+            | (SessionState::NewPassword, SessionState::SignedIn)
             | (SessionState::ResetPending, SessionState::Reset)
     )
 }
@@ -200,7 +210,7 @@ pub fn may_enroll(session: &Session, user: &User) -> bool {
     match session.state {
         SessionState::SignedIn => true,
         SessionState::Password => !user.enrolled(),
-        SessionState::ResetPending | SessionState::Reset => false,
+        SessionState::ResetPending | SessionState::Reset | SessionState::NewPassword => false,
     }
 }
 
@@ -221,7 +231,11 @@ impl Portal {
     pub fn visit(&self, cookie: &str) -> Result<Result<Visited, Option<SessionEnd>>, PortalError> {
         Ok(self
             .db
-            .visit(&sha256_hex(cookie.as_bytes()), self.now())?
+            .visit(
+                &sha256_hex(cookie.as_bytes()),
+                self.now(),
+                self.settings.session_seconds,
+            )?
             .map(|(session, user, challenge)| Visited {
                 session,
                 user,
@@ -255,6 +269,7 @@ impl Portal {
             challenge: None,
             enrollment: None,
             step_up_at: None,
+            idle_seconds: user.role.map(|_| CONSOLE_IDLE_SECONDS),
         };
         self.db.create_session(&session, now)?;
         Ok(Started {
@@ -264,12 +279,13 @@ impl Portal {
         })
     }
 
-    /// Moves `session` to `to`, saved with `event` (one transaction).
+    /// Moves `session` to `to`, saved with `event` (kind, outcome, detail, from `ip`) in one
+    /// transaction. Signed in, it lives its full time (a console session its idle time).
     fn advance(
         &self,
         session: &mut Session,
         to: SessionState,
-        event: Option<(&str, &str)>,
+        event: Option<(&str, EventKind, Outcome, &str)>,
     ) -> Result<(), PortalError> {
         if !allowed(session.state, to) {
             return Err(PortalError::Transition {
@@ -278,40 +294,97 @@ impl Portal {
             });
         }
         session.state = to;
-        if to == SessionState::SignedIn {
-            session.expires_at = self.now() + self.settings.session_seconds;
+        match to {
+            SessionState::SignedIn => {
+                let lifetime = session
+                    .idle_seconds
+                    .unwrap_or(self.settings.session_seconds);
+                session.expires_at = self.now() + lifetime;
+            }
+            SessionState::NewPassword => session.expires_at = self.now() + SIGN_IN_SECONDS,
+            _ => {}
         }
-        let line = event.map(|(ip, detail)| {
-            self.line(
-                session.user_id,
-                ip,
-                EventKind::Session,
-                Outcome::SignedIn,
-                detail,
-            )
+        let line = event.map(|(ip, kind, outcome, detail)| {
+            self.line(session.user_id, ip, kind, outcome, detail)
         });
         self.db.update_session(session, line.as_ref())?;
         Ok(())
     }
 
-    /// Signs `session` in (from its password step), logged as signed in `by` from `ip`.
+    /// Signs `session` in (from its password step), logged as signed in `by` from `ip`; when
+    /// the help desk required a new password, the session goes on to choose one instead.
     fn sign_in(&self, session: &mut Session, by: SignedInBy, ip: &str) -> Result<(), PortalError> {
-        self.advance(session, SessionState::SignedIn, Some((ip, by.detail())))
+        let must_change = self
+            .db
+            .user(session.user_id)?
+            .is_some_and(|u| u.must_change_password);
+        if must_change {
+            let detail = format!("{}; a new password is required first", by.detail());
+            let event = (
+                ip,
+                EventKind::PasswordChanged,
+                Outcome::Pending,
+                detail.as_str(),
+            );
+            return self.advance(session, SessionState::NewPassword, Some(event));
+        }
+        let event = (ip, EventKind::Session, Outcome::SignedIn, by.detail());
+        self.advance(session, SessionState::SignedIn, Some(event))
+    }
+
+    /// The new password a session at [`SessionState::NewPassword`] chose (typed twice): the
+    /// policy applies, and it must not be the old one. Set, it signs the session in.
+    pub async fn change_password(
+        self: &Arc<Self>,
+        mut session: Session,
+        user: User,
+        password: Zeroizing<String>,
+        again: Zeroizing<String>,
+    ) -> Result<Result<(), &'static str>, PortalError> {
+        if session.state != SessionState::NewPassword {
+            return Err(PortalError::Transition {
+                from: session.state,
+                to: SessionState::SignedIn,
+            });
+        }
+        if *password != *again {
+            return Ok(Err("The two passwords are not the same."));
+        }
+        self.blocking(move |p| {
+            if p.check_password(&user.username, &password)?.is_some() {
+                return Ok(Err("Choose a password other than your current one."));
+            }
+            match p.set_password(&user, &password) {
+                Err(PortalError::BadPassword(why)) => return Ok(Err(why)),
+                other => other?,
+            }
+            let ip = session.ip.clone();
+            let event = (
+                ip.as_str(),
+                EventKind::Session,
+                Outcome::SignedIn,
+                "a new password chosen, as the help desk required",
+            );
+            p.advance(&mut session, SessionState::SignedIn, Some(event))?;
+            Ok(Ok(()))
+        })
+        .await
     }
 
     /// A sign-in with a password: the throttles, the password (Argon2id, on a blocking thread),
     /// the rules for who may go on, then the session and its second factor: a push to the
     /// enrolled device, a TOTP code, or enrollment.
+    /// `console`: the help-desk console's sign-in, which only console accounts may use.
     pub async fn login(
         self: &Arc<Self>,
         username: String,
         password: Zeroizing<String>,
-        client: Client,
-        agent: String,
+        (client, agent): (Client, String),
+        console: bool,
     ) -> Result<Login, PortalError> {
         let push_client = client.clone();
         let checked = self
-            .blocking(move |p| p.check_login(&username, &password, &client, &agent))
+            .blocking(move |p| p.check_login(&username, &password, &client, &agent, console))
             .await?;
         match checked {
             Checked::Done(login) => Ok(login),
@@ -332,6 +405,7 @@ impl Portal {
         password: &str,
         client: &Client,
         agent: &str,
+        console: bool,
     ) -> Result<Checked, PortalError> {
         let ip = client.ip.as_str();
         let refused = |outcome: Outcome, detail: &str| -> Result<(), PortalError> {
@@ -359,12 +433,17 @@ impl Portal {
             password_step(Outcome::Refused, "suspended")?;
             return Ok(Checked::Done(Login::Suspended));
         }
-        if user.mfa_required && user.locked(self.now()) {
+        if console && user.role.is_none() {
+            password_step(Outcome::Refused, "not a console account")?;
+            return Ok(Checked::Done(Login::NotConsole));
+        }
+        let mfa_needed = user.mfa_needed(self.now());
+        if mfa_needed && user.locked(self.now()) {
             password_step(Outcome::Refused, "locked out")?;
             return Ok(Checked::Done(Login::LockedOut));
         }
         password_step(Outcome::Ok, "")?;
-        if !user.mfa_required {
+        if !mfa_needed {
             let mut started = self.begin(&user, SessionState::Password, client, agent)?;
             self.sign_in(&mut started.session, SignedInBy::PasswordOnly, ip)?;
             return Ok(Checked::Done(Login::Started(Box::new(started), Next::Home)));
@@ -465,6 +544,7 @@ impl Portal {
             SessionState::SignedIn => Purpose::StepUp,
             SessionState::ResetPending => Purpose::PasswordReset,
             SessionState::Reset => return Ok(SendAgain::ResetReady),
+            SessionState::NewPassword => return Ok(SendAgain::PasswordDue),
         };
         let pushed = self
             .request_push(&mut session, &user, purpose, &client)
@@ -694,12 +774,20 @@ mod tests {
     #[test]
     fn only_the_sign_in_steps_are_transitions() {
         use SessionState::*;
-        let all = [Password, SignedIn, ResetPending, Reset];
+        let all = [Password, SignedIn, ResetPending, Reset, NewPassword];
         let moves: Vec<_> = all
             .iter()
             .flat_map(|&from| all.iter().map(move |&to| (from, to)))
             .filter(|&(from, to)| allowed(from, to))
             .collect();
-        assert_eq!(moves, [(Password, SignedIn), (ResetPending, Reset)]);
+        assert_eq!(
+            moves,
+            [
+                (Password, SignedIn),
+                (Password, NewPassword),
+                (ResetPending, Reset),
+                (NewPassword, SignedIn),
+            ]
+        );
     }
 }

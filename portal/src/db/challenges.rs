@@ -217,6 +217,30 @@ impl Db {
         reason: Option<ChallengeReason>,
         line: Option<&LogLine<'_>>,
     ) -> DbResult<bool> {
+        self.settle(id, status, reason, line, None)
+    }
+
+    /// [`Db::settle_challenge`] for the device's own answer: the device is recorded as seen
+    /// at `now` in the same transaction.
+    pub fn answer_challenge(
+        &self,
+        id: &str,
+        status: ChallengeStatus,
+        reason: Option<ChallengeReason>,
+        line: Option<&LogLine<'_>>,
+        (device_id, now): (&str, u64),
+    ) -> DbResult<bool> {
+        self.settle(id, status, reason, line, Some((device_id, now)))
+    }
+
+    fn settle(
+        &self,
+        id: &str,
+        status: ChallengeStatus,
+        reason: Option<ChallengeReason>,
+        line: Option<&LogLine<'_>>,
+        seen: Option<(&str, u64)>,
+    ) -> DbResult<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let updated = tx
@@ -229,6 +253,9 @@ impl Db {
         }
         if let Some(line) = line {
             events::insert(&tx, line)?;
+        }
+        if let Some((device_id, now)) = seen {
+            super::devices::seen(&tx, device_id, now)?;
         }
         tx.commit()?;
         Ok(true)

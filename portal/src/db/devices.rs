@@ -46,6 +46,26 @@ pub struct Device {
     pub state: DeviceState,
 }
 
+/// A device as the console shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceRecord {
+    /// `ios`, `android` or `desktop`.
+    pub platform: String,
+    /// The name the user gave it.
+    pub name: String,
+    /// When it registered (Unix seconds).
+    pub enrolled_at: u64,
+    /// When a request it signed last reached the portal.
+    pub last_seen: Option<u64>,
+}
+
+/// Records that `device_id` was heard from at `now`.
+pub(super) fn seen(conn: &rusqlite::Connection, device_id: &str, now: u64) -> DbResult<()> {
+    conn.prepare_cached("UPDATE devices SET last_seen = ?2 WHERE id = ?1")?
+        .execute(params![device_id, to_i64(now)])?;
+    Ok(())
+}
+
 /// An enrollment token issued to a user.
 #[derive(Debug, Clone)]
 pub struct Enrollment {
@@ -302,6 +322,26 @@ impl Db {
         Ok(true)
     }
 
+    /// A device as the console shows it: platform, name, when it enrolled and when it was last
+    /// heard from (a poll, a push address, an answer).
+    pub fn device_record(&self, id: &str) -> DbResult<Option<DeviceRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT platform, name, created_at, last_seen FROM devices WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(DeviceRecord {
+                        platform: r.get(0)?,
+                        name: r.get(1)?,
+                        enrolled_at: to_u64(r.get(2)?),
+                        last_seen: r.get::<_, Option<i64>>(3)?.map(to_u64),
+                    })
+                },
+            )
+            .optional()?)
+    }
+
     /// Sets or clears (`None`: the relay reported it dead) a device's push address.
     pub fn set_push(&self, device_id: &str, push: Option<&PushConfig>) -> DbResult<()> {
         self.conn().execute(
@@ -319,13 +359,20 @@ impl Db {
         now: u64,
         expires_at: u64,
     ) -> DbResult<bool> {
-        let conn = self.conn();
-        conn.execute("DELETE FROM nonces WHERE expires_at < ?1", [to_i64(now)])?;
-        let inserted = conn.execute(
-            "INSERT INTO nonces (device_id, nonce, expires_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT DO NOTHING",
-            params![device_id, nonce, to_i64(expires_at)],
-        )?;
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.prepare_cached("DELETE FROM nonces WHERE expires_at < ?1")?
+            .execute([to_i64(now)])?;
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO nonces (device_id, nonce, expires_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![device_id, nonce, to_i64(expires_at)])?;
+        if inserted == 1 {
+            seen(&tx, device_id, now)?;
+        }
+        tx.commit()?;
         Ok(inserted == 1)
     }
 }

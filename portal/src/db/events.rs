@@ -33,6 +33,8 @@ pub enum EventKind {
     DeviceReplaced,
     /// A password set through a reset.
     PasswordReset,
+    /// A new password chosen at sign-in, as the help desk required.
+    PasswordChanged,
     /// The user was created.
     UserCreated,
     /// A help-desk action; the outcome says which.
@@ -53,6 +55,7 @@ stored_names!(EventKind {
     Enrolled => "enrolled",
     DeviceReplaced => "device_replaced",
     PasswordReset => "password_reset",
+    PasswordChanged => "password_changed",
     UserCreated => "user_created",
     Admin => "admin",
 });
@@ -115,6 +118,10 @@ pub enum Outcome {
     Suspend,
     /// Help desk: suspension lifted.
     Restore,
+    /// Help desk: a new password is required at the next sign-in.
+    ForcePasswordChange,
+    /// Administrator: a console account's role changed.
+    SetRole,
 }
 
 stored_names!(Outcome {
@@ -139,6 +146,8 @@ stored_names!(Outcome {
     RequireMfa => "require-mfa",
     Suspend => "suspend",
     Restore => "restore",
+    ForcePasswordChange => "force-password-change",
+    SetRole => "set-role",
 });
 
 /// An event to write, with the change it records (in the same transaction).
@@ -156,11 +165,17 @@ pub struct LogLine<'a> {
     pub outcome: Outcome,
     /// More, for people.
     pub detail: &'a str,
+    /// The admin who did it (`None`: the user, a device, the portal).
+    pub actor: Option<&'a str>,
 }
 
 /// One line of a user's event log.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Event {
+    /// Its place in the log (later events have larger ids).
+    pub id: i64,
+    /// The admin who did it; `None` for the user's own actions, devices and the portal.
+    pub actor: Option<String>,
     /// When it happened (Unix seconds, the portal's clock).
     pub at: u64,
     /// The client's address, or `admin` / `cli`.
@@ -176,7 +191,8 @@ pub struct Event {
 /// Writes `line` on `conn` (inside the caller's transaction, when it has one).
 pub(super) fn insert(conn: &rusqlite::Connection, line: &LogLine<'_>) -> DbResult<()> {
     conn.prepare_cached(
-        "INSERT INTO events (user_id, at, ip, kind, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO events (user_id, at, ip, kind, outcome, detail, actor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
         line.user_id,
@@ -184,7 +200,8 @@ pub(super) fn insert(conn: &rusqlite::Connection, line: &LogLine<'_>) -> DbResul
         line.ip,
         line.kind,
         line.outcome,
-        line.detail
+        line.detail,
+        line.actor
     ])?;
     Ok(())
 }
@@ -198,20 +215,46 @@ impl Db {
     /// A user's events, oldest first.
     pub fn events(&self, user_id: i64) -> DbResult<Vec<Event>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT at, ip, kind, outcome, detail FROM events WHERE user_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([user_id], |r| {
-            Ok(Event {
-                at: to_u64(r.get(0)?),
-                ip: r.get(1)?,
-                kind: r.get(2)?,
-                outcome: r.get(3)?,
-                detail: r.get(4)?,
-            })
-        })?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE user_id = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([user_id], event_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// Up to `limit` of a user's events before the event `before` (all, with `None`), newest
+    /// first: a page of the console's log.
+    pub fn events_page(
+        &self,
+        user_id: i64,
+        before: Option<i64>,
+        limit: u64,
+    ) -> DbResult<Vec<Event>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE user_id = ?1 AND id < ?2
+             ORDER BY id DESC LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(
+            params![user_id, before.unwrap_or(i64::MAX), to_i64(limit)],
+            event_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+const EVENT_COLUMNS: &str = "id, at, ip, kind, outcome, detail, actor";
+
+fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        at: to_u64(r.get(1)?),
+        ip: r.get(2)?,
+        kind: r.get(3)?,
+        outcome: r.get(4)?,
+        detail: r.get(5)?,
+        actor: r.get(6)?,
+    })
 }
 
 #[cfg(test)]
@@ -229,6 +272,7 @@ mod tests {
             kind: EventKind::PushStepUp,
             outcome: Outcome::Suspicious,
             detail: "not me",
+            actor: None,
         })
         .unwrap();
         let events = db.events(id).unwrap();

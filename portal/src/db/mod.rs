@@ -21,10 +21,10 @@ mod throttle;
 mod users;
 
 pub use challenges::{ChallengeReason, ChallengeRow, ChallengeStatus, DeliveryState};
-pub use devices::{Activation, Device, DeviceState, Enrollment};
+pub use devices::{Activation, Device, DeviceRecord, DeviceState, Enrollment};
 pub use events::{Event, EventKind, LogLine, Outcome};
 pub use sessions::{Session, SessionEnd, SessionState};
-pub use users::{TotpAttempt, User};
+pub use users::{Accounts, Counts, Role, TotpAttempt, User, UserQuery, UserStatus};
 
 /// A storage failure; the HTTP layer answers 500 and logs it.
 #[derive(Debug, thiserror::Error)]
@@ -245,6 +245,7 @@ pub(crate) mod fixtures {
             challenge: None,
             enrollment: None,
             step_up_at: None,
+            idle_seconds: None,
         }
     }
 
@@ -291,6 +292,7 @@ pub(crate) mod fixtures {
             kind,
             outcome,
             detail,
+            actor: None,
         }
     }
 

@@ -134,12 +134,28 @@ UPDATE challenges SET delivery_detail = substr(delivery, instr(delivery, ': ') +
 UPDATE challenges SET reason = 'totp_used' WHERE reason = 'signed in with TOTP';
 ";
 
+/// Version 4: the help-desk console. Console accounts are users with a role (`NULL` for the
+/// people who sign in to the portal's applications); a help-desk removal of the MFA
+/// requirement lasts until `mfa_off_until`; a password change can be required at the next
+/// sign-in; console sessions slide their expiry by `idle_seconds` on each visit; devices say
+/// when they were last heard from; events name the admin who acted (`actor`).
+const V4_CONSOLE: &str = "
+ALTER TABLE users ADD COLUMN role TEXT;
+ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN mfa_off_until INTEGER;
+ALTER TABLE sessions ADD COLUMN idle_seconds INTEGER;
+ALTER TABLE devices ADD COLUMN last_seen INTEGER;
+ALTER TABLE events ADD COLUMN actor TEXT;
+CREATE INDEX IF NOT EXISTS users_by_role ON users(role, username);
+";
+
 /// Every migration, oldest first.
 pub(super) fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1_TABLES),
         M::up(V2_SESSION_ENDINGS),
         M::up(V3_TYPED_DELIVERY),
+        M::up(V4_CONSOLE),
     ])
 }
 

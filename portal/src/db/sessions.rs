@@ -18,6 +18,8 @@ pub enum SessionState {
     ResetPending,
     /// A password reset approved by push: the next step sets the new password.
     Reset,
+    /// Past the second factor, but the help desk required a new password first.
+    NewPassword,
 }
 
 stored_names!(SessionState {
@@ -25,6 +27,7 @@ stored_names!(SessionState {
     SignedIn => "signed_in",
     ResetPending => "reset_pending",
     Reset => "reset",
+    NewPassword => "new_password",
 });
 
 /// Why a session ended before its time: each has its own message for the pages, and ending a
@@ -138,6 +141,8 @@ pub struct Session {
     pub enrollment: Option<String>,
     /// When a step-up was last approved.
     pub step_up_at: Option<u64>,
+    /// A console session: once signed in, it lives this long after each visit (idle timeout).
+    pub idle_seconds: Option<u64>,
 }
 
 impl Session {
@@ -149,8 +154,8 @@ impl Session {
     }
 }
 
-const SESSION_COLUMNS: &str =
-    "id, user_id, state, csrf, ip, user_agent, expires_at, challenge, enrollment, step_up_at";
+const SESSION_COLUMNS: &str = "id, user_id, state, csrf, ip, user_agent, expires_at, challenge, \
+     enrollment, step_up_at, idle_seconds";
 
 fn session_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -164,6 +169,7 @@ fn session_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
         challenge: row.get(7)?,
         enrollment: row.get(8)?,
         step_up_at: row.get::<_, Option<i64>>(9)?.map(to_u64),
+        idle_seconds: row.get::<_, Option<i64>>(10)?.map(to_u64),
     })
 }
 
@@ -174,8 +180,8 @@ impl Db {
     pub fn create_session(&self, s: &Session, now: u64) -> DbResult<()> {
         self.conn().execute(
             "INSERT INTO sessions (id, user_id, state, csrf, ip, user_agent, expires_at, challenge,
-                 enrollment, step_up_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 enrollment, step_up_at, created_at, idle_seconds)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 s.id,
                 s.user_id,
@@ -188,6 +194,7 @@ impl Db {
                 s.enrollment,
                 s.step_up_at.map(to_i64),
                 to_i64(now),
+                s.idle_seconds.map(to_i64),
             ],
         )?;
         Ok(())
@@ -222,7 +229,8 @@ impl Db {
 
     /// The live session `id`, its user and the challenge it waits for, read under one lock
     /// (every page asks for the first two, the push pages for the third); for a session that
-    /// is gone, why it ended if the portal ended it.
+    /// is gone, why it ended if the portal ended it. A signed-in console session is extended by
+    /// its idle time (never past `longest` seconds after it started).
     #[allow(
         clippy::type_complexity,
         reason = "read once, taken apart at once by the caller"
@@ -231,15 +239,30 @@ impl Db {
         &self,
         id: &str,
         now: u64,
+        longest: u64,
     ) -> DbResult<Result<(Session, User, Option<ChallengeRow>), Option<SessionEnd>>> {
         let conn = self.conn();
-        let session = conn
+        let mut session = conn
             .prepare_cached(&format!(
                 "SELECT {SESSION_COLUMNS} FROM sessions
                  WHERE id = ?1 AND expires_at > ?2 AND ended IS NULL"
             ))?
             .query_row(params![id, to_i64(now)], session_row)
             .optional()?;
+        if let Some(s) = &mut session
+            && s.state == SessionState::SignedIn
+            && s.idle_seconds.is_some()
+        {
+            s.expires_at = conn
+                .prepare_cached(
+                    "UPDATE sessions SET expires_at = min(?2 + idle_seconds, created_at + ?3)
+                     WHERE id = ?1 RETURNING expires_at",
+                )?
+                .query_row(params![id, to_i64(now), to_i64(longest)], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map(to_u64)?;
+        }
         if let Some(session) = session
             && let Some(user) = users::user_on(&conn, session.user_id)?
         {
@@ -362,7 +385,7 @@ mod tests {
     #[test]
     fn visit_reads_session_user_and_challenge() {
         let (db, id) = waiting();
-        let Ok((s, user, none)) = db.visit("s1", 100).unwrap() else {
+        let Ok((s, user, none)) = db.visit("s1", 100, 28_800).unwrap() else {
             panic!("the session is live");
         };
         assert_eq!(
@@ -371,7 +394,7 @@ mod tests {
         );
         assert!(none.is_none());
         login_push(&db, "c1", id, "d1", 100, Some("s1"));
-        let Ok((s, _, challenge)) = db.visit("s1", 100).unwrap() else {
+        let Ok((s, _, challenge)) = db.visit("s1", 100, 28_800).unwrap() else {
             panic!("the session is live");
         };
         assert_eq!(s.challenge.as_deref(), Some("c1"));
@@ -386,12 +409,42 @@ mod tests {
             .unwrap();
         db.end_session("s2", SessionEnd::PasswordChanged).unwrap();
         assert!(matches!(
-            db.visit("s2", 100).unwrap(),
+            db.visit("s2", 100, 28_800).unwrap(),
             Err(Some(SessionEnd::PasswordChanged))
         ));
-        assert!(matches!(db.visit("s2", 200).unwrap(), Err(None)));
-        assert!(matches!(db.visit("s1", 200).unwrap(), Err(None)));
-        assert!(matches!(db.visit("nope", 100).unwrap(), Err(None)));
+        assert!(matches!(db.visit("s2", 200, 28_800).unwrap(), Err(None)));
+        assert!(matches!(db.visit("s1", 200, 28_800).unwrap(), Err(None)));
+        assert!(matches!(db.visit("nope", 100, 28_800).unwrap(), Err(None)));
+    }
+
+    /// A signed-in console session lives its idle time past each visit, never past its longest
+    /// life; one not signed in yet, and a user's session, are not extended.
+    #[test]
+    fn a_console_session_slides_its_expiry_on_each_visit() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "root", "d1");
+        let mut console = session("c1", id, SessionState::SignedIn, 900);
+        console.idle_seconds = Some(900);
+        db.create_session(&console, 0).unwrap();
+        let mut waiting = session("c2", id, SessionState::Password, 900);
+        waiting.idle_seconds = Some(900);
+        db.create_session(&waiting, 0).unwrap();
+        db.create_session(&session("u1", id, SessionState::SignedIn, 900), 0)
+            .unwrap();
+        let expiry = |id: &str, now: u64| match db.visit(id, now, 2000).unwrap() {
+            Ok((s, _, _)) => Some(s.expires_at),
+            Err(_) => None,
+        };
+        assert_eq!(expiry("c1", 800), Some(1700));
+        assert_eq!(expiry("c1", 1600), Some(2000), "capped at its longest life");
+        assert_eq!(expiry("c1", 2000), None);
+        assert_eq!(expiry("c2", 800), Some(900), "not signed in: not extended");
+        assert_eq!(
+            expiry("u1", 800),
+            Some(900),
+            "a user's session: not extended"
+        );
+        assert_eq!(expiry("u1", 900), None);
     }
 
     /// An update stores the progress and, when given, its event; without one, no event.

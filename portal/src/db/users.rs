@@ -4,7 +4,39 @@ use rusqlite::{OptionalExtension, params};
 
 use super::devices::retire_devices;
 use super::sessions::{SessionEnd, end_user_sessions};
-use super::{Db, DbResult, to_i64, to_u64};
+use super::{Db, DbResult, stored_names, to_i64, to_u64};
+
+/// A console account's role: what its holder may do in the help-desk console and its API.
+/// People who only sign in to the portal's applications have none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Everything, managing admins and requiring MFA for them included.
+    Administrator,
+    /// The help-desk actions on users, and viewing.
+    HelpDesk,
+    /// Viewing only.
+    ReadOnly,
+}
+
+stored_names!(Role {
+    Administrator => "administrator",
+    HelpDesk => "help_desk",
+    ReadOnly => "read_only",
+});
+
+impl Role {
+    /// Every role, most powerful first.
+    pub const ALL: [Role; 3] = [Self::Administrator, Self::HelpDesk, Self::ReadOnly];
+
+    /// What the console calls it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Administrator => "Administrator",
+            Self::HelpDesk => "Help desk",
+            Self::ReadOnly => "Read-only",
+        }
+    }
+}
 
 /// A user account.
 #[derive(Debug, Clone)]
@@ -29,6 +61,14 @@ pub struct User {
     pub totp_last_step: Option<u64>,
     /// The user's single push device.
     pub device_id: Option<String>,
+    /// A console account's role; `None` for the people who sign in to applications.
+    pub role: Option<Role>,
+    /// The next sign-in must choose a new password before it is signed in.
+    pub must_change_password: bool,
+    /// The help desk removed the MFA requirement until this time (it comes back by itself).
+    pub mfa_off_until: Option<u64>,
+    /// When the account was created (Unix seconds).
+    pub created_at: u64,
 }
 
 impl User {
@@ -41,6 +81,109 @@ impl User {
     pub fn locked(&self, now: u64) -> bool {
         self.locked_until.is_some_and(|until| now < until)
     }
+
+    /// Whether a sign-in at `now` needs a second factor: always, unless the help desk removed
+    /// the requirement and the removal has not run out.
+    pub fn mfa_needed(&self, now: u64) -> bool {
+        self.mfa_required || self.mfa_off_until.is_some_and(|until| now >= until)
+    }
+}
+
+/// Which accounts a search of the console looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accounts {
+    /// The people who sign in to applications (no role).
+    Users,
+    /// Console accounts.
+    Admins,
+}
+
+/// A state the console filters accounts by (the dashboard's counts link to each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserStatus {
+    /// Locked out after too many wrong codes.
+    Locked,
+    /// Suspended by the help desk.
+    Suspended,
+    /// MFA requirement removed by the help desk.
+    MfaRemoved,
+    /// No push device enrolled.
+    NoDevice,
+}
+
+stored_names!(UserStatus {
+    Locked => "locked",
+    Suspended => "suspended",
+    MfaRemoved => "mfa_removed",
+    NoDevice => "no_device",
+});
+
+impl UserStatus {
+    /// Every status, in the dashboard's order.
+    pub const ALL: [UserStatus; 4] = [
+        Self::Locked,
+        Self::Suspended,
+        Self::MfaRemoved,
+        Self::NoDevice,
+    ];
+
+    /// Reads a query-string value.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The SQL condition (the lock's takes now as its parameter).
+    fn condition(self) -> &'static str {
+        match self {
+            Self::Locked => "locked_until > ?",
+            Self::Suspended => "suspended = 1",
+            Self::MfaRemoved => "mfa_required = 0",
+            Self::NoDevice => "device_id IS NULL",
+        }
+    }
+}
+
+/// A console search: which accounts, a part of the name, a status, and the page.
+#[derive(Debug, Clone)]
+pub struct UserQuery<'a> {
+    /// Users or console accounts.
+    pub accounts: Accounts,
+    /// Part of the user name (any case); empty for all.
+    pub name: &'a str,
+    /// Only accounts in this state.
+    pub status: Option<UserStatus>,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Rows to return.
+    pub limit: u64,
+}
+
+/// The dashboard's counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Users locked out now.
+    pub locked: u64,
+    /// Users suspended.
+    pub suspended: u64,
+    /// Users whose MFA requirement is removed.
+    pub mfa_removed: u64,
+    /// Users without a push device.
+    pub no_device: u64,
+    /// Console accounts whose MFA requirement is removed.
+    pub admins_without_mfa: u64,
+}
+
+/// Escapes `%`, `_` and `\\` for a `LIKE … ESCAPE '\\'` pattern.
+fn like_pattern(part: &str) -> String {
+    let mut out = String::from("%");
+    for c in part.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
 /// What one TOTP attempt came to (see [`Db::totp_attempt`]).
@@ -66,7 +209,8 @@ pub enum TotpAttempt {
 }
 
 const USER_COLUMNS: &str = "id, username, password_hash, mfa_required, suspended, failed_totp, \
-     locked_until, totp_secret, totp_last_step, device_id";
+     locked_until, totp_secret, totp_last_step, device_id, role, must_change_password, \
+     mfa_off_until, created_at";
 
 fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -80,6 +224,10 @@ fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         totp_secret: row.get(7)?,
         totp_last_step: row.get::<_, Option<i64>>(8)?.map(to_u64),
         device_id: row.get(9)?,
+        role: row.get(10)?,
+        must_change_password: row.get(11)?,
+        mfa_off_until: row.get::<_, Option<i64>>(12)?.map(to_u64),
+        created_at: to_u64(row.get(13)?),
     })
 }
 
@@ -137,20 +285,134 @@ impl Db {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Replaces the password hash.
+    /// Creates a console account with `role`, MFA required; `Ok(None)` when the name is taken.
+    pub fn create_admin(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+        now: u64,
+    ) -> DbResult<Option<i64>> {
+        let conn = self.conn();
+        let inserted = conn.execute(
+            "INSERT INTO users (username, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(username) DO NOTHING",
+            params![username, password_hash, role, to_i64(now)],
+        )?;
+        Ok((inserted == 1).then(|| conn.last_insert_rowid()))
+    }
+
+    /// Changes a console account's role.
+    pub fn set_role(&self, user_id: i64, role: Role) -> DbResult<()> {
+        self.conn().execute(
+            "UPDATE users SET role = ?2 WHERE id = ?1 AND role IS NOT NULL",
+            params![user_id, role],
+        )?;
+        Ok(())
+    }
+
+    /// One page of a console search, by name, and how many accounts match in all.
+    pub fn find_users(&self, q: &UserQuery<'_>, now: u64) -> DbResult<(Vec<User>, u64)> {
+        use rusqlite::types::Value;
+        let mut conditions = vec![match q.accounts {
+            Accounts::Users => "role IS NULL",
+            Accounts::Admins => "role IS NOT NULL",
+        }];
+        let mut values: Vec<Value> = Vec::new();
+        if !q.name.is_empty() {
+            conditions.push("username LIKE ? ESCAPE '\\'");
+            values.push(Value::Text(like_pattern(q.name)));
+        }
+        if let Some(status) = q.status {
+            conditions.push(status.condition());
+            if status == UserStatus::Locked {
+                values.push(Value::Integer(to_i64(now)));
+            }
+        }
+        let filter = conditions.join(" AND ");
+        let conn = self.conn();
+        let total: i64 = conn.query_row(
+            &format!("SELECT count(*) FROM users WHERE {filter}"),
+            rusqlite::params_from_iter(&values),
+            |r| r.get(0),
+        )?;
+        values.push(Value::Integer(to_i64(q.limit)));
+        values.push(Value::Integer(to_i64(q.offset)));
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE {filter} ORDER BY username LIMIT ? OFFSET ?"
+        ))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(&values), user_row)?;
+        Ok((rows.collect::<Result<_, _>>()?, to_u64(total)))
+    }
+
+    /// The dashboard's counts at `now`.
+    pub fn counts(&self, now: u64) -> DbResult<Counts> {
+        Ok(self.conn().query_row(
+            "SELECT
+                 count(*) FILTER (WHERE role IS NULL AND locked_until > ?1),
+                 count(*) FILTER (WHERE role IS NULL AND suspended = 1),
+                 count(*) FILTER (WHERE role IS NULL AND mfa_required = 0),
+                 count(*) FILTER (WHERE role IS NULL AND device_id IS NULL),
+                 count(*) FILTER (WHERE role IS NOT NULL AND mfa_required = 0)
+             FROM users",
+            [to_i64(now)],
+            |r| {
+                Ok(Counts {
+                    locked: to_u64(r.get(0)?),
+                    suspended: to_u64(r.get(1)?),
+                    mfa_removed: to_u64(r.get(2)?),
+                    no_device: to_u64(r.get(3)?),
+                    admins_without_mfa: to_u64(r.get(4)?),
+                })
+            },
+        )?)
+    }
+
+    /// Replaces the password hash; a password change the help desk required is done by it.
     pub fn set_password(&self, user_id: i64, password_hash: &str) -> DbResult<()> {
         self.conn().execute(
-            "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+            "UPDATE users SET password_hash = ?2, must_change_password = 0 WHERE id = ?1",
             params![user_id, password_hash],
         )?;
         Ok(())
     }
 
-    /// Sets whether MFA is required.
-    pub fn set_mfa_required(&self, user_id: i64, required: bool) -> DbResult<()> {
+    /// Requires MFA again (`off_until` `None`), or removes the requirement until `off_until`.
+    pub fn set_mfa_required(&self, user_id: i64, off_until: Option<u64>) -> DbResult<()> {
         self.conn().execute(
-            "UPDATE users SET mfa_required = ?2 WHERE id = ?1",
-            params![user_id, required],
+            "UPDATE users SET mfa_required = ?2, mfa_off_until = ?3 WHERE id = ?1",
+            params![user_id, off_until.is_none(), off_until.map(to_i64)],
+        )?;
+        Ok(())
+    }
+
+    /// Requires MFA again wherever a removal has run out by `now`; returns those users.
+    pub fn restore_due_mfa(&self, now: u64) -> DbResult<Vec<i64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "UPDATE users SET mfa_required = 1, mfa_off_until = NULL
+             WHERE mfa_required = 0 AND mfa_off_until <= ?1 RETURNING id",
+        )?;
+        let rows = stmt.query_map([to_i64(now)], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Requires MFA for every console account without it; returns them.
+    pub fn require_mfa_for_admins(&self) -> DbResult<Vec<i64>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "UPDATE users SET mfa_required = 1, mfa_off_until = NULL
+             WHERE role IS NOT NULL AND mfa_required = 0 RETURNING id",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Requires (or no longer requires) a new password at the next sign-in.
+    pub fn set_must_change_password(&self, user_id: i64, must: bool) -> DbResult<()> {
+        self.conn().execute(
+            "UPDATE users SET must_change_password = ?2 WHERE id = ?1",
+            params![user_id, must],
         )?;
         Ok(())
     }

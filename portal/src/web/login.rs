@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect};
 use serde::Deserialize;
 
 use super::{
@@ -22,13 +22,18 @@ use crate::html::{csrf_field, escape, notice, page};
 const LOCKED: &str =
     "This account is locked after too many wrong codes. Try later or contact your help desk.";
 
-/// `GET /`: the signed-in home page.
+/// `GET /`: the signed-in home page (a console account's is the console).
 pub async fn home(visit: Result<Visit, NoVisit>) -> PageResult {
     let Ok(Visit { session, user, .. }) = visit else {
         return Ok(Redirect::to("/login").into_response());
     };
-    if session.state != SessionState::SignedIn {
-        return Ok(Redirect::to("/login").into_response());
+    match session.state {
+        SessionState::SignedIn if user.role.is_some() => {
+            return Ok(Redirect::to("/admin").into_response());
+        }
+        SessionState::SignedIn => {}
+        SessionState::NewPassword => return Ok(Redirect::to("/password").into_response()),
+        _ => return Ok(Redirect::to("/login").into_response()),
     }
     let mfa = if user.device_id.is_some() {
         "push and TOTP"
@@ -57,23 +62,45 @@ pub struct LoginQuery {
 }
 
 fn login_page(error: Option<&str>, message: Option<&str>) -> Html<String> {
+    sign_in_page(SignIn::Portal, error, message)
+}
+
+/// Which sign-in form: the portal's, or the help-desk console's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    /// `/login`, for everyone.
+    Portal,
+    /// `/admin`, for console accounts.
+    Console,
+}
+
+/// The sign-in form of `which`, with an error or a message.
+pub fn sign_in_page(which: SignIn, error: Option<&str>, message: Option<&str>) -> Html<String> {
+    let (title, heading, action, extra) = match which {
+        SignIn::Portal => (
+            "Sign in",
+            "Sign in",
+            "/login",
+            "<p><a href=\"/reset\">Forgot your password?</a></p>",
+        ),
+        SignIn::Console => (
+            "Help-desk console",
+            "Help-desk console",
+            "/admin/login",
+            "<p class=\"muted\">For console accounts. Sign-in asks for your second factor.</p>",
+        ),
+    };
     page(
-        "Sign in",
+        title,
         &format!(
-            "<h1>Sign in</h1>{notice}\
-             <form method=\"post\" action=\"/login\">\
+            "<h1>{heading}</h1>{notice}\
+             <form method=\"post\" action=\"{action}\" id=\"sign-in-form\">\
              <label for=\"username\">User name</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required>\
              <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-             <button id=\"sign-in\">Sign in</button></form>\
-             <p><a href=\"/reset\">Forgot your password?</a></p>",
+             <button id=\"sign-in\">Sign in</button></form>{extra}",
             notice = notice(error, message),
         ),
     )
-}
-
-/// The sign-in page with an error, answered with `status`.
-fn refused(status: StatusCode, error: &str) -> Response {
-    (status, login_page(Some(error), None)).into_response()
 }
 
 /// `GET /login`.
@@ -95,11 +122,31 @@ pub async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> PageResult {
+    sign_in(portal, peer, headers, form, SignIn::Portal).await
+}
+
+/// The password step of `which` sign-in; the second factor's pages are the same for both.
+pub async fn sign_in(
+    portal: Arc<Portal>,
+    peer: SocketAddr,
+    headers: HeaderMap,
+    form: LoginForm,
+    which: SignIn,
+) -> PageResult {
     let client = client(&portal, &headers, peer);
     let password = zeroize::Zeroizing::new(form.password);
+    let agent = user_agent(&headers);
     let login = portal
-        .login(form.username, password, client, user_agent(&headers))
+        .login(
+            form.username,
+            password,
+            (client, agent),
+            which == SignIn::Console,
+        )
         .await?;
+    let refused = |status: StatusCode, error: &str| {
+        (status, sign_in_page(which, Some(error), None)).into_response()
+    };
     let (started, next) = match login {
         Login::Throttled { retry_after } => {
             return Ok(too_many_requests(
@@ -120,6 +167,12 @@ pub async fn login(
             ));
         }
         Login::LockedOut => return Ok(refused(StatusCode::FORBIDDEN, LOCKED)),
+        Login::NotConsole => {
+            return Ok(refused(
+                StatusCode::FORBIDDEN,
+                "This account has no access to the help-desk console.",
+            ));
+        }
         Login::Started(started, next) => (started, next),
     };
     let response = match next {
@@ -235,4 +288,78 @@ pub async fn totp(
             .into_response(),
         TotpOutcome::NotEnrolled => Redirect::to("/enroll").into_response(),
     })
+}
+
+fn new_password_page(s: &Session, error: Option<&str>) -> Html<String> {
+    page(
+        "Choose a new password",
+        &format!(
+            "<h1>Choose a new password</h1>\
+             <p>Your help desk asks you to choose a new password before you go on.</p>{notice}\
+             <form method=\"post\" action=\"/password\">{csrf}\
+             <label for=\"new-password\">New password</label>\
+             <input id=\"new-password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>\
+             <label for=\"new-password-again\">The same again</label>\
+             <input id=\"new-password-again\" name=\"again\" type=\"password\" autocomplete=\"new-password\" required>\
+             <p class=\"muted\">12 to 64 characters, not containing your user name.</p>\
+             <button id=\"change-password\">Change password</button></form>",
+            notice = notice(error, None),
+            csrf = csrf_field(&s.csrf),
+        ),
+    )
+}
+
+/// `GET /password`: the new password the help desk required, before the session signs in.
+pub async fn new_password_form(visit: Visit) -> PageResult {
+    if visit.session.state != SessionState::NewPassword {
+        return Ok(Redirect::to("/").into_response());
+    }
+    Ok(new_password_page(&visit.session, None).into_response())
+}
+
+/// The new-password form.
+#[derive(Deserialize)]
+pub struct NewPasswordForm {
+    csrf: String,
+    password: String,
+    again: String,
+}
+
+impl Posted for NewPasswordForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /password`: the policy and the old password refuse with their reason; a good one
+/// signs the session in.
+pub async fn new_password(
+    State(portal): State<Arc<Portal>>,
+    visit: Visit<NewPasswordForm>,
+) -> PageResult {
+    let Visit {
+        session,
+        user,
+        form,
+        ..
+    } = visit;
+    if session.state != SessionState::NewPassword {
+        return Ok(Redirect::to("/").into_response());
+    }
+    let shown = session.clone();
+    let password = zeroize::Zeroizing::new(form.password);
+    let again = zeroize::Zeroizing::new(form.again);
+    Ok(
+        match portal
+            .change_password(session, user, password, again)
+            .await?
+        {
+            Ok(()) => Redirect::to("/").into_response(),
+            Err(why) => (
+                StatusCode::BAD_REQUEST,
+                new_password_page(&shown, Some(why)),
+            )
+                .into_response(),
+        },
+    )
 }

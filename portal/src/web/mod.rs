@@ -27,7 +27,9 @@ use crate::app::{Client, Portal, PortalError};
 use crate::db::{ChallengeRow, Session, SessionEnd, User};
 use crate::html::page;
 
+pub mod admin_api;
 pub mod assets;
+pub mod console;
 pub mod enroll;
 pub mod login;
 pub mod push;
@@ -192,8 +194,32 @@ impl From<PortalError> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        if matches!(self.0, PortalError::SessionGone) {
-            return to_login("Your session ended; sign in again.");
+        let refused = |status: StatusCode, id: &str, title: &str, text: &str| {
+            let body = format!(
+                "<h1>{title}</h1><p class=\"error\" id=\"{id}\" role=\"alert\">{}</p>\
+                 <p><a href=\"/admin\">Back to the console</a></p>",
+                crate::html::escape(text)
+            );
+            (status, page(title, &body)).into_response()
+        };
+        match &self.0 {
+            PortalError::SessionGone => return to_login("Your session ended; sign in again."),
+            PortalError::Forbidden(why) => {
+                let text = format!("Your role does not allow this: {why}.");
+                return refused(StatusCode::FORBIDDEN, "forbidden", "Not allowed", &text);
+            }
+            PortalError::NoSuchUser => {
+                return refused(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "No such user",
+                    "No such user.",
+                );
+            }
+            PortalError::Invalid(why) => {
+                return refused(StatusCode::BAD_REQUEST, "invalid", "Not possible", why);
+            }
+            _ => {}
         }
         tracing::error!(error = %self.0, "page failed");
         (
@@ -328,7 +354,10 @@ impl IntoResponse for NoVisit {
     }
 }
 
-async fn read_visit(portal: &Arc<Portal>, headers: &HeaderMap) -> Result<Visited, NoVisit> {
+pub(crate) async fn read_visit(
+    portal: &Arc<Portal>,
+    headers: &HeaderMap,
+) -> Result<Visited, NoVisit> {
     let Some(cookie) = cookie_value(headers) else {
         return Err(NoVisit::Gone {
             cookie: false,

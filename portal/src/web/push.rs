@@ -174,6 +174,7 @@ pub async fn push_send(
         match portal.send_again(visit.session, visit.user, client).await? {
             SendAgain::Pushed(pushed) => after_push(pushed),
             SendAgain::ResetReady => Redirect::to("/reset/new").into_response(),
+            SendAgain::PasswordDue => Redirect::to("/password").into_response(),
         },
     )
 }
