@@ -228,8 +228,8 @@ fn admin(portal: &portal::Portal, command: AdminCommand) -> Result<(), CliError>
                 );
             } else {
                 println!(
-                    "{:<24} {:<8} {:<6} {:<6} {:<9} DEVICE",
-                    "USER", "MFA", "LOCKED", "FAILED", "SUSPENDED"
+                    "{:<24} {:<14} {:<8} {:<6} {:<6} {:<9} DEVICE",
+                    "USER", "ROLE", "MFA", "LOCKED", "FAILED", "SUSPENDED"
                 );
                 for u in users {
                     let mfa = match (u.mfa_required, u.push_enrolled, u.totp_enrolled) {
@@ -239,8 +239,9 @@ fn admin(portal: &portal::Portal, command: AdminCommand) -> Result<(), CliError>
                         (true, false, false) => "pending",
                     };
                     println!(
-                        "{:<24} {:<8} {:<6} {:<6} {:<9} {}",
+                        "{:<24} {:<14} {:<8} {:<6} {:<6} {:<9} {}",
                         u.username,
+                        u.role.map_or("-", |r| r.as_str()),
                         mfa,
                         if u.locked { "yes" } else { "no" },
                         u.failed_totp,

@@ -527,6 +527,10 @@ impl Portal {
         let changed = self.db.require_mfa_for_admins()?;
         for &id in &changed {
             self.log_admin(id, actor, Outcome::RequireMfa, "every console account")?;
+            if let Some(user) = self.db.user(id)? {
+                let detail = format!("require-mfa (every console account) by {}", actor.name);
+                self.alert(&user, AlertKind::AdminAction, &actor.ip, &detail);
+            }
         }
         Ok(changed.len())
     }

@@ -565,4 +565,35 @@ mod tests {
         assert!(db.remember_nonce("d1", "m", 120, 180).unwrap());
         assert!(db.remember_nonce("d1", "n", 161, 221).unwrap());
     }
+
+    /// A device is seen when a poll's nonce is new and when it answers, not when a replayed
+    /// nonce is refused or the portal settles a challenge itself.
+    #[test]
+    fn a_device_is_seen_by_its_polls_and_answers() {
+        let db = Db::in_memory().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        let seen = |db: &Db| db.device_record("d1").unwrap().unwrap().last_seen;
+        assert_eq!(seen(&db), None);
+        assert!(db.remember_nonce("d1", "n", 100, 160).unwrap());
+        assert_eq!(seen(&db), Some(100));
+        assert!(!db.remember_nonce("d1", "n", 120, 180).unwrap());
+        assert_eq!(seen(&db), Some(100), "a replay is not a visit");
+        fixtures::login_push(&db, "c1", id, "d1", 130, None);
+        fixtures::login_push(&db, "c2", id, "d1", 130, None);
+        assert!(
+            db.settle_challenge("c1", ChallengeStatus::Cancelled, None, None)
+                .unwrap()
+        );
+        assert_eq!(seen(&db), Some(100), "the portal's withdrawal");
+        assert!(
+            db.answer_challenge("c2", ChallengeStatus::Approved, None, None, ("d1", 140))
+                .unwrap()
+        );
+        assert_eq!(seen(&db), Some(140));
+        let record = db.device_record("d1").unwrap().unwrap();
+        assert_eq!(
+            (record.enrolled_at, record.platform.as_str()),
+            (2, "android")
+        );
+    }
 }

@@ -650,7 +650,10 @@ async fn help_desk_actions_are_alerted() {
     let alert = alerts.next().await;
     assert_alert(&alert, "admin_action", "ivan");
     assert_eq!(alert.body["detail"], "suspend by admin-token", "{alert:?}");
-    assert_eq!(alert.body["ip"], "127.0.0.1", "the script's address: {alert:?}");
+    assert_eq!(
+        alert.body["ip"], "127.0.0.1",
+        "the script's address: {alert:?}"
+    );
     let (status, _) = stack.admin("users/ivan/restore", true).await;
     assert_eq!(status, 200);
     assert_eq!(alerts.next().await.body["detail"], "restore by admin-token");
