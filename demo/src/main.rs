@@ -18,6 +18,8 @@ use portal::settings::Settings;
 const DEMO_USER: &str = "alice";
 /// The demo user's password (a demo; never reuse).
 const DEMO_PASSWORD: &str = "correct horse battery";
+/// The demo's help-desk console account (an administrator; it enrolls MFA at first sign-in).
+const DEMO_ADMIN: &str = "helpdesk";
 
 /// Runs the reference portal and a push relay on this machine, with a demo user.
 #[derive(Debug, Parser)]
@@ -142,12 +144,28 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Err(e) => return Err(e.to_string()),
     }
+    match portal.user(DEMO_ADMIN) {
+        Ok(_) => {}
+        Err(portal::app::PortalError::NoSuchUser) => {
+            let role = portal::db::Role::Administrator;
+            portal
+                .create_admin(
+                    &portal::admin::Actor::cli(),
+                    DEMO_ADMIN,
+                    DEMO_PASSWORD,
+                    role,
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        Err(e) => return Err(e.to_string()),
+    }
     let url = portal.settings().public_url();
     println!(
         "Assent demo is running (ctrl-c stops it).\n\
          \n  Portal  {url}   user {DEMO_USER}, password \"{DEMO_PASSWORD}\"\
          \n  Relay   {relay_url}   direct delivery for desktop devices\
          \n  Data    {db}\
+         \n  Console {url}/admin   admin {DEMO_ADMIN}, same password (enrolls MFA first)\
          \n  Admin   curl -H 'Authorization: Bearer {admin_token}' {url}/admin/api/users\
          \n\nNext:\
          \n  1. Open {url} and sign in as {DEMO_USER}: the portal shows the enrollment QR.\

@@ -1,5 +1,5 @@
 //! The README's first command: `assent-demo` starts the portal and a relay, creates the demo
-//! user, and takes the portal's settings as `portal` does.
+//! user and console account, and takes the portal's settings as `portal` does.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -42,6 +42,18 @@ async fn the_demo_starts_the_stack_with_the_demo_user_and_honours_portal_setting
     );
     let home = browser.get("/login").await;
     assert_eq!(home.status, 200);
+    // The demo's console account signs in at /admin and, MFA required, enrolls first.
+    let console = Browser::new(&url);
+    let page = console
+        .post(
+            "/admin/login",
+            &[
+                ("username", "helpdesk"),
+                ("password", "correct horse battery"),
+            ],
+        )
+        .await;
+    assert_eq!(page.path, "/enroll", "{}", page.body);
     assert!(
         dir.path().join("portal.db").exists(),
         "the database is in the demo's folder"
