@@ -396,6 +396,17 @@ async fn a_confirmation_step_cannot_be_skipped_by_posting_directly() {
     let reply = send(&p, post("/admin/admins/require-mfa", &root.cookie, &form)).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert!(p.user("root").unwrap().mfa_required);
+    // An administrator cannot lock themselves out.
+    for action in ["suspend", "reset-mfa", "remove-mfa"] {
+        let reply = confirm(&p, &root, "root", action, "").await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{action}");
+        assert!(
+            reply.text.contains("you cannot suspend yourself"),
+            "{}",
+            reply.text
+        );
+    }
+    assert!(!p.user("root").unwrap().suspended);
     // Confirmed, it is done.
     let reply = confirm(&p, &root, "alice", "suspend", "").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);

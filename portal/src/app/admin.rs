@@ -358,6 +358,16 @@ impl Portal {
         hours: Option<u64>,
     ) -> Result<UserSummary, PortalError> {
         let user = self.account_for(actor, username, Permission::ActOnUsers)?;
+        if user.username == actor.name
+            && matches!(
+                action,
+                Action::Suspend | Action::ResetMfa | Action::RemoveMfa
+            )
+        {
+            return Err(PortalError::Invalid(
+                "you cannot suspend yourself, reset your own MFA or remove its requirement",
+            ));
+        }
         let now = self.now();
         let mut detail = String::new();
         match action {

@@ -13,8 +13,10 @@ pub enum Role {
     /// Everything, managing admins and requiring MFA for them included.
     Administrator,
     /// The help-desk actions on users, and viewing.
+    #[value(name = "help_desk")]
     HelpDesk,
     /// Viewing only.
+    #[value(name = "read_only")]
     ReadOnly,
 }
 

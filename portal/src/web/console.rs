@@ -429,7 +429,10 @@ fn event_rows(events: &[Event]) -> String {
         .map(|e| {
             let who = match &e.actor {
                 Some(admin) => format!("<strong>{}</strong>", escape(admin)),
-                None if e.ip == "portal" || e.ip == "relay" => escape(&e.ip),
+                // The portal's own work, the relay's, and the server's operator.
+                None if matches!(e.ip.as_str(), "portal" | "relay" | "cli" | "admin") => {
+                    escape(&e.ip)
+                }
                 None => "the user".to_owned(),
             };
             format!(
