@@ -20,3 +20,4 @@ scripts/test-kotlin.sh
 scripts/test-android.sh
 scripts/test-swift.sh
 node tests/browser/enroll-and-login.mjs
+node tests/browser/console.mjs
