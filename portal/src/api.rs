@@ -14,13 +14,16 @@ use axum::routing::{MethodRouter, get, post};
 
 use crate::app::Portal;
 use crate::app::devices::{self, Refusal};
-use crate::web::{self, admin_api};
+use crate::web::{self, admin_api, rp_api};
 
 /// Largest request body (docs/protocol.md §8).
 pub const MAX_BODY: usize = 8192;
 
 /// Longest a request may take, reading its body included.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Longest a relying party's request may take: a 60-second long poll and some margin.
+pub const LONG_POLL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(75);
 
 /// The whole portal.
 pub fn router(portal: Arc<Portal>) -> Router {
@@ -103,6 +106,20 @@ pub fn router(portal: Arc<Portal>) -> Router {
     if portal.settings().test_clock {
         router = router.route("/test/clock", post(test_clock));
     }
+    // The relying parties' long polls wait up to 60 s for an answer: their bound is longer.
+    let relying = Router::new()
+        .route("/rp/v1/verifications", post(rp_api::start))
+        .route(
+            "/rp/v1/verifications/{id}",
+            get(rp_api::poll).delete(rp_api::withdraw),
+        )
+        .route("/rp/v1/codes", post(rp_api::code))
+        .route("/rp/v1/openapi.json", get(rp_api::openapi))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            LONG_POLL_TIMEOUT,
+        ));
     router
         .layer(DefaultBodyLimit::max(MAX_BODY))
         // A request that takes longer than this (a stuck database, a client trickling its
@@ -111,6 +128,7 @@ pub fn router(portal: Arc<Portal>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .merge(relying)
         .with_state(portal)
 }
 

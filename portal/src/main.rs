@@ -32,6 +32,28 @@ enum Command {
     /// Help-desk actions on the database.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Relying parties: servers that ask for verifications (the PAM module, applications).
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Register a relying party and print its API key (shown once; only its hash is kept).
+    Create {
+        /// Its name (letters, digits, '-', '_'): the key's first part and the log's name for it.
+        name: String,
+        /// How it verifies users.
+        #[arg(long, value_enum, default_value = "push_number")]
+        mode: portal::db::ClientMode,
+    },
+    /// List the relying parties.
+    List,
+    /// Remove a relying party: its key stops working at once.
+    Delete {
+        /// Its name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -199,11 +221,47 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("password changed for {username}");
             Ok(())
         }
+        Command::Client(command) => {
+            let portal = portal::open(cli.settings)?;
+            client(&portal, command).map_err(|e| e.to_string())
+        }
         Command::Admin(command) => {
             let portal = portal::open(cli.settings)?;
             admin(&portal, command).map_err(|e| e.to_string())
         }
     }
+}
+
+fn client(portal: &portal::Portal, command: ClientCommand) -> Result<(), portal::app::PortalError> {
+    match command {
+        ClientCommand::Create { name, mode } => {
+            let (client, key) = portal.create_client(&name, mode)?;
+            eprintln!(
+                "created relying party {} ({}); its key, shown once:",
+                client.name,
+                client.mode.as_str()
+            );
+            println!("{}", key.as_str());
+        }
+        ClientCommand::List => {
+            for c in portal.clients()? {
+                println!(
+                    "{:<32} {:<12} created {}",
+                    c.name,
+                    c.mode.as_str(),
+                    portal::html::utc(c.created_at)
+                );
+            }
+        }
+        ClientCommand::Delete { name } => {
+            if portal.delete_client(&name)? {
+                println!("deleted relying party {name}");
+            } else {
+                return Err(portal::app::PortalError::NoSuchUser);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Why a `portal admin` command failed.

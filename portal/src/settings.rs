@@ -62,6 +62,17 @@ pub struct Settings {
     /// The push rate limit's window.
     #[arg(long, env = "PORTAL_PUSH_WINDOW_SECONDS", default_value_t = 300)]
     pub push_window_seconds: u64,
+    /// Pushes one relying party may ask for within a minute.
+    #[arg(long, env = "PORTAL_RP_PUSH_LIMIT", default_value_t = 60)]
+    pub rp_push_limit: u64,
+    /// MFA-fatigue protection: a user whose sign-in pushes went unapproved (denied, expired,
+    /// wrong number) this many times within `fatigue-window-seconds` gets no more relying-party
+    /// pushes until the window has passed (codes still work).
+    #[arg(long, env = "PORTAL_FATIGUE_LIMIT", default_value_t = 3)]
+    pub fatigue_limit: u64,
+    /// The MFA-fatigue window.
+    #[arg(long, env = "PORTAL_FATIGUE_WINDOW_SECONDS", default_value_t = 900)]
+    pub fatigue_window_seconds: u64,
     /// Digits of the number the user types in the app (2 or 3; 0 turns number matching off).
     #[arg(long, env = "PORTAL_NUMBER_DIGITS", default_value_t = 2)]
     pub number_digits: u8,

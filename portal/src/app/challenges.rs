@@ -14,6 +14,28 @@ use crate::db::{
 };
 use crate::relay::Delivery;
 
+/// What a challenge asks about besides its user and purpose: the portal's own sign-ins ask with
+/// [`Asked::default`]; a relying party names its application and itself.
+#[derive(Debug, Clone)]
+pub struct Asked {
+    /// The application the phone names (the portal's `--application` when `None`).
+    pub application: Option<String>,
+    /// Whether the number is shown (when the portal's number matching is on).
+    pub number: bool,
+    /// The relying party that asked.
+    pub client: Option<String>,
+}
+
+impl Default for Asked {
+    fn default() -> Self {
+        Self {
+            application: None,
+            number: true,
+            client: None,
+        }
+    }
+}
+
 /// A stored challenge's push, still to hand to the relay.
 struct Outgoing {
     push: PushConfig,
@@ -34,6 +56,19 @@ impl Portal {
         client: &Client,
         session: Option<&Session>,
     ) -> Result<ChallengeRow, PortalError> {
+        self.send_asked(user, purpose, client, session, Asked::default())
+            .await
+    }
+
+    /// [`Portal::send_challenge`], asking about `asked`.
+    pub(crate) async fn send_asked(
+        self: &Arc<Self>,
+        user: &User,
+        purpose: Purpose,
+        client: &Client,
+        session: Option<&Session>,
+        asked: Asked,
+    ) -> Result<ChallengeRow, PortalError> {
         let (user, client) = (user.clone(), client.clone());
         let session = session.map(|s| (s.id.clone(), s.challenge.clone()));
         let (row, outgoing) = self
@@ -50,7 +85,7 @@ impl Portal {
                         None,
                     )?;
                 }
-                p.prepare_challenge(&user, purpose, &client, id)
+                p.prepare_challenge(&user, purpose, &client, id, &asked)
             })
             .await?;
         if let Some(outgoing) = outgoing {
@@ -84,6 +119,7 @@ impl Portal {
         purpose: Purpose,
         client: &Client,
         session: Option<&str>,
+        asked: &Asked,
     ) -> Result<(ChallengeRow, Option<Outgoing>), PortalError> {
         let now = self.now();
         let device_id = user.device_id.as_deref().ok_or(PortalError::NoDevice)?;
@@ -104,14 +140,17 @@ impl Portal {
             return Err(PortalError::PushLimited { retry_after });
         }
         let digits = self.settings.number_digits;
-        let number_matching = (digits >= 2).then_some(NumberMatching {
+        let number_matching = (digits >= 2 && asked.number).then_some(NumberMatching {
             digits: digits.min(3),
         });
         let content = ChallengeContent {
             purpose,
             context: LoginContext {
                 user: user.username.clone(),
-                application: self.settings.application.clone(),
+                application: asked
+                    .application
+                    .clone()
+                    .unwrap_or_else(|| self.settings.application.clone()),
                 ip: Some(client.ip.clone()).filter(|ip| !ip.is_empty()),
                 location: None,
                 browser: client.browser.clone(),
@@ -120,7 +159,11 @@ impl Portal {
             number_matching,
             user_verification: self.settings.user_verification,
         };
-        let detail = format!("to {}", device.name);
+        let detail = match (&asked.client, &asked.application) {
+            (Some(rp), Some(app)) => format!("to {}, for {rp}: {app}", device.name),
+            (Some(rp), None) => format!("to {}, for {rp}", device.name),
+            _ => format!("to {}", device.name),
+        };
         let line = self.line(
             user.id,
             &client.ip,
@@ -137,7 +180,7 @@ impl Portal {
             &device.encryption_key,
             &content,
             (session, delivery),
-            &line,
+            (&line, asked.client.as_deref()),
         )?;
         let outgoing = device.push.map(|push| Outgoing {
             push,
@@ -148,7 +191,8 @@ impl Portal {
     }
 
     /// Builds, signs and stores a challenge, with its event (one transaction). `waiting` is
-    /// the browser session that waits for it, and its delivery when that is known already.
+    /// the browser session that waits for it, and its delivery when that is known already;
+    /// beside the event, the relying party that asked, if one did.
     pub fn store_challenge(
         &self,
         user_id: i64,
@@ -156,7 +200,7 @@ impl Portal {
         encryption_key: &assent_protocol::PublicJwk,
         content: &ChallengeContent,
         waiting: (Option<&str>, Option<DeliveryState>),
-        line: &LogLine<'_>,
+        (line, asked_by): (&LogLine<'_>, Option<&str>),
     ) -> Result<ChallengeRow, PortalError> {
         let mut rng = assent_protocol::system_rng();
         let built = build_challenge(
@@ -186,6 +230,7 @@ impl Portal {
             session: session.map(str::to_owned),
             delivery,
             delivery_detail: None,
+            client: asked_by.map(str::to_owned),
         };
         if !self.db.insert_challenge(&row, line)? {
             return Err(PortalError::SessionGone);

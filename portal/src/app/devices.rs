@@ -166,7 +166,7 @@ fn activation(portal: &Portal, user: &User, device: &Device, ip: &str) -> Result
         &device.encryption_key,
         &content,
         (None, None),
-        &line,
+        (&line, None),
     )?;
     Ok(challenge.jws)
 }

@@ -27,6 +27,7 @@ pub mod client;
 pub mod devices;
 pub mod enrollment;
 pub mod passwords;
+pub mod relying;
 pub mod sessions;
 pub mod tokens;
 pub mod totp;

@@ -66,7 +66,24 @@ impl Portal {
         code: &str,
         client: &Client,
     ) -> Result<TotpOutcome, PortalError> {
+        self.check_totp_via(user, code, client, None)
+    }
+
+    /// [`Portal::check_totp`] for the relying party `via` (named in the events), under the same
+    /// lockout.
+    pub fn check_totp_via(
+        &self,
+        user: &User,
+        code: &str,
+        client: &Client,
+        via: Option<&str>,
+    ) -> Result<TotpOutcome, PortalError> {
         let now = self.now();
+        let named = |detail: &str| match via {
+            Some(rp) if detail.is_empty() => format!("via {rp}"),
+            Some(rp) => format!("{detail} (via {rp})"),
+            None => detail.to_owned(),
+        };
         let max = self.settings.totp_max_attempts.max(1);
         let lock_seconds = self.settings.lockout_minutes * 60;
         let attempt = self
@@ -82,13 +99,13 @@ impl Portal {
                     ip,
                     EventKind::Totp,
                     Outcome::Locked,
-                    "attempt while locked",
+                    &named("attempt while locked"),
                 )?;
                 Ok(TotpOutcome::Locked)
             }
             TotpAttempt::NotEnrolled => Ok(TotpOutcome::NotEnrolled),
             TotpAttempt::Accepted => {
-                self.log(user.id, ip, EventKind::Totp, Outcome::Ok, "")?;
+                self.log(user.id, ip, EventKind::Totp, Outcome::Ok, &named(""))?;
                 Ok(TotpOutcome::Accepted)
             }
             TotpAttempt::Wrong {
@@ -99,12 +116,19 @@ impl Portal {
                     "{count} wrong codes; locked for {} min",
                     self.settings.lockout_minutes
                 );
-                self.log(user.id, ip, EventKind::Totp, Outcome::Locked, &detail)?;
+                self.log(
+                    user.id,
+                    ip,
+                    EventKind::Totp,
+                    Outcome::Locked,
+                    &named(&detail),
+                )?;
                 self.alert(user, AlertKind::LockedOut, ip, &detail);
                 Ok(TotpOutcome::Locked)
             }
             TotpAttempt::Wrong { count, .. } => {
-                self.log(user.id, ip, EventKind::Totp, Outcome::Failed, "wrong code")?;
+                let detail = named("wrong code");
+                self.log(user.id, ip, EventKind::Totp, Outcome::Failed, &detail)?;
                 Ok(TotpOutcome::Rejected {
                     remaining: max.saturating_sub(count),
                 })

@@ -46,6 +46,8 @@ pub enum ChallengeReason {
     Superseded,
     /// Withdrawn: the user signed in with a TOTP code instead.
     TotpUsed,
+    /// Withdrawn: the relying party that asked gave up (its user pressed Ctrl-C).
+    Withdrawn,
 }
 
 stored_names!(ChallengeReason {
@@ -54,6 +56,7 @@ stored_names!(ChallengeReason {
     WrongNumber => "wrong_number",
     Superseded => "superseded",
     TotpUsed => "totp_used",
+    Withdrawn => "withdrawn",
 });
 
 /// What the relay made of a challenge's push.
@@ -119,10 +122,12 @@ pub struct ChallengeRow {
     pub delivery: Option<DeliveryState>,
     /// The relay's or provider's reason, beside a delivery that did not happen.
     pub delivery_detail: Option<String>,
+    /// The relying party that asked for it, if one did (not a browser session).
+    pub client: Option<String>,
 }
 
 const CHALLENGE_COLUMNS: &str = "id, user_id, device_id, jws, hash, purpose, iat, exp, number, \
-     user_verification, status, reason, session, delivery, delivery_detail";
+     user_verification, status, reason, session, delivery, delivery_detail, client";
 
 fn challenge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChallengeRow> {
     Ok(ChallengeRow {
@@ -141,6 +146,7 @@ fn challenge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChallengeRow> {
         session: row.get(12)?,
         delivery: row.get(13)?,
         delivery_detail: row.get(14)?,
+        client: row.get(15)?,
     })
 }
 
@@ -168,7 +174,7 @@ impl Db {
         let tx = conn.transaction()?;
         tx.prepare_cached(&format!(
             "INSERT INTO challenges ({CHALLENGE_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
         ))?
         .execute(params![
             c.id,
@@ -185,7 +191,8 @@ impl Db {
             c.reason,
             c.session,
             c.delivery,
-            c.delivery_detail
+            c.delivery_detail,
+            c.client
         ])?;
         if let Some(session) = &c.session {
             let waiting = tx

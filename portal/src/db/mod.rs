@@ -13,6 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 
 mod challenges;
+mod clients;
 mod devices;
 mod events;
 mod schema;
@@ -21,6 +22,7 @@ mod throttle;
 mod users;
 
 pub use challenges::{ChallengeReason, ChallengeRow, ChallengeStatus, DeliveryState};
+pub use clients::{ClientMode, RpClient};
 pub use devices::{Activation, Device, DeviceRecord, DeviceState, Enrollment};
 pub use events::{Event, EventKind, LogLine, Outcome};
 pub use sessions::{Session, SessionEnd, SessionState};
@@ -275,6 +277,7 @@ pub(crate) mod fixtures {
             session: session.map(str::to_owned),
             delivery: None,
             delivery_detail: None,
+            client: None,
         }
     }
 

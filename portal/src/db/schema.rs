@@ -149,6 +149,21 @@ ALTER TABLE events ADD COLUMN actor TEXT;
 CREATE INDEX IF NOT EXISTS users_by_role ON users(role, username);
 ";
 
+/// Version 5: relying parties — servers (a PAM module, an application) that ask the portal to
+/// verify a user by push or code. Their keys are stored hashed; a challenge records which one
+/// asked for it.
+const V5_RELYING_PARTIES: &str = "
+CREATE TABLE IF NOT EXISTS rp_clients (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    key_hash TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+ALTER TABLE challenges ADD COLUMN client TEXT;
+CREATE INDEX IF NOT EXISTS challenges_by_client ON challenges(client, iat);
+";
+
 /// Every migration, oldest first.
 pub(super) fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -156,6 +171,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(V2_SESSION_ENDINGS),
         M::up(V3_TYPED_DELIVERY),
         M::up(V4_CONSOLE),
+        M::up(V5_RELYING_PARTIES),
     ])
 }
 

@@ -34,6 +34,7 @@ pub mod enroll;
 pub mod login;
 pub mod push;
 pub mod reset;
+pub mod rp_api;
 
 const COOKIE: &str = "assent_session";
 

@@ -1,0 +1,118 @@
+//! Relying parties: the servers registered to ask for verifications (docs/portal.md), and the
+//! counts their rate limits and the users' MFA-fatigue protection read.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Db, DbResult, stored_names, to_i64, to_u64};
+
+/// How a relying party verifies its users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientMode {
+    /// A push with number matching: the relying party shows the number (in the terminal).
+    #[value(name = "push_number")]
+    PushNumber,
+    /// A push without a number.
+    Push,
+    /// TOTP codes only; no push is sent.
+    Totp,
+}
+
+stored_names!(ClientMode {
+    PushNumber => "push_number",
+    Push => "push",
+    Totp => "totp",
+});
+
+/// A registered relying party.
+#[derive(Debug, Clone)]
+pub struct RpClient {
+    /// Its row id.
+    pub id: i64,
+    /// Its name: the first part of its API key, and what the event log calls it.
+    pub name: String,
+    /// SHA-256 (hex) of its key's secret part.
+    pub key_hash: String,
+    /// How it verifies.
+    pub mode: ClientMode,
+    /// When it was registered.
+    pub created_at: u64,
+}
+
+fn client_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RpClient> {
+    Ok(RpClient {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        key_hash: r.get(2)?,
+        mode: r.get(3)?,
+        created_at: to_u64(r.get(4)?),
+    })
+}
+
+impl Db {
+    /// Registers a relying party; `Ok(None)` when the name is taken.
+    pub fn create_client(
+        &self,
+        name: &str,
+        key_hash: &str,
+        mode: ClientMode,
+        now: u64,
+    ) -> DbResult<Option<i64>> {
+        let conn = self.conn();
+        let inserted = conn.execute(
+            "INSERT INTO rp_clients (name, key_hash, mode, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(name) DO NOTHING",
+            params![name, key_hash, mode, to_i64(now)],
+        )?;
+        Ok((inserted == 1).then(|| conn.last_insert_rowid()))
+    }
+
+    /// A relying party by name.
+    pub fn client(&self, name: &str) -> DbResult<Option<RpClient>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT id, name, key_hash, mode, created_at FROM rp_clients WHERE name = ?1",
+            )?
+            .query_row([name], client_row)
+            .optional()?)
+    }
+
+    /// Every relying party, by name.
+    pub fn clients(&self) -> DbResult<Vec<RpClient>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT id, name, key_hash, mode, created_at FROM rp_clients ORDER BY name")?;
+        let rows = stmt.query_map([], client_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Removes a relying party (its key stops working at once); `false` if there was none.
+    pub fn delete_client(&self, name: &str) -> DbResult<bool> {
+        Ok(self
+            .conn()
+            .execute("DELETE FROM rp_clients WHERE name = ?1", [name])?
+            == 1)
+    }
+
+    /// Pushes the relying party `name` asked for since `since`.
+    pub fn client_pushes_since(&self, name: &str, since: u64) -> DbResult<u64> {
+        let count: i64 = self
+            .conn()
+            .prepare_cached("SELECT count(*) FROM challenges WHERE client = ?1 AND iat >= ?2")?
+            .query_row(params![name, to_i64(since)], |r| r.get(0))?;
+        Ok(to_u64(count))
+    }
+
+    /// The user's sign-in pushes since `since` that nobody approved: denied, expired
+    /// unanswered, or used up by a wrong number (MFA fatigue: someone keeps trying).
+    pub fn unwelcome_pushes_since(&self, user_id: i64, since: u64) -> DbResult<u64> {
+        let count: i64 = self
+            .conn()
+            .prepare_cached(
+                "SELECT count(*) FROM challenges WHERE user_id = ?1 AND iat >= ?2
+                 AND purpose = 'login' AND status IN ('denied', 'expired', 'failed')",
+            )?
+            .query_row(params![user_id, to_i64(since)], |r| r.get(0))?;
+        Ok(to_u64(count))
+    }
+}

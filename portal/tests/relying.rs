@@ -1,0 +1,338 @@
+//! The relying-party API in-process: client keys, the policy decided before any push, codes
+//! under the lockout, refusals, and the OpenAPI document kept in step with docs/portal.md. The
+//! pushes themselves, approved and denied on a real device (the `assent` CLI), are
+//! tests/pam/test_pam.py's.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use portal::admin::{Action, Actor};
+use portal::clock::SystemClock;
+use portal::db::{ClientMode, Db, EventKind};
+use portal::relay::NoRelay;
+use portal::settings::Settings;
+use portal::{Portal, api};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+const PASSWORD: &str = "correct horse battery";
+
+fn portal() -> Arc<Portal> {
+    Arc::new(
+        Portal::new(
+            Settings::defaults().unwrap(),
+            Db::in_memory().unwrap(),
+            Arc::new(SystemClock::default()),
+            Arc::new(NoRelay),
+        )
+        .unwrap(),
+    )
+}
+
+async fn call(
+    p: &Arc<Portal>,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(if body.is_null() {
+            Body::empty()
+        } else {
+            Body::from(body.to_string())
+        })
+        .unwrap();
+    let response = api::router(p.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn totp_code(secret: &[u8], at: u64) -> String {
+    use authenticator_core::{Algorithm, OtpParams, SecretBytes};
+    OtpParams::totp(Algorithm::Sha1, 6, 30)
+        .unwrap()
+        .code(&SecretBytes::new(secret.to_vec()), at)
+        .value
+}
+
+/// Enrolls `name` with a TOTP app; returns the secret (the current step's code is used up).
+fn enroll_totp(p: &Portal, name: &str) -> Vec<u8> {
+    let user = p.user(name).unwrap();
+    let (enrollment, _) = p.start_enrollment(&user).unwrap();
+    let code = totp_code(&enrollment.totp_secret, p.now());
+    assert!(
+        p.confirm_totp_enrollment(&user, &enrollment.token, &code, "10.0.0.1")
+            .unwrap()
+    );
+    enrollment.totp_secret
+}
+
+#[tokio::test]
+async fn a_client_key_is_required_and_checked() {
+    let p = portal();
+    p.create_user("alice", PASSWORD).unwrap();
+    let (_, key) = p
+        .create_client("build-hosts", ClientMode::PushNumber)
+        .unwrap();
+    let start = json!({ "user": "alice" });
+    let (name, _) = key.split_once('.').unwrap();
+    for wrong in [
+        "",
+        "no-dot",
+        &format!("{name}.wrong"),
+        &format!("someone-else.{}", key.split_once('.').unwrap().1),
+    ] {
+        let (status, body) = call(&p, "POST", "/rp/v1/verifications", wrong, start.clone()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{wrong:?}: {body}");
+    }
+    let (status, body) = call(&p, "POST", "/rp/v1/verifications", &key, start).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("no_device"))
+    );
+    assert_eq!(body["code"], false, "no TOTP either");
+    // A removed client's key stops working at once; the same name cannot be taken twice.
+    assert!(p.create_client("build-hosts", ClientMode::Push).is_err());
+    assert!(p.delete_client("build-hosts").unwrap());
+    let (status, _) = call(
+        &p,
+        "POST",
+        "/rp/v1/verifications",
+        &key,
+        json!({ "user": "alice" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn policy_answers_before_any_push_and_each_is_logged_naming_the_client() {
+    let p = portal();
+    let (_, key) = p.create_client("vpn", ClientMode::Push).unwrap();
+    for name in ["sam", "tom", "una"] {
+        p.create_user(name, PASSWORD).unwrap();
+    }
+    let cli = Actor::cli();
+    p.admin_action("sam", Action::Suspend, &cli, None).unwrap();
+    p.admin_action("tom", Action::RemoveMfa, &cli, Some(1))
+        .unwrap();
+    enroll_totp(&p, "una");
+    for (user, status) in [
+        ("sam", "denied"),
+        ("tom", "mfa_not_required"),
+        ("una", "no_device"),
+    ] {
+        let (code, body) = call(
+            &p,
+            "POST",
+            "/rp/v1/verifications",
+            &key,
+            json!({ "user": user }),
+        )
+        .await;
+        assert_eq!(
+            (code, body["status"].as_str()),
+            (StatusCode::OK, Some(status)),
+            "{user}: {body}"
+        );
+        let events = p.user_events(user).unwrap();
+        let last = events.last().unwrap();
+        assert_eq!(last.kind, EventKind::PushLogin);
+        assert!(
+            last.detail.starts_with("verification for vpn: "),
+            "{last:?}"
+        );
+    }
+    let (_, body) = call(
+        &p,
+        "POST",
+        "/rp/v1/verifications",
+        &key,
+        json!({ "user": "una" }),
+    )
+    .await;
+    assert_eq!(body["code"], true, "una can type a code instead");
+    let (status, body) = call(
+        &p,
+        "POST",
+        "/rp/v1/verifications",
+        &key,
+        json!({ "user": "nobody" }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    // Bad input is refused with its reason, and nothing is sent.
+    for bad in [
+        json!({ "user": "una", "application": "ssh to \u{202e}10-dliub" }),
+        json!({ "user": "una", "application": "x".repeat(101) }),
+        json!({ "user": "una", "surprise": true }),
+        json!({ "usr": "una" }),
+    ] {
+        let (status, body) = call(&p, "POST", "/rp/v1/verifications", &key, bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+    let (status, _) = call(
+        &p,
+        "GET",
+        "/rp/v1/verifications/not-a-real-id",
+        &key,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn codes_are_checked_under_the_lockout() {
+    let p = portal();
+    let (_, key) = p.create_client("codes-only", ClientMode::Totp).unwrap();
+    p.create_user("una", PASSWORD).unwrap();
+    let secret = enroll_totp(&p, "una");
+    let (status, body) = call(
+        &p,
+        "POST",
+        "/rp/v1/verifications",
+        &key,
+        json!({ "user": "una" }),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a code-only client sends no push: {body}"
+    );
+    let next = totp_code(&secret, p.now() + 30);
+    let wrong = format!("{:06}", (next.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let (status, body) = call(
+        &p,
+        "POST",
+        "/rp/v1/codes",
+        &key,
+        json!({ "user": "una", "code": wrong }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("denied"))
+    );
+    assert!(
+        body["detail"].as_str().unwrap().contains("4 left"),
+        "{body}"
+    );
+    let (_, body) = call(
+        &p,
+        "POST",
+        "/rp/v1/codes",
+        &key,
+        json!({ "user": "una", "code": next }),
+    )
+    .await;
+    assert_eq!(body["status"], "approved");
+    let (_, body) = call(
+        &p,
+        "POST",
+        "/rp/v1/codes",
+        &key,
+        json!({ "user": "una", "code": next }),
+    )
+    .await;
+    assert_eq!(body["status"], "denied", "a code works once");
+    for _ in 0..4 {
+        call(
+            &p,
+            "POST",
+            "/rp/v1/codes",
+            &key,
+            json!({ "user": "una", "code": wrong }),
+        )
+        .await;
+    }
+    let (_, body) = call(
+        &p,
+        "POST",
+        "/rp/v1/codes",
+        &key,
+        json!({ "user": "una", "code": "000000" }),
+    )
+    .await;
+    assert_eq!(body["status"], "locked", "{body}");
+    let log = p.user_events("una").unwrap();
+    assert!(
+        log.iter()
+            .any(|e| e.kind == EventKind::Totp && e.detail.contains("via codes-only"))
+    );
+}
+
+/// Every operation of the OpenAPI document is served (answering 401 without a key, not 404 or
+/// 405) and described in docs/portal.md, and docs/portal.md describes no other.
+#[tokio::test]
+async fn the_openapi_document_docs_and_router_agree() {
+    let p = portal();
+    let (status, served) = call(&p, "GET", "/rp/v1/openapi.json", "", Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/portal.md")).unwrap();
+    let section = docs
+        .split("## Relying parties")
+        .nth(1)
+        .expect("the section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut documented: Vec<String> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|op| op.contains(" /rp/v1/"))
+        .map(str::to_owned)
+        .collect();
+    documented.sort();
+    let mut specified = Vec::new();
+    for (path, item) in served["paths"].as_object().unwrap() {
+        for method in item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|m| *m != "parameters")
+        {
+            let concrete = path.replace("{id}", "some-id");
+            let op = format!("{} /rp/v1{path}", method.to_uppercase());
+            specified.push(op.clone());
+            let (status, _) = call(
+                &p,
+                &method.to_uppercase(),
+                &format!("/rp/v1{concrete}"),
+                "x.y",
+                json!({}),
+            )
+            .await;
+            let expected = if path == "/openapi.json" {
+                StatusCode::OK
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            assert_eq!(status, expected, "{op}");
+        }
+    }
+    specified.sort();
+    assert_eq!(
+        documented, specified,
+        "docs/portal.md and the OpenAPI document"
+    );
+}
