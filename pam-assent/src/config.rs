@@ -8,6 +8,8 @@
 //! timeout_seconds = 60                  # how long a login may wait for the phone (10..=300)
 //! fail_mode = "closed"                  # "open": allow when the portal cannot be reached
 //! application = "ssh to build-01"       # what the phone shows; default "<service> to <host>"
+//! request_key_file = "/etc/assent/request.pem"  # a P-256 PKCS#8 key signing every request,
+//!                                       # for a client registered with --request-key
 //! ```
 //!
 //! Unknown keys are errors, so a misspelt `fail_mode` cannot silently fail open.
@@ -54,6 +56,10 @@ pub struct Config {
     /// What the phone shows.
     #[serde(default)]
     pub application: Option<String>,
+    /// The P-256 private key (PEM `PRIVATE KEY`, PKCS#8) that signs each request, for a client
+    /// registered with a request key.
+    #[serde(default)]
+    pub request_key_file: Option<PathBuf>,
 }
 
 fn default_timeout() -> u64 {
@@ -131,6 +137,31 @@ impl Config {
             )));
         }
         Ok(key)
+    }
+
+    /// The request-signing key, when one is configured (PKCS#8 DER).
+    pub fn request_key(&self) -> Result<Option<Zeroizing<Vec<u8>>>, ConfigError> {
+        use base64::Engine as _;
+        let Some(path) = &self.request_key_file else {
+            return Ok(None);
+        };
+        let unreadable = |why: &str| ConfigError::Key(format!("{}: {why}", path.display()));
+        let pem =
+            Zeroizing::new(std::fs::read_to_string(path).map_err(|e| unreadable(&e.to_string()))?);
+        let body = pem
+            .split("-----BEGIN PRIVATE KEY-----")
+            .nth(1)
+            .and_then(|rest| rest.split("-----END PRIVATE KEY-----").next())
+            .ok_or_else(|| unreadable("not a PEM PRIVATE KEY"))?;
+        let b64 = Zeroizing::new(
+            body.chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>(),
+        );
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_bytes())
+            .map_err(|_| unreadable("not base64"))?;
+        Ok(Some(Zeroizing::new(der)))
     }
 
     /// Whether the module applies to `user`: listed, in a listed group, or no lists at all.

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -12,12 +14,31 @@ use crate::{Answer, Api, ApiError};
 pub struct Portal {
     base: String,
     key: Zeroizing<String>,
+    signer: Option<EcdsaKeyPair>,
     http: reqwest::blocking::Client,
 }
 
 impl Portal {
-    /// A client for the portal at `url` with the relying party's `key`.
-    pub fn new(url: &str, key: Zeroizing<String>) -> Result<Self, ApiError> {
+    /// A client for the portal at `url` with the relying party's `key`, signing each request
+    /// with `signing` (PKCS#8 DER) when given.
+    pub fn new(
+        url: &str,
+        key: Zeroizing<String>,
+        signing: Option<&[u8]>,
+    ) -> Result<Self, ApiError> {
+        let signer = match signing {
+            Some(der) => Some(
+                EcdsaKeyPair::from_pkcs8(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    der,
+                    &SystemRandom::new(),
+                )
+                .map_err(|_| {
+                    ApiError::Refused("the request key is not a P-256 PKCS#8 key".into())
+                })?,
+            ),
+            None => None,
+        };
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(5))
@@ -29,12 +50,49 @@ impl Portal {
         Ok(Self {
             base: format!("{}/rp/v1", url.trim_end_matches('/')),
             key,
+            signer,
             http,
         })
     }
 
+    /// The `Assent-Signature` of a request: ES256 over `"<t>.<METHOD> <path>\n"` and the body.
+    fn signature(&self, request: &reqwest::blocking::Request) -> Result<Option<String>, ApiError> {
+        use base64::Engine as _;
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let url = request.url();
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let body = request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .unwrap_or_default();
+        let mut message = format!("{t}.{} {path}\n", request.method()).into_bytes();
+        message.extend_from_slice(body);
+        let signature = signer
+            .sign(&SystemRandom::new(), &message)
+            .map_err(|_| ApiError::Unreachable("cannot sign the request".into()))?;
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature.as_ref());
+        Ok(Some(format!("t={t},sig={sig}")))
+    }
+
     fn send(&self, request: reqwest::blocking::RequestBuilder) -> Result<Answer, ApiError> {
-        let response = request.bearer_auth(self.key.as_str()).send().map_err(|e| {
+        let mut request = request
+            .bearer_auth(self.key.as_str())
+            .build()
+            .map_err(|_| ApiError::Unreachable("cannot build the request".into()))?;
+        if let Some(signature) = self.signature(&request)? {
+            let value = reqwest::header::HeaderValue::from_str(&signature)
+                .map_err(|_| ApiError::Unreachable("cannot sign the request".into()))?;
+            request.headers_mut().insert("assent-signature", value);
+        }
+        let response = self.http.execute(request).map_err(|e| {
             ApiError::Unreachable(if e.is_timeout() {
                 "timed out".to_owned()
             } else if e.is_connect() {

@@ -87,7 +87,19 @@ fn decide(pam: &Pam, flags: PamFlags, args: &[String]) -> PamError {
             return PamError::AUTH_ERR;
         }
     };
-    let portal = match http::Portal::new(&config.portal_url, key) {
+    let signing = match config.request_key() {
+        Ok(k) => k,
+        Err(e) => {
+            log(pam, LogLvl::ERR, &e.to_string());
+            talk.error("Sign-in approval is misconfigured on this machine: refused.");
+            return PamError::AUTH_ERR;
+        }
+    };
+    let portal = match http::Portal::new(
+        &config.portal_url,
+        key,
+        signing.as_ref().map(|k| k.as_slice()),
+    ) {
         Ok(p) => p,
         Err(e) => {
             log(pam, LogLvl::ERR, &format!("{e:?}"));

@@ -46,6 +46,10 @@ enum ClientCommand {
         /// How it verifies users.
         #[arg(long, value_enum, default_value = "push_number")]
         mode: portal::db::ClientMode,
+        /// A file with the P-256 public key (PEM `PUBLIC KEY`, or the base64url point) that
+        /// must sign each of its requests: the API key alone is then not enough.
+        #[arg(long)]
+        request_key: Option<std::path::PathBuf>,
     },
     /// List the relying parties.
     List,
@@ -234,8 +238,18 @@ fn run(cli: Cli) -> Result<(), String> {
 
 fn client(portal: &portal::Portal, command: ClientCommand) -> Result<(), portal::app::PortalError> {
     match command {
-        ClientCommand::Create { name, mode } => {
-            let (client, key) = portal.create_client(&name, mode)?;
+        ClientCommand::Create {
+            name,
+            mode,
+            request_key,
+        } => {
+            let public = match request_key {
+                Some(path) => Some(std::fs::read_to_string(&path).map_err(|_| {
+                    portal::app::PortalError::Invalid("cannot read the request key file")
+                })?),
+                None => None,
+            };
+            let (client, key) = portal.create_client(&name, mode, public.as_deref())?;
             eprintln!(
                 "created relying party {} ({}); its key, shown once:",
                 client.name,
@@ -246,9 +260,14 @@ fn client(portal: &portal::Portal, command: ClientCommand) -> Result<(), portal:
         ClientCommand::List => {
             for c in portal.clients()? {
                 println!(
-                    "{:<32} {:<12} created {}",
+                    "{:<32} {:<12} {:<8} created {}",
                     c.name,
                     c.mode.as_str(),
+                    if c.request_key.is_some() {
+                        "signed"
+                    } else {
+                        "key only"
+                    },
                     portal::html::utc(c.created_at)
                 );
             }

@@ -85,7 +85,7 @@ async fn a_client_key_is_required_and_checked() {
     let p = portal();
     p.create_user("alice", PASSWORD).unwrap();
     let (_, key) = p
-        .create_client("build-hosts", ClientMode::PushNumber)
+        .create_client("build-hosts", ClientMode::PushNumber, None)
         .unwrap();
     let start = json!({ "user": "alice" });
     let (name, _) = key.split_once('.').unwrap();
@@ -105,7 +105,10 @@ async fn a_client_key_is_required_and_checked() {
     );
     assert_eq!(body["code"], false, "no TOTP either");
     // A removed client's key stops working at once; the same name cannot be taken twice.
-    assert!(p.create_client("build-hosts", ClientMode::Push).is_err());
+    assert!(
+        p.create_client("build-hosts", ClientMode::Push, None)
+            .is_err()
+    );
     assert!(p.delete_client("build-hosts").unwrap());
     let (status, _) = call(
         &p,
@@ -121,7 +124,7 @@ async fn a_client_key_is_required_and_checked() {
 #[tokio::test]
 async fn policy_answers_before_any_push_and_each_is_logged_naming_the_client() {
     let p = portal();
-    let (_, key) = p.create_client("vpn", ClientMode::Push).unwrap();
+    let (_, key) = p.create_client("vpn", ClientMode::Push, None).unwrap();
     for name in ["sam", "tom", "una"] {
         p.create_user(name, PASSWORD).unwrap();
     }
@@ -201,7 +204,9 @@ async fn policy_answers_before_any_push_and_each_is_logged_naming_the_client() {
 #[tokio::test]
 async fn codes_are_checked_under_the_lockout() {
     let p = portal();
-    let (_, key) = p.create_client("codes-only", ClientMode::Totp).unwrap();
+    let (_, key) = p
+        .create_client("codes-only", ClientMode::Totp, None)
+        .unwrap();
     p.create_user("una", PASSWORD).unwrap();
     let secret = enroll_totp(&p, "una");
     let (status, body) = call(
@@ -335,4 +340,88 @@ async fn the_openapi_document_docs_and_router_agree() {
         documented, specified,
         "docs/portal.md and the OpenAPI document"
     );
+}
+
+/// A signing client: every request carries a fresh ES256 signature over its method, path and
+/// body; without it, with another request's, stale, or replayed, the key alone gets nothing.
+#[tokio::test]
+async fn a_signing_client_needs_a_fresh_signature_on_every_request() {
+    use base64::Engine as _;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let p = portal();
+    p.create_user("alice", PASSWORD).unwrap();
+    assert!(
+        p.create_client("bad-key", ClientMode::Push, Some("not a key"))
+            .is_err()
+    );
+    let (client, key) = p
+        .create_client(
+            "signed",
+            ClientMode::Push,
+            Some(&b64(pair.public_key().as_ref())),
+        )
+        .unwrap();
+    assert!(client.request_key.is_some());
+    let body = json!({ "user": "alice" }).to_string();
+    let sign = |t: u64, method: &str, path: &str, body: &str| {
+        let message = portal::app::relying::signed_message(t, method, path, body.as_bytes());
+        format!(
+            "t={t},sig={}",
+            b64(pair.sign(&rng, &message).unwrap().as_ref())
+        )
+    };
+    let send = |signature: Option<String>, path: &'static str, body: String| {
+        let p = p.clone();
+        let key = key.clone();
+        async move {
+            let mut request = Request::post(path)
+                .header("authorization", format!("Bearer {}", key.as_str()))
+                .header("content-type", "application/json");
+            if let Some(s) = signature {
+                request = request.header("assent-signature", s);
+            }
+            let response = api::router(p)
+                .oneshot(request.body(Body::from(body)).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let now = p.now();
+    let (status, body_out) = send(None, "/rp/v1/verifications", body.clone()).await;
+    assert_eq!(
+        (status, body_out["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("signature_required"))
+    );
+    let good = sign(now, "POST", "/rp/v1/verifications", &body);
+    let (status, answer) = send(Some(good.clone()), "/rp/v1/verifications", body.clone()).await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (StatusCode::OK, Some("no_device")),
+        "{answer}"
+    );
+    let (status, refused) = send(Some(good), "/rp/v1/verifications", body.clone()).await;
+    assert_eq!(
+        (status, refused["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("replayed_signature"))
+    );
+    // Another request's signature (its path or body), and a stale one, do not verify.
+    let other_path = sign(now, "POST", "/rp/v1/codes", &body);
+    let (_, refused) = send(Some(other_path), "/rp/v1/verifications", body.clone()).await;
+    assert_eq!(refused["error"], "bad_signature");
+    let other_body = sign(now, "POST", "/rp/v1/verifications", "{\"user\":\"bob\"}");
+    let (_, refused) = send(Some(other_body), "/rp/v1/verifications", body.clone()).await;
+    assert_eq!(refused["error"], "bad_signature");
+    let stale = sign(now - 61, "POST", "/rp/v1/verifications", &body);
+    let (_, refused) = send(Some(stale), "/rp/v1/verifications", body.clone()).await;
+    assert_eq!(refused["error"], "stale_signature");
+    let (_, refused) = send(Some("t=1,sig=zz".into()), "/rp/v1/verifications", body).await;
+    assert_eq!(refused["error"], "bad_signature");
 }

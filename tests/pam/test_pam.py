@@ -79,7 +79,7 @@ class Phone:
 class Stack:
     """The portal (no relay: the phone polls), a user enrolled on a phone, a relying party."""
 
-    def __init__(self, directory: Path, user: str, mode: str = "push_number"):
+    def __init__(self, directory: Path, user: str, mode: str = "push_number", signing: bool = False):
         self.dir = directory
         self.db = directory / "portal.db"
         self.user = user
@@ -87,9 +87,20 @@ class Stack:
         self.api("POST", "/admin/api/users", {"username": user, "password": PASSWORD})
         self.phone = Phone(directory / "phone")
         self.enroll()
-        made = subprocess.run([str(BIN / "portal"), "--db", str(self.db), "client", "create",
-                               f"pam-{secrets.token_hex(3)}", "--mode", mode],
-                              capture_output=True, text=True, check=True)
+        create = [str(BIN / "portal"), "--db", str(self.db), "client", "create",
+                  f"pam-{secrets.token_hex(3)}", "--mode", mode]
+        self.request_key = None
+        if signing:
+            # The key as docs/device-logins.md makes it.
+            self.request_key = directory / "request.pem"
+            public = directory / "request.pub"
+            subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-out", str(self.request_key)], check=True,
+                           capture_output=True)
+            subprocess.run(["openssl", "pkey", "-in", str(self.request_key), "-pubout", "-out",
+                            str(public)], check=True, capture_output=True)
+            create += ["--request-key", str(public)]
+        made = subprocess.run(create, capture_output=True, text=True, check=True)
         self.key_file = directory / "client.key"
         self.key_file.write_text(made.stdout.strip() + "\n")
         self.key_file.chmod(0o600)
@@ -135,6 +146,8 @@ class Stack:
     def config(self, name="pam.toml", **extra) -> Path:
         lines = [f'portal_url = "{extra.pop("portal_url", self.url)}"', f'key_file = "{self.key_file}"',
                  f'users = ["{self.user}"]', 'timeout_seconds = 30']
+        if self.request_key is not None:
+            lines.append(f'request_key_file = "{self.request_key}"')
         lines += [f"{k} = {json.dumps(v)}" for k, v in extra.items()]
         path = self.dir / name
         path.write_text("\n".join(lines) + "\n")
@@ -458,3 +471,30 @@ def test_a_long_poll_returns_when_the_phone_answers(stack):
     assert answered.wait(timeout=30) == 0
     assert status == 200 and settled["status"] == "approved", settled
     assert time.time() - begun < 30, "the poll returned with the answer, not at its bound"
+
+
+def test_a_signing_client_signs_every_request_and_the_key_alone_is_refused(tmp_path, service):
+    (tmp_path / "signed").mkdir()
+    stack = Stack(tmp_path / "signed", f"pam{secrets.token_hex(3)}", signing=True)
+    try:
+        status, refused = rp(stack, "POST", "/verifications", {"user": stack.user})
+        assert status == 401 and refused["error"] == "signature_required", refused
+        assert stack.phone.pending() == []
+        s = service(stack.config())
+        proc = pamtester(s, stack.user)
+        request = stack.phone.next_request()
+        assert stack.phone.run("approve", request["id"], "--number", pending_number(stack)).returncode == 0
+        code, out = finish(proc, "\n")
+        assert code == 0, out
+    finally:
+        stack.stop()
+
+
+def pending_number(stack):
+    """The number of the pending push, from the portal's database (this client signs its
+    requests, and the test holds no signer of its own to ask the API)."""
+    import sqlite3
+    with sqlite3.connect(stack.db) as db:
+        row = db.execute("SELECT number FROM challenges WHERE status = 'pending' "
+                         "ORDER BY iat DESC LIMIT 1").fetchone()
+    return row[0]

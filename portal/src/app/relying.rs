@@ -110,16 +110,118 @@ pub struct RpRequest {
     pub ip: Option<String>,
 }
 
+/// The header that carries a signing client's request signature:
+/// `t=<unix seconds>,sig=<base64url ES256 r||s over signed_message>`.
+pub const SIGNATURE_HEADER: &str = "assent-signature";
+
+/// How far a signed request's time may be from the portal's.
+pub const SIGNATURE_SKEW_SECONDS: u64 = 60;
+
+/// What a signing client signs: `"<t>.<METHOD> <path and query>\n"` followed by the body, so a
+/// signature is good for one request only.
+pub fn signed_message(t: u64, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+    let mut message = format!("{t}.{method} {path}\n").into_bytes();
+    message.extend_from_slice(body);
+    message
+}
+
+fn parse_signature(header: &str) -> Option<(u64, Vec<u8>)> {
+    use base64::Engine as _;
+    let mut t = None;
+    let mut sig = None;
+    for part in header.split(',') {
+        match part.trim().split_once('=')? {
+            ("t", v) => t = v.parse::<u64>().ok(),
+            ("sig", v) => {
+                sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(v)
+                    .ok()
+            }
+            _ => return None,
+        }
+    }
+    let sig = sig.filter(|s| s.len() == 64)?;
+    Some((t?, sig))
+}
+
+/// Why a signing client's request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureRefusal {
+    /// No `Assent-Signature` header.
+    Missing,
+    /// Malformed, or it does not verify.
+    Invalid,
+    /// Its time is more than 60 s from the portal's.
+    Stale,
+    /// This signature was accepted before.
+    Replayed,
+}
+
+impl SignatureRefusal {
+    /// The error code and message of the 401.
+    pub fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Missing => (
+                "signature_required",
+                "this client's requests must carry an Assent-Signature header",
+            ),
+            Self::Invalid => ("bad_signature", "Assent-Signature does not verify"),
+            Self::Stale => (
+                "stale_signature",
+                "Assent-Signature time is more than 60 seconds from the portal's clock",
+            ),
+            Self::Replayed => (
+                "replayed_signature",
+                "this signed request was already received; sign every request anew",
+            ),
+        }
+    }
+}
+
+/// Reads a request-signing public key — PEM `PUBLIC KEY` (SPKI) or the base64url uncompressed
+/// point — and returns the point, base64url; refuses anything that is not a P-256 point.
+pub fn request_key_point(text: &str) -> Result<String, PortalError> {
+    use base64::Engine as _;
+    let refused =
+        || PortalError::Invalid("the request key is a P-256 public key (PEM or base64url point)");
+    let text = text.trim();
+    let point = match text.strip_prefix("-----BEGIN PUBLIC KEY-----") {
+        Some(rest) => {
+            let body = rest.split("-----END PUBLIC KEY-----").next().unwrap_or("");
+            let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .map_err(|_| refused())?;
+            // SPKI of a P-256 key: a fixed 26-byte prefix, then the 65-byte point.
+            if der.len() != 91 {
+                return Err(refused());
+            }
+            der[26..].to_vec()
+        }
+        None => base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| refused())?,
+    };
+    if point.len() != 65 || assent_protocol::PublicJwk::from_sec1(&point).is_err() {
+        return Err(refused());
+    }
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(point))
+}
+
 /// The longest application text a relying party may send, in bytes (the phone shows it).
 const MAX_APPLICATION: usize = 100;
 
 impl Portal {
     /// Registers a relying party; returns it and its API key (shown once: only its hash is
     /// kept). The key is `NAME.SECRET`.
+    /// `request_key`, when given, is the P-256 public key that must sign every request of the
+    /// client (PEM `PUBLIC KEY`, or the base64url uncompressed point): a leaked API key alone
+    /// is then useless.
     pub fn create_client(
         &self,
         name: &str,
         mode: ClientMode,
+        request_key: Option<&str>,
     ) -> Result<(RpClient, Zeroizing<String>), PortalError> {
         let name = name.trim();
         if name.is_empty()
@@ -132,10 +234,11 @@ impl Portal {
                 "a client name is 1 to 64 letters, digits, '-' or '_'",
             ));
         }
+        let request_key = request_key.map(request_key_point).transpose()?;
         let secret = Zeroizing::new(random_token::<32>());
         let hash = sha256_hex(secret.as_bytes());
         self.db
-            .create_client(name, &hash, mode, self.now())?
+            .create_client(name, &hash, (mode, request_key.as_deref()), self.now())?
             .ok_or(PortalError::Invalid("a client with that name exists"))?;
         let client = self.db.client(name)?.ok_or(PortalError::NoSuchUser)?;
         Ok((
@@ -168,6 +271,51 @@ impl Portal {
             .map_or_else(|| "0".repeat(64), |c| c.key_hash.clone());
         let same = bool::from(given.as_bytes().ct_eq(expected.as_bytes()));
         Ok(client.filter(|_| same))
+    }
+
+    /// Checks a request of `rp` against its signing key, when it has one: the
+    /// [`SIGNATURE_HEADER`] over [`signed_message`], within 60 s of the portal's clock, and
+    /// never seen before (the signature's `r` is remembered, in the database, until it would be
+    /// stale anyway: every copy of the portal refuses a replay).
+    pub fn check_signature(
+        &self,
+        rp: &RpClient,
+        header: Option<&str>,
+        (method, path, body): (&str, &str, &[u8]),
+    ) -> Result<(), SignatureRefusal> {
+        use base64::Engine as _;
+        let Some(point) = &rp.request_key else {
+            return Ok(());
+        };
+        let header = header.ok_or(SignatureRefusal::Missing)?;
+        let (t, signature) = parse_signature(header).ok_or(SignatureRefusal::Invalid)?;
+        let now = self.now();
+        if t.abs_diff(now) > SIGNATURE_SKEW_SECONDS {
+            return Err(SignatureRefusal::Stale);
+        }
+        let point = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(point)
+            .map_err(|_| SignatureRefusal::Invalid)?;
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_FIXED, point)
+            .verify(&signed_message(t, method, path, body), &signature)
+            .map_err(|_| SignatureRefusal::Invalid)?;
+        // A signer never uses an `r` twice (its nonce is random), and `r` is the same for the
+        // ECDSA twin (r, n − s): remembering `r` refuses both.
+        let r = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&signature[..32]);
+        let fresh = self
+            .db
+            .remember_nonce(
+                &format!("rp:{}", rp.name),
+                &r,
+                now,
+                t + SIGNATURE_SKEW_SECONDS,
+            )
+            .map_err(|_| SignatureRefusal::Invalid)?;
+        if fresh {
+            Ok(())
+        } else {
+            Err(SignatureRefusal::Replayed)
+        }
     }
 
     /// Who a verification is about: the user, and what policy decides before any factor.

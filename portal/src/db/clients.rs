@@ -34,6 +34,9 @@ pub struct RpClient {
     pub key_hash: String,
     /// How it verifies.
     pub mode: ClientMode,
+    /// The P-256 public key (base64url uncompressed point) that signs its every request, when
+    /// it signs them.
+    pub request_key: Option<String>,
     /// When it was registered.
     pub created_at: u64,
 }
@@ -44,7 +47,8 @@ fn client_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RpClient> {
         name: r.get(1)?,
         key_hash: r.get(2)?,
         mode: r.get(3)?,
-        created_at: to_u64(r.get(4)?),
+        request_key: r.get(4)?,
+        created_at: to_u64(r.get(5)?),
     })
 }
 
@@ -54,14 +58,15 @@ impl Db {
         &self,
         name: &str,
         key_hash: &str,
-        mode: ClientMode,
+        (mode, request_key): (ClientMode, Option<&str>),
         now: u64,
     ) -> DbResult<Option<i64>> {
         let conn = self.conn();
         let inserted = conn.execute(
-            "INSERT INTO rp_clients (name, key_hash, mode, created_at) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO rp_clients (name, key_hash, mode, request_key, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(name) DO NOTHING",
-            params![name, key_hash, mode, to_i64(now)],
+            params![name, key_hash, mode, request_key, to_i64(now)],
         )?;
         Ok((inserted == 1).then(|| conn.last_insert_rowid()))
     }
@@ -71,7 +76,7 @@ impl Db {
         Ok(self
             .conn()
             .prepare_cached(
-                "SELECT id, name, key_hash, mode, created_at FROM rp_clients WHERE name = ?1",
+                "SELECT id, name, key_hash, mode, request_key, created_at FROM rp_clients WHERE name = ?1",
             )?
             .query_row([name], client_row)
             .optional()?)
@@ -81,7 +86,7 @@ impl Db {
     pub fn clients(&self) -> DbResult<Vec<RpClient>> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT id, name, key_hash, mode, created_at FROM rp_clients ORDER BY name")?;
+            .prepare("SELECT id, name, key_hash, mode, request_key, created_at FROM rp_clients ORDER BY name")?;
         let rows = stmt.query_map([], client_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -150,14 +150,15 @@ CREATE INDEX IF NOT EXISTS users_by_role ON users(role, username);
 ";
 
 /// Version 5: relying parties — servers (a PAM module, an application) that ask the portal to
-/// verify a user by push or code. Their keys are stored hashed; a challenge records which one
-/// asked for it.
+/// verify a user by push or code. Their keys are stored hashed, beside the public key that signs
+/// their requests when they sign them; a challenge records which one asked for it.
 const V5_RELYING_PARTIES: &str = "
 CREATE TABLE IF NOT EXISTS rp_clients (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     key_hash TEXT NOT NULL,
     mode TEXT NOT NULL,
+    request_key TEXT,
     created_at INTEGER NOT NULL
 );
 ALTER TABLE challenges ADD COLUMN client TEXT;

@@ -7,13 +7,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::client_ip;
-use crate::app::relying::{MAX_WAIT_SECONDS, RpAnswer, RpRequest, RpStatus};
+use crate::app::relying::{MAX_WAIT_SECONDS, RpAnswer, RpRequest, RpStatus, SIGNATURE_HEADER};
 use crate::app::{Portal, PortalError};
 use crate::db::RpClient;
 
@@ -28,26 +28,46 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// The relying party of a request, by its key.
+/// The relying party of a request, by its key (and its signature, for a client that signs),
+/// with the request's body.
 pub struct Rp {
     /// The client.
     pub client: RpClient,
     /// The address the request came from (the relying party's server).
     pub ip: String,
+    /// The body (what a signing client signed).
+    pub body: Bytes,
 }
 
-impl axum::extract::FromRequestParts<Arc<Portal>> for Rp {
+impl axum::extract::FromRequest<Arc<Portal>> for Rp {
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        portal: &Arc<Portal>,
-    ) -> Result<Self, Response> {
+    async fn from_request(request: Request, portal: &Arc<Portal>) -> Result<Self, Response> {
+        let (parts, body) = request.into_parts();
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0);
         let ip = client_ip(portal, &parts.headers, peer);
+        let body = axum::body::to_bytes(body, crate::api::MAX_BODY)
+            .await
+            .map_err(|_| {
+                error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalid",
+                    "body over 8192 bytes",
+                )
+            })?;
+        let signature = parts
+            .headers
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let method = parts.method.as_str().to_owned();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |p| p.as_str().to_owned());
         let key = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -64,11 +84,28 @@ impl axum::extract::FromRequestParts<Arc<Portal>> for Rp {
         let Some(key) = key else {
             return Err(unauthorized());
         };
-        match portal.blocking(move |p| p.authenticate_client(&key)).await {
-            Ok(Some(client)) => Ok(Self { client, ip }),
-            Ok(None) => {
+        let signed = body.clone();
+        let checked = portal
+            .blocking(move |p| {
+                let Some(client) = p.authenticate_client(&key)? else {
+                    return Ok(Err(None));
+                };
+                match p.check_signature(&client, signature.as_deref(), (&method, &path, &signed)) {
+                    Ok(()) => Ok(Ok(client)),
+                    Err(refusal) => Ok(Err(Some(refusal))),
+                }
+            })
+            .await;
+        match checked {
+            Ok(Ok(client)) => Ok(Self { client, ip, body }),
+            Ok(Err(None)) => {
                 tracing::info!(%ip, "relying-party request with a wrong key refused");
                 Err(unauthorized())
+            }
+            Ok(Err(Some(refusal))) => {
+                let (code, message) = refusal.describe();
+                tracing::info!(%ip, code, "relying-party request signature refused");
+                Err(error(StatusCode::UNAUTHORIZED, code, message))
             }
             Err(e) => Err(failure(e)),
         }
@@ -134,8 +171,8 @@ pub struct Start {
 
 /// `POST /rp/v1/verifications`: a push to the user's device (202 with its `id` and `number`,
 /// or with `wait` the answer), or at once what policy decided (200).
-pub async fn start(State(portal): State<Arc<Portal>>, rp: Rp, bytes: Bytes) -> Response {
-    let start: Start = match body(&bytes) {
+pub async fn start(State(portal): State<Arc<Portal>>, rp: Rp) -> Response {
+    let start: Start = match body(&rp.body) {
         Ok(s) => s,
         Err(r) => return *r,
     };
@@ -170,9 +207,9 @@ pub struct Wait {
 /// settle.
 pub async fn poll(
     State(portal): State<Arc<Portal>>,
-    rp: Rp,
     Path(id): Path<String>,
     Query(wait): Query<Wait>,
+    rp: Rp,
 ) -> Response {
     reply(portal.wait_verification(rp.client, id, wait.wait).await)
 }
@@ -181,8 +218,8 @@ pub async fn poll(
 /// the phone stops showing it.
 pub async fn withdraw(
     State(portal): State<Arc<Portal>>,
-    rp: Rp,
     Path(id): Path<String>,
+    rp: Rp,
 ) -> Response {
     let client = rp.client;
     reply(
@@ -204,8 +241,8 @@ pub struct Code {
 }
 
 /// `POST /rp/v1/codes`: a TOTP code, under the portal's lockout.
-pub async fn code(State(portal): State<Arc<Portal>>, rp: Rp, bytes: Bytes) -> Response {
-    let code: Code = match body(&bytes) {
+pub async fn code(State(portal): State<Arc<Portal>>, rp: Rp) -> Response {
+    let code: Code = match body(&rp.body) {
         Ok(c) => c,
         Err(r) => return *r,
     };
