@@ -160,7 +160,7 @@ pub fn authenticate(
         return Decision::Deny("The portal's answer had no verification id.".into());
     };
     talk.info(&match &started.number {
-        Some(n) => format!("Approve the sign-in on your phone: number {n}"),
+        Some(n) => format!("Approve the sign-in on your phone — number {n}"),
         None => "Approve the sign-in on your phone.".to_owned(),
     });
     let deadline = Instant::now() + Duration::from_secs(config.timeout_seconds);

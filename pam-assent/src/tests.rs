@@ -120,7 +120,7 @@ fn an_approval_after_enter_is_a_success_and_the_number_is_shown() {
     assert!(matches!(decision, Decision::Allow(_)), "{decision:?}");
     assert_eq!(
         shown[0],
-        "info: Approve the sign-in on your phone: number 42"
+        "info: Approve the sign-in on your phone — number 42"
     );
     assert_eq!(
         script.calls.borrow()[0],
