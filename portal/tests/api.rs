@@ -15,6 +15,9 @@ use portal::settings::Settings;
 use portal::{Portal, api};
 use tower::ServiceExt as _;
 
+mod common;
+use common::{enroll_totp, totp_code};
+
 fn portal(settings: Settings) -> Arc<Portal> {
     Arc::new(
         Portal::new(
@@ -455,23 +458,8 @@ async fn password_session(p: &Arc<Portal>, ip: [u8; 4]) -> (String, String) {
 /// Creates alice, enrolled with a third-party app (the password leads to the TOTP form; the
 /// current step's code is used up); returns her TOTP secret.
 fn totp_user(p: &Portal) -> Vec<u8> {
-    let user = p.create_user("alice", "correct horse battery").unwrap();
-    let (enrollment, _) = p.start_enrollment(&user).unwrap();
-    let code = totp_code(&enrollment.totp_secret, p.now());
-    assert!(
-        p.confirm_totp_enrollment(&user, &enrollment.token, &code, "10.0.0.1")
-            .unwrap()
-    );
-    enrollment.totp_secret
-}
-
-/// A TOTP code of `secret` for the time `at`, as an authenticator app shows it.
-fn totp_code(secret: &[u8], at: u64) -> String {
-    use authenticator_core::{Algorithm, OtpParams, SecretBytes};
-    OtpParams::totp(Algorithm::Sha1, 6, 30)
-        .unwrap()
-        .code(&SecretBytes::new(secret.to_vec()), at)
-        .value
+    p.create_user("alice", "correct horse battery").unwrap();
+    enroll_totp(p, "alice")
 }
 
 /// How many TOTP codes alice's were actually checked: each wrong one is logged as `failed`,

@@ -19,6 +19,9 @@ use portal::settings::Settings;
 use portal::{Portal, api};
 use tower::ServiceExt as _;
 
+mod common;
+use common::{enroll_totp, totp_code};
+
 const PASSWORD: &str = "correct horse battery";
 const TOKEN: &str = "console-test-admin-token";
 
@@ -41,27 +44,6 @@ fn portal_with(settings: Settings) -> (Arc<Portal>, Arc<SystemClock>) {
     };
     let portal = Portal::with_parts(settings, Db::in_memory().unwrap(), parts).unwrap();
     (Arc::new(portal), clock)
-}
-
-/// A TOTP code of `secret` at `at`.
-fn totp_code(secret: &[u8], at: u64) -> String {
-    use authenticator_core::{Algorithm, OtpParams, SecretBytes};
-    OtpParams::totp(Algorithm::Sha1, 6, 30)
-        .unwrap()
-        .code(&SecretBytes::new(secret.to_vec()), at)
-        .value
-}
-
-/// Enrolls `name` with a third-party TOTP app (its first code used up); returns the secret.
-fn enroll_totp(p: &Portal, name: &str) -> Vec<u8> {
-    let user = p.user(name).unwrap();
-    let (enrollment, _) = p.start_enrollment(&user).unwrap();
-    let code = totp_code(&enrollment.totp_secret, p.now());
-    assert!(
-        p.confirm_totp_enrollment(&user, &enrollment.token, &code, "10.0.0.1")
-            .unwrap()
-    );
-    enrollment.totp_secret
 }
 
 /// A console account with `role`, enrolled with TOTP.

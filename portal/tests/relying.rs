@@ -19,6 +19,9 @@ use portal::{Portal, api};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
+mod common;
+use common::{enroll_totp, totp_code};
+
 const PASSWORD: &str = "correct horse battery";
 
 fn portal() -> Arc<Portal> {
@@ -58,26 +61,6 @@ async fn call(
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
-}
-
-fn totp_code(secret: &[u8], at: u64) -> String {
-    use authenticator_core::{Algorithm, OtpParams, SecretBytes};
-    OtpParams::totp(Algorithm::Sha1, 6, 30)
-        .unwrap()
-        .code(&SecretBytes::new(secret.to_vec()), at)
-        .value
-}
-
-/// Enrolls `name` with a TOTP app; returns the secret (the current step's code is used up).
-fn enroll_totp(p: &Portal, name: &str) -> Vec<u8> {
-    let user = p.user(name).unwrap();
-    let (enrollment, _) = p.start_enrollment(&user).unwrap();
-    let code = totp_code(&enrollment.totp_secret, p.now());
-    assert!(
-        p.confirm_totp_enrollment(&user, &enrollment.token, &code, "10.0.0.1")
-            .unwrap()
-    );
-    enrollment.totp_secret
 }
 
 #[tokio::test]

@@ -11,22 +11,16 @@
 // run with `node tests/browser/console.mjs`. Full-page screenshots of every step are kept in
 // tests/browser/artefacts/console/ (gitignored). Exits non-zero on failure.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = (name) => join(root, 'target', process.env.PROFILE ?? 'debug', name);
-const dir = mkdtempSync(join(tmpdir(), 'assent-console-'));
+import { DEADLINE_MS, PASSWORD, bin, harness, root } from './harness.mjs';
+
+const { dir, cleanup, fail, freePort, waitFor, start, assentEnv } = harness('console browser test');
 const artefacts = join(root, 'tests', 'browser', 'artefacts', 'console');
-const children = [];
-const PASSWORD = 'correct horse battery';
-const DEADLINE_MS = 15000;
 const WHOLE_RUN_MS = 110000;
 const started = Date.now();
 
@@ -47,59 +41,9 @@ const LABELS = {
   'force-password-change': 'Force password change',
 };
 
-function cleanup() {
-  for (const child of children) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-}
-
-function fail(message) {
-  console.error(`console browser test: FAILED: ${message}`);
-  cleanup();
-  // Playwright kills the Chromium it launched when this process exits.
-  process.exit(1);
-}
-
 function check(condition, message) {
   if (!condition) fail(message);
 }
-
-function freePort() {
-  return new Promise((ok) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
-
-async function waitFor(what, probe) {
-  const end = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > end) fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Starts a process; resolves with it and a function returning its output so far. */
-function start(command, args, env = {}) {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { out += d; });
-  return { child, output: () => out };
-}
-
-const assentEnv = {
-  HOME: dir,
-  XDG_RUNTIME_DIR: join(dir, 'run'),
-  ASSENT_VAULT: join(dir, 'vault.json'),
-  ASSENT_PASSPHRASE: 'a vault passphrase',
-  DBUS_SESSION_BUS_ADDRESS: 'disabled:',
-};
 
 const db = join(dir, 'portal.db');
 

@@ -6,71 +6,16 @@
 // Needs the workspace binaries (`cargo build --workspace --bins`) and `chromium`; run with
 // `node tests/browser/enroll-and-login.mjs` (scripts/test.sh does). Exits non-zero on failure.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = (name) => join(root, 'target', process.env.PROFILE ?? 'debug', name);
-const dir = mkdtempSync(join(tmpdir(), 'assent-browser-'));
-const children = [];
-const PASSWORD = 'correct horse battery';
-const DEADLINE_MS = 15000;
+import { DEADLINE_MS, PASSWORD, bin, harness } from './harness.mjs';
 
-function cleanup() {
-  for (const child of children) child.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-}
-
-function fail(message) {
-  console.error(`browser test: FAILED: ${message}`);
-  cleanup();
-  process.exit(1);
-}
-
-function freePort() {
-  return new Promise((ok) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => ok(port));
-    });
-  });
-}
-
-async function waitFor(what, check) {
-  const end = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > end) fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Starts a process; resolves with it and a function returning its output so far. */
-function start(command, args, env = {}) {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { out += d; });
-  return { child, output: () => out };
-}
-
-const assentEnv = {
-  HOME: dir,
-  XDG_RUNTIME_DIR: join(dir, 'run'),
-  ASSENT_VAULT: join(dir, 'vault.json'),
-  ASSENT_PASSPHRASE: 'a vault passphrase',
-  DBUS_SESSION_BUS_ADDRESS: 'disabled:',
-};
+const { dir, cleanup, fail, freePort, waitFor, start, assentEnv } = harness('browser test');
 
 try {
   // The relay: direct delivery only, one tenant (the portal).
