@@ -12,14 +12,13 @@
 // tests/browser/artefacts/console/ (gitignored). Exits non-zero on failure.
 
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { DEADLINE_MS, PASSWORD, bin, harness, root } from './harness.mjs';
 
-const { dir, cleanup, fail, freePort, waitFor, start, assentEnv } = harness('console browser test');
+const { dir, cleanup, fail, waitFor, start, startRelay, assentEnv } = harness('console browser test');
 const artefacts = join(root, 'tests', 'browser', 'artefacts', 'console');
 const WHOLE_RUN_MS = 110000;
 const started = Date.now();
@@ -589,20 +588,8 @@ try {
   mkdirSync(artefacts, { recursive: true });
 
   // The relay: direct delivery only, one tenant (the portal).
-  const apiKey = randomBytes(32).toString('hex');
-  const relayPort = await freePort();
-  writeFileSync(join(dir, 'relay.toml'), [
-    `listen = "127.0.0.1:${relayPort}"`,
-    'log_level = "warn"',
-    '[[tenants]]',
-    'id = "console-test"',
-    `api_key_sha256 = "${createHash('sha256').update(apiKey).digest('hex')}"`,
-    'direct = true',
-    '',
-  ].join('\n'));
-  relayUrl = `http://127.0.0.1:${relayPort}`;
-  start(bin('push-relay'), ['--config', join(dir, 'relay.toml')]);
-  await waitFor('the relay', async () => (await fetch(`${relayUrl}/healthz`)).ok);
+  let apiKey;
+  ({ relayUrl, apiKey } = await startRelay('console-test'));
 
   // The accounts, before the server starts: root (administrator), viewer (read-only, MFA
   // removed so it signs in with the password alone), 34 users to page through (user1 so that

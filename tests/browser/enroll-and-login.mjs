@@ -7,32 +7,17 @@
 // `node tests/browser/enroll-and-login.mjs` (scripts/test.sh does). Exits non-zero on failure.
 
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 import { DEADLINE_MS, PASSWORD, bin, harness } from './harness.mjs';
 
-const { dir, cleanup, fail, freePort, waitFor, start, assentEnv } = harness('browser test');
+const { dir, cleanup, fail, waitFor, start, startRelay, assentEnv } = harness('browser test');
 
 try {
   // The relay: direct delivery only, one tenant (the portal).
-  const apiKey = randomBytes(32).toString('hex');
-  const relayPort = await freePort();
-  writeFileSync(join(dir, 'relay.toml'), [
-    `listen = "127.0.0.1:${relayPort}"`,
-    'log_level = "warn"',
-    '[[tenants]]',
-    'id = "browser-test"',
-    `api_key_sha256 = "${createHash('sha256').update(apiKey).digest('hex')}"`,
-    'direct = true',
-    '',
-  ].join('\n'));
-  const relayUrl = `http://127.0.0.1:${relayPort}`;
-  start(bin('push-relay'), ['--config', join(dir, 'relay.toml')]);
-  await waitFor('the relay', async () => (await fetch(`${relayUrl}/healthz`)).ok);
+  const { relayUrl, apiKey } = await startRelay('browser-test');
 
   // The portal and its user.
   const db = join(dir, 'portal.db');

@@ -3,7 +3,8 @@
 // CLI's environment (a vault of its own in the folder, no OS keyring).
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -69,5 +70,25 @@ export function harness(label) {
     DBUS_SESSION_BUS_ADDRESS: 'disabled:',
   };
 
-  return { dir, cleanup, fail, freePort, waitFor, start, assentEnv };
+  /** Starts a push relay with direct delivery only and one tenant; returns its URL and the
+   * tenant's API key. */
+  async function startRelay(tenant) {
+    const apiKey = randomBytes(32).toString('hex');
+    const relayPort = await freePort();
+    writeFileSync(join(dir, 'relay.toml'), [
+      `listen = "127.0.0.1:${relayPort}"`,
+      'log_level = "warn"',
+      '[[tenants]]',
+      `id = "${tenant}"`,
+      `api_key_sha256 = "${createHash('sha256').update(apiKey).digest('hex')}"`,
+      'direct = true',
+      '',
+    ].join('\n'));
+    const relayUrl = `http://127.0.0.1:${relayPort}`;
+    start(bin('push-relay'), ['--config', join(dir, 'relay.toml')]);
+    await waitFor('the relay', async () => (await fetch(`${relayUrl}/healthz`)).ok);
+    return { relayUrl, apiKey };
+  }
+
+  return { dir, cleanup, fail, freePort, waitFor, start, startRelay, assentEnv };
 }
