@@ -33,7 +33,7 @@ pub trait Talk {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Answer {
     /// `pending`, `approved`, `denied`, `not_me`, `expired`, `no_device`, `locked`,
-    /// `mfa_not_required`, `rate_limited`, `withdrawn`.
+    /// `mfa_not_required`, `rate_limited`, `withdrawn`, `code_required`.
     pub status: String,
     /// The verification's id.
     #[serde(default)]
@@ -153,7 +153,7 @@ pub fn authenticate(
         "mfa_not_required" => {
             return Decision::Allow("the portal does not require MFA for this user");
         }
-        "no_device" if started.code => return codes_only(login, talk, api),
+        "no_device" | "code_required" if started.code => return codes_only(login, talk, api),
         _ => return Decision::Deny(settled_message(&started)),
     }
     let Some(id) = started.id.clone() else {

@@ -184,6 +184,17 @@ fn a_wrong_code_then_the_right_one_withdraws_nothing_and_succeeds() {
 }
 
 #[test]
+fn a_code_only_client_asks_for_a_code_and_sends_no_push() {
+    let mut first = answer("code_required").unwrap();
+    first.id = None;
+    let script = Script::new(vec![Ok(first), answer("approved")]);
+    let (decision, shown) = run(&config(""), &[Some("123456")], &script);
+    assert!(matches!(decision, Decision::Allow(_)), "{decision:?}");
+    assert_eq!(shown, ["prompt: Code from your authenticator app: "]);
+    assert_eq!(script.calls.borrow()[1], "code alice 123456 None");
+}
+
+#[test]
 fn ctrl_c_withdraws_the_push_and_refuses() {
     let script = Script::new(vec![answer("pending"), answer("withdrawn")]);
     let (decision, _) = run(&config(""), &[None], &script);

@@ -498,3 +498,16 @@ def pending_number(stack):
         row = db.execute("SELECT number FROM challenges WHERE status = 'pending' "
                          "ORDER BY iat DESC LIMIT 1").fetchone()
     return row[0]
+
+
+def test_a_code_only_client_asks_for_a_code_and_sends_no_push(tmp_path, service):
+    (tmp_path / "codes").mkdir()
+    stack = Stack(tmp_path / "codes", f"pam{secrets.token_hex(3)}", mode="totp")
+    try:
+        s = service(stack.config())
+        code, out = finish(pamtester(s, stack.user), f"{stack.phone.code()}\n")
+        assert code == 0, out
+        assert "Code from your authenticator app" in out and "Approve" not in out, out
+        assert stack.phone.pending() == [], "no push"
+    finally:
+        stack.stop()

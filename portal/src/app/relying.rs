@@ -52,6 +52,8 @@ pub enum RpStatus {
     RateLimited,
     /// The relying party withdrew it.
     Withdrawn,
+    /// No push for this client (it verifies by code only): ask the user for a code.
+    CodeRequired,
 }
 
 /// A relying party's view of a verification.
@@ -345,19 +347,14 @@ impl Portal {
         Ok(Ok(user))
     }
 
-    /// Starts a push verification for `rp` (not a code-only one): the policy first
-    /// (suspended, MFA not required, locked), then the relying party's rate limit and the
-    /// user's MFA-fatigue limit, then the push.
+    /// Starts a verification for `rp`: the policy first (suspended, MFA not required, locked);
+    /// for a code-only client then `code_required` (or `no_device` without TOTP); otherwise the
+    /// relying party's rate limit and the user's MFA-fatigue limit, then the push.
     pub async fn start_verification(
         self: &Arc<Self>,
         rp: RpClient,
         request: RpRequest,
     ) -> Result<RpAnswer, PortalError> {
-        if rp.mode == ClientMode::Totp {
-            return Err(PortalError::Invalid(
-                "this client verifies by code only (POST /rp/v1/codes)",
-            ));
-        }
         if request
             .application
             .as_ref()
@@ -378,6 +375,14 @@ impl Portal {
                         return Ok(Err(RpAnswer::done(status, &user, Some(detail.into()))));
                     }
                 };
+                if rp.mode == ClientMode::Totp {
+                    let (status, detail) = if user.totp_secret.is_some() {
+                        (RpStatus::CodeRequired, "this client verifies by code")
+                    } else {
+                        (RpStatus::NoDevice, "no authenticator app is enrolled")
+                    };
+                    return Ok(Err(RpAnswer::done(status, &user, Some(detail.into()))));
+                }
                 if user.device_id.is_none() {
                     let detail = "no push device";
                     p.log_verification(&user, &ip, &name, Outcome::Refused, detail)?;
