@@ -332,6 +332,23 @@ async fn every_action_is_refused_to_the_roles_without_it_on_pages_and_api() {
     // The administrator may do all of it.
     let reply = send(&p, get("/admin/admins", &root.cookie)).await;
     assert_eq!(reply.status, StatusCode::OK);
+    let form = format!(
+        "csrf={}&username=newdesk&password=correct+horse+battery&role=help_desk",
+        root.csrf
+    );
+    let reply = send(&p, post("/admin/admins", &root.cookie, &form)).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let created = p.user("newdesk").unwrap();
+    assert_eq!(created.role, Some(Role::HelpDesk));
+    assert!(created.mfa_required, "MFA is on for a new admin");
+    assert!(
+        created.must_change_password,
+        "the first password is the creator's: changed first"
+    );
+    assert!(
+        !p.user("root").unwrap().must_change_password,
+        "cli's own is not"
+    );
     let form = format!("csrf={}&role=read_only", root.csrf);
     let reply = send(&p, post("/admin/admins/desk/role", &root.cookie, &form)).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);

@@ -496,7 +496,8 @@ impl Portal {
         })
     }
 
-    /// Creates a console account with `role`; MFA is required from its first sign-in.
+    /// Creates a console account with `role`; MFA is required from its first sign-in, and a
+    /// new password too when another admin chose this one.
     pub fn create_admin(
         &self,
         actor: &Actor,
@@ -507,7 +508,12 @@ impl Portal {
         actor.require(Permission::ManageAdmins)?;
         let user = self.create_account(username, password, Some(role), &actor.ip)?;
         self.log_admin(user.id, actor, Outcome::SetRole, role.as_str())?;
-        Ok(user)
+        // A first password another admin chose is changed at the first sign-in (the server's
+        // operator, `cli`, sets their own).
+        if actor.name != Actor::cli().name {
+            self.db.set_must_change_password(user.id, true)?;
+        }
+        self.user(username)
     }
 
     /// Changes a console account's role. An administrator cannot change their own (so the

@@ -729,7 +729,7 @@ pub async fn admins(
          <label for=\"new-username\">User name</label><input id=\"new-username\" name=\"username\" required autocomplete=\"off\">\
          <label for=\"new-password\">First password</label><input id=\"new-password\" name=\"password\" type=\"password\" required autocomplete=\"new-password\">\
          <label for=\"new-role\">Role</label><select id=\"new-role\" name=\"role\">{options}</select>\
-         <p class=\"muted\">MFA is required: the new admin enrolls a device at the first sign-in.</p>\
+         <p class=\"muted\">MFA is required: at the first sign-in the new admin enrolls a device and chooses a new password.</p>\
          <button id=\"create-admin-button\">Create admin</button></form>",
         done = notice(q.message.as_deref(), q.done.as_deref()),
         paging = paging(&page, "/admin/admins", &search),
