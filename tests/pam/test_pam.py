@@ -224,7 +224,8 @@ def test_approved_on_the_phone_with_the_number_signs_in(stack, service):
     assert code == 0, out
     assert f"number {number}" in out, out
     assert "successfully authenticated" in out
-    assert any(e["kind"] == "push_login" and e["outcome"] == "approved" for e in stack.events())
+    assert any(e["kind"] == "push_login" and e["outcome"] == "approved" and "(for pam-" in e["detail"]
+               for e in stack.events()), stack.events()
 
 
 @pytest.mark.parametrize("not_me", [False, True])

@@ -171,6 +171,14 @@ fn activation(portal: &Portal, user: &User, device: &Device, ip: &str) -> Result
     Ok(challenge.jws)
 }
 
+/// An answer's event detail, naming the relying party that asked, if one did.
+fn for_client(detail: &str, client: Option<&str>) -> String {
+    match client {
+        Some(rp) => format!("{detail} (for {rp})"),
+        None => detail.to_owned(),
+    }
+}
+
 /// `POST /assent/v1/answers`: verifies the answer against the pending challenge and settles it.
 pub fn answer(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Value, Refusal> {
     let now = portal.now();
@@ -245,7 +253,8 @@ pub fn answer(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Value,
                 _ => None,
             };
             if let Some((status, reason, outcome, detail)) = settled {
-                let line = portal.line(user.id, ip, kind, outcome, detail);
+                let detail = for_client(detail, row.client.as_deref());
+                let line = portal.line(user.id, ip, kind, outcome, &detail);
                 portal
                     .db
                     .settle_challenge(&row.id, status, reason, Some(&line))?;
@@ -277,7 +286,8 @@ pub fn answer(portal: &Portal, jws: &str, ip: &str) -> Result<serde_json::Value,
         (_, Some(_)) => (Outcome::Denied, "denied by the user"),
         _ => (Outcome::Denied, "denied"),
     };
-    let line = portal.line(user.id, ip, kind, outcome, detail);
+    let detail = for_client(detail, row.client.as_deref());
+    let line = portal.line(user.id, ip, kind, outcome, &detail);
     let settled = portal.db.answer_challenge(
         &row.id,
         status,
