@@ -19,6 +19,25 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+/// Refuses `path` unless it is owned by root (or by the user this runs as, for tests run
+/// unprivileged) and has none of the permission bits in `forbidden`.
+fn guarded(path: &Path, forbidden: u32, what: &str) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let me = std::fs::metadata("/proc/self").map_or(0, |m| m.uid());
+    if meta.uid() != 0 && meta.uid() != me {
+        return Err(format!("{}: not owned by root", path.display()));
+    }
+    if meta.mode() & forbidden != 0 {
+        return Err(format!(
+            "{}: {what} (mode {:o})",
+            path.display(),
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
 /// Where the configuration is read from without a `config=` argument.
 pub const DEFAULT_PATH: &str = "/etc/assent/pam.toml";
 
@@ -95,8 +114,10 @@ impl Config {
             .map_or_else(|| PathBuf::from(DEFAULT_PATH), PathBuf::from)
     }
 
-    /// Reads and checks the configuration at `path`.
+    /// Reads and checks the configuration at `path`: root's, and writable by nobody else (a
+    /// configuration anyone could edit could be turned to fail open).
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        guarded(path, 0o022, "writable by others than root").map_err(ConfigError::Unreadable)?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::Unreadable(format!("{}: {e}", path.display())))?;
         Self::parse(&text)
@@ -123,8 +144,9 @@ impl Config {
         Ok(config)
     }
 
-    /// The relying party's key, from `key_file`.
+    /// The relying party's key, from `key_file` (root's, and readable by nobody else).
     pub fn key(&self) -> Result<Zeroizing<String>, ConfigError> {
+        guarded(&self.key_file, 0o077, "readable by others than root").map_err(ConfigError::Key)?;
         let text = Zeroizing::new(
             std::fs::read_to_string(&self.key_file)
                 .map_err(|e| ConfigError::Key(format!("{}: {e}", self.key_file.display())))?,
@@ -146,6 +168,7 @@ impl Config {
             return Ok(None);
         };
         let unreadable = |why: &str| ConfigError::Key(format!("{}: {why}", path.display()));
+        guarded(path, 0o077, "readable by others than root").map_err(ConfigError::Key)?;
         let pem =
             Zeroizing::new(std::fs::read_to_string(path).map_err(|e| unreadable(&e.to_string()))?);
         let body = pem

@@ -99,6 +99,7 @@ class Stack:
                            capture_output=True)
             subprocess.run(["openssl", "pkey", "-in", str(self.request_key), "-pubout", "-out",
                             str(public)], check=True, capture_output=True)
+            self.request_key.chmod(0o600)
             create += ["--request-key", str(public)]
         made = subprocess.run(create, capture_output=True, text=True, check=True)
         self.key_file = directory / "client.key"
@@ -300,6 +301,16 @@ def test_bad_configuration_refuses_clearly(stack, service, tmp_path):
         assert code != 0 and "misconfigured" in out, out
     code, out = finish(pamtester(service(tmp_path / "missing.toml"), stack.user))
     assert code != 0 and "misconfigured" in out, out
+    # A key others can read, and a configuration others can change, are refused too.
+    stack.key_file.chmod(0o644)
+    code, out = finish(pamtester(service(stack.config("readable-key.toml")), stack.user))
+    assert code != 0 and "misconfigured" in out, out
+    stack.key_file.chmod(0o600)
+    writable = stack.config("writable.toml")
+    writable.chmod(0o666)
+    code, out = finish(pamtester(service(writable), stack.user))
+    assert code != 0 and "misconfigured" in out, out
+    assert stack.phone.pending() == [], "no push for a refused configuration"
 
 
 def test_a_user_it_does_not_apply_to_is_left_to_the_rest_of_the_stack(stack, tmp_path):
