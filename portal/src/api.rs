@@ -52,6 +52,14 @@ pub fn router(portal: Arc<Portal>) -> Router {
             get(console::confirm_require_mfa).post(console::require_mfa),
         )
         .route("/admin/admins/{name}/role", post(console::set_role))
+        .route(
+            "/admin/clients",
+            get(console::clients).post(console::create_client),
+        )
+        .route(
+            "/admin/clients/{name}/delete",
+            get(console::confirm_delete_client).post(console::delete_client),
+        )
         .route("/login", get(login::login_form).post(login::login))
         .route("/logout", post(login::logout))
         .route("/login/push", get(push::push_wait))

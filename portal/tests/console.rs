@@ -704,3 +704,81 @@ async fn the_shared_token_works_only_when_configured() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert!(reply.text.contains("bad_csrf"));
 }
+
+#[tokio::test]
+async fn administrators_register_and_remove_relying_parties_in_the_console() {
+    let (p, _) = portal();
+    let root = admin(&p, "root", Role::Administrator);
+    let desk = admin(&p, "desk", Role::HelpDesk);
+    p.create_user("alice", PASSWORD).unwrap();
+    let root = console(&p, "root", &root).await;
+    let desk = console(&p, "desk", &desk).await;
+    for page in ["/admin/clients", "/admin/clients/build-hosts/delete"] {
+        assert_eq!(
+            send(&p, get(page, &desk.cookie)).await.status,
+            StatusCode::FORBIDDEN,
+            "{page}"
+        );
+    }
+    let form = |s: &Session| {
+        format!(
+            "csrf={}&name=build-hosts&mode=push_number&request_key=",
+            s.csrf
+        )
+    };
+    let refused = send(&p, post("/admin/clients", &desk.cookie, &form(&desk))).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(p.clients().unwrap().is_empty());
+
+    let created = send(&p, post("/admin/clients", &root.cookie, &form(&root))).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    let key = created
+        .text
+        .split("<pre id=\"client-key\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap()
+        .to_owned();
+    assert!(key.starts_with("build-hosts."), "{key}");
+    let list = send(&p, get("/admin/clients", &root.cookie)).await.text;
+    assert!(
+        list.contains("data-client=\"build-hosts\"") && !list.contains(&key),
+        "the key is shown once"
+    );
+    let verify = |key: String| {
+        let p = p.clone();
+        async move {
+            let request = Request::post("/rp/v1/verifications")
+                .header("authorization", format!("Bearer {key}"))
+                .body(Body::from(r#"{"user":"alice"}"#))
+                .unwrap();
+            send(&p, request).await.status
+        }
+    };
+    assert_eq!(verify(key.clone()).await, StatusCode::OK, "the key works");
+    // A bad request key is refused with its reason, and nothing is registered.
+    let bad = format!(
+        "csrf={}&name=other&mode=push&request_key=not+a+key",
+        root.csrf
+    );
+    let reply = send(&p, post("/admin/clients", &root.cookie, &bad)).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert!(reply.location.unwrap().contains("P-256"));
+    assert_eq!(p.clients().unwrap().len(), 1);
+    // Removal: only confirmed, and the key stops working at once.
+    let path = "/admin/clients/build-hosts/delete";
+    let unconfirmed = send(&p, post(path, &root.cookie, &format!("csrf={}", root.csrf))).await;
+    assert_eq!(unconfirmed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(verify(key.clone()).await, StatusCode::OK);
+    let confirmed = send(
+        &p,
+        post(
+            path,
+            &root.cookie,
+            &format!("csrf={}&confirm=yes", root.csrf),
+        ),
+    )
+    .await;
+    assert_eq!(confirmed.status, StatusCode::SEE_OTHER);
+    assert_eq!(verify(key).await, StatusCode::UNAUTHORIZED);
+}

@@ -551,6 +551,36 @@ impl Portal {
         Ok(changed.len())
     }
 
+    /// The relying parties (administrators only).
+    pub fn clients_for(&self, actor: &Actor) -> Result<Vec<crate::db::RpClient>, PortalError> {
+        actor.require(Permission::ManageAdmins)?;
+        self.clients()
+    }
+
+    /// Registers a relying party for `actor` (administrators only); its key, shown once.
+    pub fn create_client_for(
+        &self,
+        actor: &Actor,
+        name: &str,
+        mode: crate::db::ClientMode,
+        request_key: Option<&str>,
+    ) -> Result<(crate::db::RpClient, zeroize::Zeroizing<String>), PortalError> {
+        actor.require(Permission::ManageAdmins)?;
+        let created = self.create_client(name, mode, request_key)?;
+        tracing::info!(client = %created.0.name, admin = %actor.name, ip = %actor.ip, "relying party registered");
+        Ok(created)
+    }
+
+    /// Removes a relying party for `actor` (administrators only).
+    pub fn delete_client_for(&self, actor: &Actor, name: &str) -> Result<(), PortalError> {
+        actor.require(Permission::ManageAdmins)?;
+        if !self.delete_client(name)? {
+            return Err(PortalError::NoSuchUser);
+        }
+        tracing::info!(client = %name, admin = %actor.name, ip = %actor.ip, "relying party removed");
+        Ok(())
+    }
+
     /// Requires MFA again where a help-desk removal ran out (the periodic expiry runs this).
     pub(super) fn restore_due_mfa(&self) -> Result<(), PortalError> {
         for id in self.db.restore_due_mfa(self.now())? {

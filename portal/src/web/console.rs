@@ -21,7 +21,7 @@ use crate::admin::{
     Action, Actor, DEFAULT_MFA_REMOVAL_HOURS, Permission, UserDetail, UserPage, UserSummary,
 };
 use crate::app::{Portal, PortalError};
-use crate::db::{Accounts, Event, Role, SessionState, UserStatus};
+use crate::db::{Accounts, ClientMode, Event, Role, SessionState, UserStatus};
 use crate::html::{csrf_field, escape, notice, utc, wide_page};
 
 /// A console request: a signed-in console session, its account as an [`Actor`], and for a
@@ -133,7 +133,8 @@ impl<F: Posted> FromRequest<Arc<Portal>> for Console<F> {
 /// A console page: the navigation (what the role may open), who is signed in, and sign-out.
 fn console_page(title: &str, console: &Console<impl Sized>, body: &str) -> Html<String> {
     let admins = if console.actor.may(Permission::ManageAdmins) {
-        "<a href=\"/admin/admins\" id=\"nav-admins\">Admins</a>"
+        "<a href=\"/admin/admins\" id=\"nav-admins\">Admins</a>\
+         <a href=\"/admin/clients\" id=\"nav-clients\">Clients</a>"
     } else {
         ""
     };
@@ -879,4 +880,164 @@ pub async fn require_mfa(
     Ok(to_admins(Ok(format!(
         "MFA is required for every admin ({changed} changed)."
     ))))
+}
+
+/// `GET /admin/clients`: the relying parties (device logins, applications) and the form for a
+/// new one (administrators only).
+pub async fn clients(
+    State(portal): State<Arc<Portal>>,
+    Query(q): Query<Message>,
+    console: Console,
+) -> PageResult {
+    let actor = console.actor.clone();
+    let clients = portal.blocking(move |p| p.clients_for(&actor)).await?;
+    let rows: String = clients
+        .iter()
+        .map(|c| {
+            format!(
+                "<tr data-client=\"{name}\"><td>{name}</td><td>{mode}</td><td>{signed}</td>\
+                 <td>{created}</td><td><a href=\"/admin/clients/{name}/delete\" id=\"delete-{name}\">Remove</a></td></tr>",
+                name = escape(&c.name),
+                mode = c.mode.as_str(),
+                signed = if c.request_key.is_some() { "signed requests" } else { "key only" },
+                created = utc(c.created_at),
+            )
+        })
+        .collect();
+    let modes: String = [ClientMode::PushNumber, ClientMode::Push, ClientMode::Totp]
+        .into_iter()
+        .map(|m| format!("<option value=\"{0}\">{0}</option>", m.as_str()))
+        .collect();
+    let body = format!(
+        "<h1 id=\"clients-heading\">Relying parties</h1>{done}\
+         <p class=\"muted\">Servers that ask for verifications: <code>pam_assent</code> on Linux \
+         machines (docs/device-logins.md), or applications.</p>\
+         <div class=\"scroll\"><table class=\"list\" id=\"clients\"><thead><tr><th>Name</th><th>Mode</th>\
+         <th>Requests</th><th>Registered</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>\
+         <h2>New relying party</h2><form method=\"post\" action=\"/admin/clients\" id=\"create-client\">{csrf}\
+         <label for=\"client-name\">Name</label><input id=\"client-name\" name=\"name\" required pattern=\"[A-Za-z0-9_-]{{1,64}}\">\
+         <label for=\"client-mode\">Verifies by</label><select id=\"client-mode\" name=\"mode\">{modes}</select>\
+         <label for=\"client-request-key\">Request-signing public key (optional, PEM)</label>\
+         <textarea id=\"client-request-key\" name=\"request_key\" rows=\"4\" style=\"width:100%\"></textarea>\
+         <button id=\"create-client-button\">Register</button></form>",
+        done = notice(q.message.as_deref(), q.done.as_deref()),
+        csrf = csrf_field(&console.csrf),
+    );
+    Ok(console_page("Relying parties", &console, &body).into_response())
+}
+
+/// The new-client form.
+#[derive(Deserialize)]
+pub struct NewClientForm {
+    csrf: String,
+    name: String,
+    mode: String,
+    #[serde(default)]
+    request_key: String,
+}
+
+impl Posted for NewClientForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /admin/clients`: registers it and shows its key, once.
+pub async fn create_client(
+    State(portal): State<Arc<Portal>>,
+    console: Console<NewClientForm>,
+) -> PageResult {
+    let mode = [ClientMode::PushNumber, ClientMode::Push, ClientMode::Totp]
+        .into_iter()
+        .find(|m| m.as_str() == console.form.mode)
+        .ok_or(PortalError::Invalid("unknown mode"))?;
+    let actor = console.actor.clone();
+    let name = console.form.name.clone();
+    let public = Some(console.form.request_key.trim().to_owned()).filter(|k| !k.is_empty());
+    let created = portal
+        .blocking(
+            move |p| match p.create_client_for(&actor, &name, mode, public.as_deref()) {
+                Ok(created) => Ok(Ok(created)),
+                Err(PortalError::Invalid(why)) => Ok(Err(why)),
+                Err(e) => Err(e),
+            },
+        )
+        .await?;
+    let (client, key) = match created {
+        Ok(created) => created,
+        Err(why) => {
+            return Ok(Redirect::to(&format!(
+                "/admin/clients?{}",
+                form_urlencoded::Serializer::new(String::new())
+                    .append_pair("message", why)
+                    .finish()
+            ))
+            .into_response());
+        }
+    };
+    let body = format!(
+        "<h1 id=\"client-created\">{name} registered</h1>\
+         <p>Its key, shown this once (only its hash is kept). Put it in the machine's key file \
+         (<code>/etc/assent/client.key</code>, mode 0600):</p><pre id=\"client-key\">{key}</pre>\
+         <p><a href=\"/admin/clients\">Back to the relying parties</a></p>",
+        name = escape(&client.name),
+        key = escape(&key),
+    );
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        console_page("Registered", &console, &body),
+    )
+        .into_response())
+}
+
+/// `GET /admin/clients/{name}/delete`: the removal's confirmation.
+pub async fn confirm_delete_client(Path(name): Path<String>, console: Console) -> PageResult {
+    console.actor.require(Permission::ManageAdmins)?;
+    Ok(console_page(
+        "Remove a relying party",
+        &console,
+        &format!(
+            "<h1 id=\"confirm-heading\">Remove {name}?</h1><p>Its key stops working at once: \
+             logins through it fail until it is registered again.</p>\
+             <form method=\"post\" action=\"/admin/clients/{name}/delete\" id=\"confirm-form\">{csrf}\
+             <input type=\"hidden\" name=\"confirm\" value=\"yes\">\
+             <button id=\"confirm\" class=\"danger\">Remove</button> <a href=\"/admin/clients\" id=\"cancel\">Cancel</a></form>",
+            name = escape(&name),
+            csrf = csrf_field(&console.csrf),
+        ),
+    )
+    .into_response())
+}
+
+/// `POST /admin/clients/{name}/delete`: only with the confirmation page's field.
+pub async fn delete_client(
+    State(portal): State<Arc<Portal>>,
+    Path(name): Path<String>,
+    console: Console<ActionForm>,
+) -> PageResult {
+    console.actor.require(Permission::ManageAdmins)?;
+    if console.form.confirm.as_deref() != Some("yes") {
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            console_page(
+                "Not confirmed",
+                &console,
+                "<p class=\"error\" role=\"alert\">Nothing was done: confirm the removal on its \
+                 page first.</p>",
+            ),
+        )
+            .into_response());
+    }
+    let actor = console.actor.clone();
+    let target = name.clone();
+    portal
+        .blocking(move |p| p.delete_client_for(&actor, &target))
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/admin/clients?{}",
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("done", &format!("{name} removed."))
+            .finish()
+    ))
+    .into_response())
 }
