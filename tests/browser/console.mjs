@@ -463,6 +463,22 @@ async function createHelpDeskAdmin(page, vp) {
   await shot(page, vp, 'admin-created');
 }
 
+/** Relying parties: an administrator registers one for device logins and sees its key once. */
+async function registerClient(page, vp) {
+  await page.click('#nav-clients');
+  await page.waitForURL(`${portalUrl}/admin/clients`);
+  await page.fill('#client-name', 'build-hosts');
+  await page.selectOption('select#client-mode', 'push_number');
+  await submit(page, '#create-client-button');
+  const key = await text(page, '#client-key');
+  check(/^build-hosts\.[A-Za-z0-9_-]{43}$/.test(key), `${vp} register client: the key shown is ${key}`);
+  await shot(page, vp, 'client-registered');
+  await page.goto(`${portalUrl}/admin/clients`);
+  check(await present(page, 'tr[data-client="build-hosts"]'), `${vp} clients: no build-hosts row`);
+  check(!(await page.content()).includes(key), `${vp} clients: the key is shown again`);
+  await shot(page, vp, 'clients');
+}
+
 /** The bulk action: with an admin lacking MFA, the dashboard says so and offers to require MFA
  * for every admin; confirmed, the count is 0 and the offer gone. */
 async function requireMfaForAdmins(page, vp) {
@@ -575,6 +591,7 @@ async function walk(browser, vp, { target, first, expected }) {
   } else {
     await checkAdminDevice(page, vp);
     await createHelpDeskAdmin(page, vp);
+    await registerClient(page, vp);
     await requireMfaForAdmins(page, vp);
     await checkIdleTimeout(page, vp);
   }
@@ -635,7 +652,7 @@ try {
   console.log(`console browser test: ok in ${((Date.now() - started) / 1000).toFixed(1)} s (phone 360×740 and desktop 1280×900: `
     + 'enrollment from the QR, admin push sign-in approved by the assent CLI, dashboard counts and links, '
     + 'user search and paging, every action confirmed, the log naming root, forced password change, '
-    + 'read-only role refused, new help-desk admin, MFA required for every admin, idle timeout)');
+    + 'read-only role refused, new help-desk admin, a relying party registered, MFA required for every admin, idle timeout)');
   console.log(`screenshots (${shots.length}) in ${artefacts}`);
   cleanup();
 } catch (e) {
