@@ -23,6 +23,16 @@ stored_names!(ClientMode {
     Totp => "totp",
 });
 
+impl ClientMode {
+    /// Every mode, the console's default first.
+    pub const ALL: [ClientMode; 3] = [Self::PushNumber, Self::Push, Self::Totp];
+
+    /// Reads a stored (and form) name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
 /// A registered relying party.
 #[derive(Debug, Clone)]
 pub struct RpClient {

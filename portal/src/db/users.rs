@@ -30,6 +30,11 @@ impl Role {
     /// Every role, most powerful first.
     pub const ALL: [Role; 3] = [Self::Administrator, Self::HelpDesk, Self::ReadOnly];
 
+    /// Reads a stored (and API) name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
     /// What the console calls it.
     pub fn label(self) -> &'static str {
         match self {

@@ -245,12 +245,9 @@ pub async fn create_user(
 /// Reads a role's name.
 fn role(name: Option<&str>) -> Result<Role, PortalError> {
     let name = name.ok_or(PortalError::Invalid("a role is required"))?;
-    Role::ALL
-        .into_iter()
-        .find(|r| r.as_str() == name)
-        .ok_or(PortalError::Invalid(
-            "the role is administrator, help_desk or read_only",
-        ))
+    Role::parse(name).ok_or(PortalError::Invalid(
+        "the role is administrator, help_desk or read_only",
+    ))
 }
 
 /// `POST /admin/api/admins`: creates a console account (administrators only).

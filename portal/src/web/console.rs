@@ -559,11 +559,7 @@ pub struct ActionForm {
     hours: Option<u64>,
 }
 
-impl Posted for ActionForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+super::posted!(ActionForm);
 
 fn parse_action(name: &str) -> Result<Action, PortalError> {
     Action::parse(name).ok_or(PortalError::Invalid("unknown action"))
@@ -749,17 +745,10 @@ pub struct NewAdminForm {
     role: String,
 }
 
-impl Posted for NewAdminForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+super::posted!(NewAdminForm);
 
 fn role_named(name: &str) -> Result<Role, PortalError> {
-    Role::ALL
-        .into_iter()
-        .find(|r| r.as_str() == name)
-        .ok_or(PortalError::Invalid("unknown role"))
+    Role::parse(name).ok_or(PortalError::Invalid("unknown role"))
 }
 
 /// Back to the admins page, saying `done` (or the refusal `error`).
@@ -808,11 +797,7 @@ pub struct RoleForm {
     role: String,
 }
 
-impl Posted for RoleForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+super::posted!(RoleForm);
 
 /// `POST /admin/admins/{name}/role` (administrators only).
 pub async fn set_role(
@@ -834,6 +819,21 @@ pub async fn set_role(
         Ok(()) => Ok(format!("{name} is now {}.", role.label())),
         Err(why) => Err(why),
     }))
+}
+
+/// The answer to a bulk or removal post without its confirmation page's field: nothing done,
+/// and a link to that page.
+fn not_confirmed<F>(console: &Console<F>, page: &str) -> Response {
+    let body = format!(
+        "<p class=\"error\" role=\"alert\">Nothing was done: confirm the action on \
+         <a href=\"{}\">its page</a> first.</p>",
+        escape(page)
+    );
+    (
+        StatusCode::BAD_REQUEST,
+        console_page("Not confirmed", console, &body),
+    )
+        .into_response()
 }
 
 /// `GET /admin/admins/require-mfa`: the bulk action's confirmation (administrators only).
@@ -862,16 +862,7 @@ pub async fn require_mfa(
 ) -> PageResult {
     console.actor.require(Permission::ManageAdmins)?;
     if console.form.confirm.as_deref() != Some("yes") {
-        return Ok((
-            StatusCode::BAD_REQUEST,
-            console_page(
-                "Not confirmed",
-                &console,
-                "<p class=\"error\" role=\"alert\">Nothing was done: confirm the action on \
-                 <a href=\"/admin/admins/require-mfa\">its page</a> first.</p>",
-            ),
-        )
-            .into_response());
+        return Ok(not_confirmed(&console, "/admin/admins/require-mfa"));
     }
     let actor = console.actor.clone();
     let changed = portal
@@ -904,7 +895,7 @@ pub async fn clients(
             )
         })
         .collect();
-    let modes: String = [ClientMode::PushNumber, ClientMode::Push, ClientMode::Totp]
+    let modes: String = ClientMode::ALL
         .into_iter()
         .map(|m| format!("<option value=\"{0}\">{0}</option>", m.as_str()))
         .collect();
@@ -936,21 +927,14 @@ pub struct NewClientForm {
     request_key: String,
 }
 
-impl Posted for NewClientForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+super::posted!(NewClientForm);
 
 /// `POST /admin/clients`: registers it and shows its key, once.
 pub async fn create_client(
     State(portal): State<Arc<Portal>>,
     console: Console<NewClientForm>,
 ) -> PageResult {
-    let mode = [ClientMode::PushNumber, ClientMode::Push, ClientMode::Totp]
-        .into_iter()
-        .find(|m| m.as_str() == console.form.mode)
-        .ok_or(PortalError::Invalid("unknown mode"))?;
+    let mode = ClientMode::parse(&console.form.mode).ok_or(PortalError::Invalid("unknown mode"))?;
     let actor = console.actor.clone();
     let name = console.form.name.clone();
     let public = Some(console.form.request_key.trim().to_owned()).filter(|k| !k.is_empty());
@@ -1017,16 +1001,8 @@ pub async fn delete_client(
 ) -> PageResult {
     console.actor.require(Permission::ManageAdmins)?;
     if console.form.confirm.as_deref() != Some("yes") {
-        return Ok((
-            StatusCode::BAD_REQUEST,
-            console_page(
-                "Not confirmed",
-                &console,
-                "<p class=\"error\" role=\"alert\">Nothing was done: confirm the removal on its \
-                 page first.</p>",
-            ),
-        )
-            .into_response());
+        let page = format!("/admin/clients/{}/delete", path_segment(&name));
+        return Ok(not_confirmed(&console, &page));
     }
     let actor = console.actor.clone();
     let target = name.clone();

@@ -10,8 +10,8 @@ use axum::response::{Html, IntoResponse, Redirect};
 use serde::Deserialize;
 
 use super::{
-    CsrfForm, NoVisit, PageResult, Posted, Visit, clear_cookie, client, to_login,
-    too_many_requests, user_agent, with_session,
+    CsrfForm, NoVisit, PageResult, Visit, clear_cookie, client, to_login, too_many_requests,
+    user_agent, with_session,
 };
 use crate::app::Portal;
 use crate::app::sessions::{Login, Next, Pushed};
@@ -234,11 +234,7 @@ pub struct CodeForm {
     pub(super) code: String,
 }
 
-impl Posted for CodeForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+super::posted!(CodeForm);
 
 /// `POST /login/totp`: five wrong codes lock the account.
 pub async fn totp(
@@ -325,11 +321,7 @@ pub struct NewPasswordForm {
     again: String,
 }
 
-impl Posted for NewPasswordForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+super::posted!(NewPasswordForm);
 
 /// `POST /password`: the policy and the old password refuse with their reason; a good one
 /// signs the session in.

@@ -272,17 +272,25 @@ pub trait Posted: DeserializeOwned + Send + 'static {
     fn csrf(&self) -> &str;
 }
 
+/// Makes forms [`Posted`] by their `csrf` field.
+macro_rules! posted {
+    ($($form:ty),+ $(,)?) => {
+        $(impl $crate::web::Posted for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+pub(crate) use posted;
+
 /// A form carrying only the CSRF value.
 #[derive(serde::Deserialize)]
 pub struct CsrfForm {
     csrf: String,
 }
 
-impl Posted for CsrfForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+posted!(CsrfForm);
 
 /// The live session of a request and its user, read once on a blocking thread; for a form
 /// post, the form too, its CSRF value checked against the session's. Pages take it instead of

@@ -11,8 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{
-    PageResult, Posted, Visit, clear_cookie, client, to_login, too_many_requests, user_agent,
-    with_session,
+    PageResult, Visit, clear_cookie, client, to_login, too_many_requests, user_agent, with_session,
 };
 use crate::app::sessions::{Pushed, ResetStart};
 use crate::app::{Portal, PortalError};
@@ -101,11 +100,7 @@ pub struct NewPasswordForm {
     password: String,
 }
 
-impl Posted for NewPasswordForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
+super::posted!(NewPasswordForm);
 
 /// `POST /reset/new`: sets the password; the user signs in again with it.
 pub async fn reset_new(
