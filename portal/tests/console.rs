@@ -567,6 +567,15 @@ async fn a_removed_mfa_requirement_comes_back_when_its_time_is_up() {
     assert_eq!(summary["mfa_off_until"], p.now() + 3600);
     let (_, landed) = sign_in(&p, "/login", "alice", None).await;
     assert_eq!(landed, "/", "the password alone signs in");
+    // A body that is not JSON is refused with the reason, and changes nothing.
+    let request = Request::post("/admin/api/users/alice/require-mfa")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::from("{hours: one}"))
+        .unwrap();
+    let reply = send(&p, request).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    assert!(reply.text.contains("\"invalid\""), "{}", reply.text);
+    assert!(!p.user("alice").unwrap().mfa_required);
     // Out of bounds is refused.
     for hours in ["0", "169"] {
         let request = Request::post("/admin/api/users/alice/remove-mfa")

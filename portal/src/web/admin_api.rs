@@ -146,13 +146,27 @@ where
     reply(portal.blocking(work).await, ok)
 }
 
-/// A JSON body, or none (`{}`); the error is the 400 to answer.
-fn body<T: serde::de::DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, Box<Response>> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+/// A JSON body, or none (the type's default); one that does not parse is a 400 saying why.
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|e| error(StatusCode::BAD_REQUEST, "invalid", &e.to_string()))
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| Box::new(error(StatusCode::BAD_REQUEST, "invalid", &e.to_string())))
 }
 
 /// `GET /admin/api/users`: every user (console accounts too, for administrators).
@@ -228,12 +242,8 @@ pub struct NewAccount {
 pub async fn create_user(
     State(portal): State<Arc<Portal>>,
     Caller(actor): Caller,
-    bytes: Bytes,
+    JsonBody(account): JsonBody<NewAccount>,
 ) -> Response {
-    let account: NewAccount = match body(&bytes) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
     run(portal, StatusCode::CREATED, move |p| {
         actor.require(Permission::ActOnUsers)?;
         let user = p.create_user(&account.username, &account.password)?;
@@ -254,12 +264,8 @@ fn role(name: Option<&str>) -> Result<Role, PortalError> {
 pub async fn create_admin(
     State(portal): State<Arc<Portal>>,
     Caller(actor): Caller,
-    bytes: Bytes,
+    JsonBody(account): JsonBody<NewAccount>,
 ) -> Response {
-    let account: NewAccount = match body(&bytes) {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
     run(portal, StatusCode::CREATED, move |p| {
         let role = role(account.role.as_deref())?;
         let user = p.create_admin(&actor, &account.username, &account.password, role)?;
@@ -279,12 +285,8 @@ pub async fn set_role(
     State(portal): State<Arc<Portal>>,
     Caller(actor): Caller,
     Path(name): Path<String>,
-    bytes: Bytes,
+    JsonBody(change): JsonBody<RoleChange>,
 ) -> Response {
-    let change: RoleChange = match body(&bytes) {
-        Ok(c) => c,
-        Err(r) => return *r,
-    };
     run(portal, StatusCode::OK, move |p| {
         let role = role(change.role.as_deref())?;
         p.set_role(&actor, &name, role)?;
@@ -341,14 +343,10 @@ pub async fn action(
     State(portal): State<Arc<Portal>>,
     Caller(actor): Caller,
     Path((name, action)): Path<(String, String)>,
-    bytes: Bytes,
+    JsonBody(options): JsonBody<ActionOptions>,
 ) -> Response {
     let Some(action) = Action::parse(&action) else {
         return error(StatusCode::NOT_FOUND, "unknown_action", "unknown action");
-    };
-    let options: ActionOptions = match body(&bytes) {
-        Ok(o) => o,
-        Err(r) => return *r,
     };
     run(portal, StatusCode::OK, move |p| {
         p.admin_action(&name, action, &actor, options.hours)
