@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         }
     }
     if !given("db") {
-        cli.settings.db = cli.dir.join("portal.db");
+        cli.settings.db = portal::db::Location::Sqlite(cli.dir.join("portal.db"));
     }
     portal::install_crypto();
     tracing_subscriber::fmt()
@@ -94,7 +94,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         relay_listen,
         ..
     } = cli;
-    if let Some(dir) = settings.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let portal::db::Location::Sqlite(path) = &settings.db
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let api_key = portal::app::random_token::<32>();

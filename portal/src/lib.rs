@@ -34,7 +34,8 @@ pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
     if settings.test_clock && !settings.listen.ip().is_loopback() {
         return Err("--test-clock is only allowed on a loopback address".into());
     }
-    let db = db::Db::open(&settings.db).map_err(|e| format!("{}: {e}", settings.db.display()))?;
+    let db =
+        db::Db::open_at(&settings.db).map_err(|e| format!("{}: {e}", settings.db.display()))?;
     let relay: Arc<dyn relay::PushSender> = match &settings.relay_url {
         Some(url) => Arc::new(
             relay::RelayClient::new(url, &settings.relay_api_key)

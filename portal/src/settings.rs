@@ -2,9 +2,15 @@
 //! variable (see `portal serve --help`).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use assent_protocol::UserVerification;
+
+use crate::db::Location;
+
+/// `--db`, read.
+fn parse_location(text: &str) -> Result<Location, String> {
+    Location::parse(text).map_err(|e| e.to_string())
+}
 
 /// Everything the portal needs to run.
 #[derive(Debug, Clone, clap::Args)]
@@ -12,9 +18,11 @@ pub struct Settings {
     /// Address to listen on.
     #[arg(long, env = "PORTAL_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
-    /// The SQLite database file (created if missing).
-    #[arg(long, env = "PORTAL_DB", default_value = "portal.db")]
-    pub db: PathBuf,
+    /// Where the portal keeps its state: a SQLite file (`sqlite:PATH`, or just the path;
+    /// created if missing), or a PostgreSQL database several portals share
+    /// (`postgres://USER:PASSWORD@HOST:PORT/DB`; its schema is created if missing).
+    #[arg(long, env = "PORTAL_DB", default_value = "portal.db", value_parser = parse_location)]
+    pub db: Location,
     /// The URL devices and browsers reach the portal at (goes into the enrollment QR).
     /// Defaults to `http://<listen>`.
     #[arg(long, env = "PORTAL_PUBLIC_URL")]

@@ -22,7 +22,7 @@ fn portal(settings: Settings) -> Arc<Portal> {
     Arc::new(
         Portal::new(
             settings,
-            Db::in_memory().unwrap(),
+            Db::for_tests().unwrap(),
             Arc::new(SystemClock::default()),
             Arc::new(NoRelay),
         )
@@ -163,7 +163,7 @@ async fn the_test_clock_exists_only_when_asked_for() {
     };
     let dir = tempfile::tempdir().unwrap();
     let opened = portal::open(Settings {
-        db: dir.path().join("p.db"),
+        db: portal::db::Location::Sqlite(dir.path().join("p.db")),
         ..settings.clone()
     })
     .unwrap();
@@ -172,7 +172,7 @@ async fn the_test_clock_exists_only_when_asked_for() {
     assert_eq!(status, StatusCode::OK);
     assert!(body["now"].as_u64().unwrap() >= before + 60);
     settings.listen = "0.0.0.0:8000".parse().unwrap();
-    settings.db = dir.path().join("refused.db");
+    settings.db = portal::db::Location::Sqlite(dir.path().join("refused.db"));
     assert!(portal::open(settings).is_err(), "never on a public address");
     assert!(
         !dir.path().join("refused.db").exists(),
@@ -276,7 +276,7 @@ async fn wrong_passwords_are_throttled_per_user_name_and_per_address() {
                 password_window_seconds: 900,
                 ..Settings::defaults().unwrap()
             },
-            Db::in_memory().unwrap(),
+            Db::for_tests().unwrap(),
             clock.clone(),
             Arc::new(NoRelay),
         )
@@ -568,7 +568,7 @@ fn the_lockout_is_read_from_the_database_not_from_the_callers_copy() {
     let p = Arc::new(
         Portal::new(
             settings,
-            Db::in_memory().unwrap(),
+            Db::for_tests().unwrap(),
             clock.clone(),
             Arc::new(NoRelay),
         )
@@ -781,7 +781,7 @@ fn a_pending_device_fetches_its_activation_by_poll() {
     let p = Arc::new(
         Portal::new(
             Settings::defaults().unwrap(),
-            Db::in_memory().unwrap(),
+            Db::for_tests().unwrap(),
             clock.clone(),
             Arc::new(NoRelay),
         )

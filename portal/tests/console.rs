@@ -42,7 +42,7 @@ fn portal_with(settings: Settings) -> (Arc<Portal>, Arc<SystemClock>) {
         test_clock: Some(clock.clone()),
         alerts: None,
     };
-    let portal = Portal::with_parts(settings, Db::in_memory().unwrap(), parts).unwrap();
+    let portal = Portal::with_parts(settings, Db::for_tests().unwrap(), parts).unwrap();
     (Arc::new(portal), clock)
 }
 

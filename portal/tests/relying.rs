@@ -28,7 +28,7 @@ fn portal() -> Arc<Portal> {
     Arc::new(
         Portal::new(
             Settings::defaults().unwrap(),
-            Db::in_memory().unwrap(),
+            Db::for_tests().unwrap(),
             Arc::new(SystemClock::default()),
             Arc::new(NoRelay),
         )

@@ -153,20 +153,20 @@ impl Portal {
 
     /// [`Portal::new`], with a test clock or an alert webhook.
     pub fn with_parts(settings: Settings, db: Db, parts: Parts) -> Result<Self, PortalError> {
-        let key = match db.setting("portal_signing_key")? {
-            Some(bytes) => {
-                let array: [u8; 32] = bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| DbError::Corrupt("portal key"))?;
-                SoftwareSigner::from_bytes(&array).ok_or(DbError::Corrupt("portal key"))?
-            }
+        // Two portals starting at once on a new database keep the key stored first.
+        let bytes = match db.setting("portal_signing_key")? {
+            Some(bytes) => bytes,
             None => {
                 let key = SoftwareSigner::generate(&mut assent_protocol::system_rng());
-                db.set_setting("portal_signing_key", key.to_bytes().as_slice())?;
-                key
+                db.set_setting("portal_signing_key", key.to_bytes().as_slice())?
             }
         };
+        let bytes = zeroize::Zeroizing::new(bytes);
+        let array: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| DbError::Corrupt("portal key"))?;
+        let key = SoftwareSigner::from_bytes(&array).ok_or(DbError::Corrupt("portal key"))?;
         let key = RingSigner::new(&key).ok_or(DbError::Corrupt("portal key"))?;
         let key_id = key.public_key().thumbprint();
         let dummy_hash = hash_password("not a real password")?;

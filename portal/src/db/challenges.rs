@@ -1,11 +1,9 @@
 //! The challenges the portal sent, and what became of them.
 
-use rusqlite::{OptionalExtension, params};
-
 use assent_protocol::{Purpose, UserVerification};
 
 use super::events::{self, LogLine};
-use super::{Db, DbResult, named, stored_names, to_i64, to_u64};
+use super::{Conn, Db, DbResult, Row, named, params, stored_names, to_i64, to_u64};
 
 /// What became of a challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +127,7 @@ pub struct ChallengeRow {
 const CHALLENGE_COLUMNS: &str = "id, user_id, device_id, jws, hash, purpose, iat, exp, number, \
      user_verification, status, reason, session, delivery, delivery_detail, client";
 
-fn challenge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChallengeRow> {
+fn challenge_row(row: &Row) -> DbResult<ChallengeRow> {
     Ok(ChallengeRow {
         id: row.get(0)?,
         user_id: row.get(1)?,
@@ -151,16 +149,12 @@ fn challenge_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<ChallengeRow> {
 }
 
 /// A challenge by id, on a connection the caller holds.
-pub(super) fn challenge_on(
-    conn: &rusqlite::Connection,
-    id: &str,
-) -> DbResult<Option<ChallengeRow>> {
-    Ok(conn
-        .prepare_cached(&format!(
-            "SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE id = ?1"
-        ))?
-        .query_row([id], challenge_row)
-        .optional()?)
+pub(super) fn challenge_on(conn: &mut dyn Conn, id: &str) -> DbResult<Option<ChallengeRow>> {
+    conn.query_opt(
+        &format!("SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE id = ?1"),
+        [id],
+        challenge_row,
+    )
 }
 
 impl Db {
@@ -170,49 +164,50 @@ impl Db {
     /// (if any) at it: one transaction. `false`, with nothing stored, when that session has
     /// ended meanwhile.
     pub fn insert_challenge(&self, c: &ChallengeRow, line: &LogLine<'_>) -> DbResult<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.prepare_cached(&format!(
-            "INSERT INTO challenges ({CHALLENGE_COLUMNS})
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-        ))?
-        .execute(params![
-            c.id,
-            c.user_id,
-            c.device_id,
-            c.jws,
-            c.hash,
-            c.purpose.as_str(),
-            to_i64(c.iat),
-            to_i64(c.exp),
-            c.number,
-            c.user_verification.as_str(),
-            c.status,
-            c.reason,
-            c.session,
-            c.delivery,
-            c.delivery_detail,
-            c.client
-        ])?;
-        if let Some(session) = &c.session {
-            let waiting = tx
-                .prepare_cached(
+        self.tx(|tx| {
+            if let Some(session) = &c.session {
+                let waiting = tx.execute(
                     "UPDATE sessions SET challenge = ?2 WHERE id = ?1 AND ended IS NULL",
-                )?
-                .execute(params![session, c.id])?;
-            if waiting == 0 {
-                // The session ended since the page read it: no push for nobody to wait for.
-                return Ok(false);
+                    params![session, c.id],
+                )?;
+                if waiting == 0 {
+                    // The session ended since the page read it: no push for nobody to wait
+                    // for (and nothing written).
+                    return Ok(false);
+                }
             }
-        }
-        events::insert(&tx, line)?;
-        tx.commit()?;
-        Ok(true)
+            tx.execute(
+                &format!(
+                    "INSERT INTO challenges ({CHALLENGE_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+                ),
+                params![
+                    c.id,
+                    c.user_id,
+                    c.device_id,
+                    c.jws,
+                    c.hash,
+                    c.purpose.as_str(),
+                    to_i64(c.iat),
+                    to_i64(c.exp),
+                    c.number,
+                    c.user_verification.as_str(),
+                    c.status,
+                    c.reason,
+                    c.session,
+                    c.delivery,
+                    c.delivery_detail,
+                    c.client
+                ],
+            )?;
+            events::insert(tx, line)?;
+            Ok(true)
+        })
     }
 
     /// A challenge by id.
     pub fn challenge(&self, id: &str) -> DbResult<Option<ChallengeRow>> {
-        challenge_on(&self.conn(), id)
+        self.with(|c| challenge_on(c, id))
     }
 
     /// Settles a pending challenge and writes its event (when given), in one transaction;
@@ -248,24 +243,22 @@ impl Db {
         line: Option<&LogLine<'_>>,
         seen: Option<(&str, u64)>,
     ) -> DbResult<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let updated = tx
-            .prepare_cached(
+        self.tx(|tx| {
+            let updated = tx.execute(
                 "UPDATE challenges SET status = ?2, reason = ?3 WHERE id = ?1 AND status = 'pending'",
-            )?
-            .execute(params![id, status, reason])?;
-        if updated != 1 {
-            return Ok(false);
-        }
-        if let Some(line) = line {
-            events::insert(&tx, line)?;
-        }
-        if let Some((device_id, now)) = seen {
-            super::devices::seen(&tx, device_id, now)?;
-        }
-        tx.commit()?;
-        Ok(true)
+                params![id, status, reason],
+            )?;
+            if updated != 1 {
+                return Ok(false);
+            }
+            if let Some(line) = line {
+                events::insert(tx, line)?;
+            }
+            if let Some((device_id, now)) = seen {
+                super::devices::seen(tx, device_id, now)?;
+            }
+            Ok(true)
+        })
     }
 
     /// Records the relay's outcome for a challenge's push, with its reason.
@@ -275,23 +268,27 @@ impl Db {
         delivery: DeliveryState,
         detail: Option<&str>,
     ) -> DbResult<()> {
-        self.conn()
-            .prepare_cached(
+        self.with(|c| {
+            c.execute(
                 "UPDATE challenges SET delivery = ?2, delivery_detail = ?3 WHERE id = ?1",
-            )?
-            .execute(params![id, delivery, detail])?;
+                params![id, delivery, detail],
+            )
+        })?;
         Ok(())
     }
 
     /// Marks every pending challenge past its `exp` as expired; returns them (for the event log).
     pub fn expire_challenges(&self, now: u64) -> DbResult<Vec<ChallengeRow>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "UPDATE challenges SET status = 'expired' WHERE status = 'pending' AND exp < ?1
-             RETURNING {CHALLENGE_COLUMNS}"
-        ))?;
-        let rows = stmt.query_map([to_i64(now)], challenge_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|c| {
+            c.query_map(
+                &format!(
+                    "UPDATE challenges SET status = 'expired' WHERE status = 'pending' AND exp < ?1
+                     RETURNING {CHALLENGE_COLUMNS}"
+                ),
+                [to_i64(now)],
+                challenge_row,
+            )
+        })
     }
 
     /// The device's unanswered, unexpired challenges, oldest first, at most `limit`.
@@ -301,51 +298,51 @@ impl Db {
         now: u64,
         limit: usize,
     ) -> DbResult<Vec<String>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT jws FROM challenges
-             WHERE device_id = ?1 AND status = 'pending' AND exp >= ?2 AND purpose != 'activate'
-             ORDER BY iat, rowid LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(
-            params![device_id, to_i64(now), i64::try_from(limit).unwrap_or(16)],
-            |r| r.get(0),
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|c| {
+            c.query_map(
+                "SELECT jws FROM challenges
+                 WHERE device_id = ?1 AND status = 'pending' AND exp >= ?2 AND purpose != 'activate'
+                 ORDER BY iat, rowid LIMIT ?3",
+                params![device_id, to_i64(now), i64::try_from(limit).unwrap_or(16)],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// The pending, unexpired activation challenge of `device_id`, newest first.
     pub fn pending_activation(&self, device_id: &str, now: u64) -> DbResult<Option<String>> {
-        Ok(self
-            .conn()
-            .query_row(
+        self.with(|c| {
+            c.query_opt(
                 "SELECT jws FROM challenges
                  WHERE device_id = ?1 AND purpose = 'activate' AND status = 'pending' AND exp >= ?2
                  ORDER BY iat DESC, rowid DESC LIMIT 1",
                 params![device_id, to_i64(now)],
                 |r| r.get(0),
             )
-            .optional()?)
+        })
     }
 
     /// How many pushes (not activations) the user was sent since `since`.
     pub fn pushes_since(&self, user_id: i64, since: u64) -> DbResult<u32> {
-        Ok(self.conn().query_row(
-            "SELECT COUNT(*) FROM challenges WHERE user_id = ?1 AND iat >= ?2 AND purpose != 'activate'",
-            params![user_id, to_i64(since)],
-            |r| r.get(0),
-        )?)
+        self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM challenges WHERE user_id = ?1 AND iat >= ?2 AND purpose != 'activate'",
+                params![user_id, to_i64(since)],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// The earliest push since `since` (to say when the rate limit lifts).
     pub fn first_push_since(&self, user_id: i64, since: u64) -> DbResult<Option<u64>> {
         Ok(self
-            .conn()
-            .query_row(
-                "SELECT MIN(iat) FROM challenges WHERE user_id = ?1 AND iat >= ?2 AND purpose != 'activate'",
-                params![user_id, to_i64(since)],
-                |r| r.get::<_, Option<i64>>(0),
-            )?
+            .with(|c| {
+                c.query_row(
+                    "SELECT MIN(iat) FROM challenges WHERE user_id = ?1 AND iat >= ?2 AND purpose != 'activate'",
+                    params![user_id, to_i64(since)],
+                    |r| r.get::<Option<i64>>(0),
+                )
+            })?
             .map(to_u64))
     }
 }
@@ -369,7 +366,7 @@ mod tests {
     /// One call stores the row as given, writes its event, and points the waiting session at it.
     #[test]
     fn insert_challenge_stores_the_row_its_event_and_the_sessions_pointer() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         db.create_session(&session("s1", id, SessionState::Password, 500), 1)
             .unwrap();
@@ -409,7 +406,7 @@ mod tests {
     /// session's pointer is kept.
     #[test]
     fn insert_challenge_is_one_transaction() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         db.create_session(&session("s1", id, SessionState::Password, 500), 1)
             .unwrap();
@@ -424,7 +421,7 @@ mod tests {
     /// A session that ended after the page read it gets no push: nothing is stored.
     #[test]
     fn insert_challenge_refuses_an_ended_session() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         db.create_session(&session("s1", id, SessionState::SignedIn, 500), 1)
             .unwrap();
@@ -441,7 +438,7 @@ mod tests {
     /// Only a pending challenge settles: a second answer is `false` and writes no event.
     #[test]
     fn settle_challenge_settles_a_pending_one_once() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         login_push(&db, "c1", id, "d1", 100, None);
         let denied = line(id, EventKind::PushLogin, Outcome::Suspicious, "not me");
@@ -475,7 +472,7 @@ mod tests {
     /// The relay's outcome is stored with its reason, and replaced by a later one.
     #[test]
     fn set_delivery_stores_the_state_and_detail() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         login_push(&db, "c1", id, "d1", 100, None);
         db.set_delivery("c1", DeliveryState::Rejected, Some("BadDeviceToken"))
@@ -495,7 +492,7 @@ mod tests {
     /// Expiry takes only pending challenges strictly past their `exp`, and returns them.
     #[test]
     fn expire_challenges_takes_only_pending_ones_past_exp() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         login_push(&db, "old", id, "d1", 100, None);
         login_push(&db, "answered", id, "d1", 100, None);
@@ -518,7 +515,7 @@ mod tests {
     /// not activations, not expired or settled ones, not another device's.
     #[test]
     fn pending_for_device_lists_only_unanswered_pushes() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         let bob = user_with_device(&db, "bob", "d2");
         login_push(&db, "second", id, "d1", 101, None);
@@ -547,7 +544,7 @@ mod tests {
     /// activations nor other users' pushes, and names the earliest.
     #[test]
     fn pushes_since_counts_the_users_pushes() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         let bob = user_with_device(&db, "bob", "d2");
         login_push(&db, "before", id, "d1", 90, None);

@@ -1,9 +1,7 @@
 //! Relying parties: the servers registered to ask for verifications (docs/portal.md), and the
 //! counts their rate limits and the users' MFA-fatigue protection read.
 
-use rusqlite::{OptionalExtension, params};
-
-use super::{Db, DbResult, stored_names, to_i64, to_u64};
+use super::{Db, DbResult, Row, params, stored_names, to_i64, to_u64};
 
 /// How a relying party verifies its users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -51,7 +49,7 @@ pub struct RpClient {
     pub created_at: u64,
 }
 
-fn client_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RpClient> {
+fn client_row(r: &Row) -> DbResult<RpClient> {
     Ok(RpClient {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -71,63 +69,67 @@ impl Db {
         (mode, request_key): (ClientMode, Option<&str>),
         now: u64,
     ) -> DbResult<Option<i64>> {
-        let conn = self.conn();
-        let inserted = conn.execute(
-            "INSERT INTO rp_clients (name, key_hash, mode, request_key, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(name) DO NOTHING",
-            params![name, key_hash, mode, request_key, to_i64(now)],
-        )?;
-        Ok((inserted == 1).then(|| conn.last_insert_rowid()))
+        self.with(|conn| {
+            conn.query_opt(
+                "INSERT INTO rp_clients (name, key_hash, mode, request_key, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(name) DO NOTHING RETURNING id",
+                params![name, key_hash, mode, request_key, to_i64(now)],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// A relying party by name.
     pub fn client(&self, name: &str) -> DbResult<Option<RpClient>> {
-        Ok(self
-            .conn()
-            .prepare_cached(
+        self.with(|c| {
+            c.query_opt(
                 "SELECT id, name, key_hash, mode, request_key, created_at FROM rp_clients WHERE name = ?1",
-            )?
-            .query_row([name], client_row)
-            .optional()?)
+                [name],
+                client_row,
+            )
+        })
     }
 
     /// Every relying party, by name.
     pub fn clients(&self) -> DbResult<Vec<RpClient>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT id, name, key_hash, mode, request_key, created_at FROM rp_clients ORDER BY name")?;
-        let rows = stmt.query_map([], client_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|c| {
+            c.query_map(
+                "SELECT id, name, key_hash, mode, request_key, created_at FROM rp_clients ORDER BY name",
+                params![],
+                client_row,
+            )
+        })
     }
 
     /// Removes a relying party (its key stops working at once); `false` if there was none.
     pub fn delete_client(&self, name: &str) -> DbResult<bool> {
-        Ok(self
-            .conn()
-            .execute("DELETE FROM rp_clients WHERE name = ?1", [name])?
-            == 1)
+        self.with(|c| Ok(c.execute("DELETE FROM rp_clients WHERE name = ?1", [name])? == 1))
     }
 
     /// Pushes the relying party `name` asked for since `since`.
     pub fn client_pushes_since(&self, name: &str, since: u64) -> DbResult<u64> {
-        let count: i64 = self
-            .conn()
-            .prepare_cached("SELECT count(*) FROM challenges WHERE client = ?1 AND iat >= ?2")?
-            .query_row(params![name, to_i64(since)], |r| r.get(0))?;
+        let count: i64 = self.with(|c| {
+            c.query_row(
+                "SELECT count(*) FROM challenges WHERE client = ?1 AND iat >= ?2",
+                params![name, to_i64(since)],
+                |r| r.get(0),
+            )
+        })?;
         Ok(to_u64(count))
     }
 
     /// The user's sign-in pushes since `since` that nobody approved: denied, expired
     /// unanswered, or used up by a wrong number (MFA fatigue: someone keeps trying).
     pub fn unwelcome_pushes_since(&self, user_id: i64, since: u64) -> DbResult<u64> {
-        let count: i64 = self
-            .conn()
-            .prepare_cached(
+        let count: i64 = self.with(|c| {
+            c.query_row(
                 "SELECT count(*) FROM challenges WHERE user_id = ?1 AND iat >= ?2
                  AND purpose = 'login' AND status IN ('denied', 'expired', 'failed')",
-            )?
-            .query_row(params![user_id, to_i64(since)], |r| r.get(0))?;
+                params![user_id, to_i64(since)],
+                |r| r.get(0),
+            )
+        })?;
         Ok(to_u64(count))
     }
 }

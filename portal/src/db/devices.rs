@@ -1,9 +1,7 @@
 //! Enrollment tokens and registered devices.
 
+use super::{Conn, Db, DbError, DbResult, Row, params, stored_names, to_i64, to_u64};
 use assent_protocol::{PublicJwk, PushConfig};
-use rusqlite::{OptionalExtension, params};
-
-use super::{Db, DbError, DbResult, stored_names, to_i64, to_u64};
 
 /// A device's lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,9 +58,11 @@ pub struct DeviceRecord {
 }
 
 /// Records that `device_id` was heard from at `now`.
-pub(super) fn seen(conn: &rusqlite::Connection, device_id: &str, now: u64) -> DbResult<()> {
-    conn.prepare_cached("UPDATE devices SET last_seen = ?2 WHERE id = ?1")?
-        .execute(params![device_id, to_i64(now)])?;
+pub(super) fn seen(conn: &mut dyn Conn, device_id: &str, now: u64) -> DbResult<()> {
+    conn.execute(
+        "UPDATE devices SET last_seen = ?2 WHERE id = ?1",
+        params![device_id, to_i64(now)],
+    )?;
     Ok(())
 }
 
@@ -85,17 +85,12 @@ const DEVICE_COLUMNS: &str =
     "id, user_id, enrollment, signing_key, encryption_key, platform, name, push, state";
 
 /// A column holding JSON (a key, a push address): one that does not parse is an error.
-fn json<T: serde::de::DeserializeOwned>(
-    row: &rusqlite::Row<'_>,
-    index: usize,
-) -> rusqlite::Result<T> {
+fn json<T: serde::de::DeserializeOwned>(row: &Row, index: usize) -> DbResult<T> {
     let text: String = row.get(index)?;
-    serde_json::from_str(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(&text).map_err(|e| DbError::Column(index, e.to_string()))
 }
 
-fn device_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
+fn device_row(row: &Row) -> DbResult<Device> {
     let push: Option<String> = row.get(7)?;
     Ok(Device {
         id: row.get(0)?,
@@ -128,11 +123,7 @@ pub enum Activation {
 
 /// Retires the user's devices other than `keep` (all with `""`), pending ones included, and
 /// cancels their pending challenges: from then on they get `unknown_device`.
-pub(super) fn retire_devices(
-    tx: &rusqlite::Transaction<'_>,
-    user_id: i64,
-    keep: &str,
-) -> DbResult<()> {
+pub(super) fn retire_devices(tx: &mut dyn Conn, user_id: i64, keep: &str) -> DbResult<()> {
     tx.execute(
         "UPDATE devices SET state = 'retired' WHERE user_id = ?1 AND id != ?2 AND state != 'retired'",
         params![user_id, keep],
@@ -160,24 +151,25 @@ impl Db {
 
     /// Stores a new enrollment token.
     pub fn create_enrollment(&self, enrollment: &Enrollment) -> DbResult<()> {
-        self.conn().execute(
-            "INSERT INTO enrollments (token, user_id, totp_secret, expires_at, used)
-             VALUES (?1, ?2, ?3, ?4, 0)",
-            params![
-                enrollment.token,
-                enrollment.user_id,
-                enrollment.totp_secret,
-                to_i64(enrollment.expires_at)
-            ],
-        )?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO enrollments (token, user_id, totp_secret, expires_at, used)
+                 VALUES (?1, ?2, ?3, ?4, 0)",
+                params![
+                    enrollment.token,
+                    enrollment.user_id,
+                    enrollment.totp_secret,
+                    to_i64(enrollment.expires_at)
+                ],
+            )
+        })?;
         Ok(())
     }
 
     /// An enrollment by token.
     pub fn enrollment(&self, token: &str) -> DbResult<Option<Enrollment>> {
-        Ok(self
-            .conn()
-            .query_row(
+        self.with(|c| {
+            c.query_opt(
                 "SELECT token, user_id, totp_secret, expires_at, used FROM enrollments
                  WHERE token = ?1",
                 [token],
@@ -191,143 +183,135 @@ impl Db {
                     })
                 },
             )
-            .optional()?)
+        })
     }
 
     /// Marks the token used and stores the registering device as pending; `false` when the
     /// token was used meanwhile (two registrations racing).
     pub fn register_device(&self, device: &Device, now: u64) -> DbResult<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let used = tx.execute(
-            "UPDATE enrollments SET used = 1 WHERE token = ?1 AND used = 0",
-            [&device.enrollment],
-        )?;
-        if used != 1 {
-            return Ok(false);
-        }
-        tx.execute(
-            &format!(
-                "INSERT INTO devices ({DEVICE_COLUMNS}, created_at)
+        self.tx(|tx| {
+            let used = tx.execute(
+                "UPDATE enrollments SET used = 1 WHERE token = ?1 AND used = 0",
+                [&device.enrollment],
+            )?;
+            if used != 1 {
+                return Ok(false);
+            }
+            tx.execute(
+                &format!(
+                    "INSERT INTO devices ({DEVICE_COLUMNS}, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)
                  ON CONFLICT(id) DO UPDATE SET user_id = excluded.user_id,
                      enrollment = excluded.enrollment, push = excluded.push,
                      name = excluded.name, state = 'pending'"
-            ),
-            params![
-                device.id,
-                device.user_id,
-                device.enrollment,
-                jwk_json(&device.signing_key)?,
-                jwk_json(&device.encryption_key)?,
-                device.platform,
-                device.name,
-                device.push.as_ref().map(push_json).transpose()?,
-                to_i64(now),
-            ],
-        )?;
-        tx.commit()?;
-        Ok(true)
+                ),
+                params![
+                    device.id,
+                    device.user_id,
+                    device.enrollment,
+                    jwk_json(&device.signing_key)?,
+                    jwk_json(&device.encryption_key)?,
+                    device.platform,
+                    device.name,
+                    device.push.as_ref().map(push_json).transpose()?,
+                    to_i64(now),
+                ],
+            )?;
+            Ok(true)
+        })
     }
 
     /// A device by id.
     pub fn device(&self, id: &str) -> DbResult<Option<Device>> {
-        Ok(self
-            .conn()
-            .query_row(
+        self.with(|c| {
+            c.query_opt(
                 &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1"),
                 [id],
                 device_row,
             )
-            .optional()?)
+        })
     }
 
     /// The device that registered with the enrollment `token`, if it still waits for its
     /// activation (a registration sent again, after its response was lost).
     pub fn pending_device_of(&self, token: &str) -> DbResult<Option<Device>> {
-        Ok(self
-            .conn()
-            .query_row(
+        self.with(|c| {
+            c.query_opt(
                 &format!(
                     "SELECT {DEVICE_COLUMNS} FROM devices WHERE enrollment = ?1 AND state = 'pending'"
                 ),
                 [token],
                 device_row,
             )
-            .optional()?)
+        })
     }
 
     /// Makes a pending device the user's single device: the previous one is retired and its
     /// pending challenges cancelled, and the enrollment's TOTP secret becomes the user's.
     /// Returns the retired device's id.
     pub fn activate_device(&self, device_id: &str) -> DbResult<Activation> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        // Read in the same transaction as the change: a device a help-desk reset retired
-        // since its answer was checked is not made the user's again.
-        let pending: Option<(i64, String)> = tx
-            .query_row(
+        self.tx(|tx| {
+            // Read in the same transaction as the change: a device a help-desk reset retired
+            // since its answer was checked is not made the user's again.
+            let pending: Option<(i64, String)> = tx.query_opt(
                 "SELECT user_id, enrollment FROM devices WHERE id = ?1 AND state = 'pending'",
                 [device_id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((user_id, enrollment)) = pending else {
-            return Ok(Activation::NotPending);
-        };
-        let previous: Option<String> = tx.query_row(
-            "SELECT device_id FROM users WHERE id = ?1",
-            [user_id],
-            |r| r.get(0),
-        )?;
-        retire_devices(&tx, user_id, device_id)?;
-        tx.execute(
-            "UPDATE devices SET state = 'active' WHERE id = ?1",
-            [device_id],
-        )?;
-        tx.execute(
-            "UPDATE users SET device_id = ?2,
+            )?;
+            let Some((user_id, enrollment)) = pending else {
+                return Ok(Activation::NotPending);
+            };
+            let previous: Option<String> = tx.query_row(
+                "SELECT device_id FROM users WHERE id = ?1",
+                [user_id],
+                |r| r.get(0),
+            )?;
+            retire_devices(tx, user_id, device_id)?;
+            tx.execute(
+                "UPDATE devices SET state = 'active' WHERE id = ?1",
+                [device_id],
+            )?;
+            tx.execute(
+                "UPDATE users SET device_id = ?2,
                  totp_secret = (SELECT totp_secret FROM enrollments WHERE token = ?3),
                  totp_last_step = NULL, failed_totp = 0
              WHERE id = ?1",
-            params![user_id, device_id, enrollment],
-        )?;
-        tx.commit()?;
-        Ok(Activation::Activated {
-            replaced: previous.filter(|p| p != device_id),
+                params![user_id, device_id, enrollment],
+            )?;
+            Ok(Activation::Activated {
+                replaced: previous.filter(|p| p != device_id),
+            })
         })
     }
 
     /// Completes an enrollment by TOTP alone (a third-party app scanned the QR): the secret
     /// becomes the user's, the enrollment is used, and any push device is retired.
     pub fn activate_totp_only(&self, token: &str, user_id: i64, step: u64) -> DbResult<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let used = tx.execute(
-            "UPDATE enrollments SET used = 1 WHERE token = ?1 AND user_id = ?2 AND used = 0",
-            params![token, user_id],
-        )?;
-        if used != 1 {
-            return Ok(false);
-        }
-        retire_devices(&tx, user_id, "")?;
-        tx.execute(
-            "UPDATE users SET device_id = NULL,
+        self.tx(|tx| {
+            let used = tx.execute(
+                "UPDATE enrollments SET used = 1 WHERE token = ?1 AND user_id = ?2 AND used = 0",
+                params![token, user_id],
+            )?;
+            if used != 1 {
+                return Ok(false);
+            }
+            retire_devices(tx, user_id, "")?;
+            tx.execute(
+                "UPDATE users SET device_id = NULL,
                  totp_secret = (SELECT totp_secret FROM enrollments WHERE token = ?2),
                  totp_last_step = ?3, failed_totp = 0
              WHERE id = ?1",
-            params![user_id, token, to_i64(step)],
-        )?;
-        tx.commit()?;
-        Ok(true)
+                params![user_id, token, to_i64(step)],
+            )?;
+            Ok(true)
+        })
     }
 
     /// A device as the console shows it: platform, name, when it enrolled and when it was last
     /// heard from (a poll, a push address, an answer).
     pub fn device_record(&self, id: &str) -> DbResult<Option<DeviceRecord>> {
-        Ok(self
-            .conn()
-            .query_row(
+        self.with(|c| {
+            c.query_opt(
                 "SELECT platform, name, created_at, last_seen FROM devices WHERE id = ?1",
                 [id],
                 |r| {
@@ -335,19 +319,22 @@ impl Db {
                         platform: r.get(0)?,
                         name: r.get(1)?,
                         enrolled_at: to_u64(r.get(2)?),
-                        last_seen: r.get::<_, Option<i64>>(3)?.map(to_u64),
+                        last_seen: r.get::<Option<i64>>(3)?.map(to_u64),
                     })
                 },
             )
-            .optional()?)
+        })
     }
 
     /// Sets or clears (`None`: the relay reported it dead) a device's push address.
     pub fn set_push(&self, device_id: &str, push: Option<&PushConfig>) -> DbResult<()> {
-        self.conn().execute(
-            "UPDATE devices SET push = ?2 WHERE id = ?1",
-            params![device_id, push.map(push_json).transpose()?],
-        )?;
+        let push = push.map(push_json).transpose()?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE devices SET push = ?2 WHERE id = ?1",
+                params![device_id, push],
+            )
+        })?;
         Ok(())
     }
 
@@ -359,21 +346,18 @@ impl Db {
         now: u64,
         expires_at: u64,
     ) -> DbResult<bool> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.prepare_cached("DELETE FROM nonces WHERE expires_at < ?1")?
-            .execute([to_i64(now)])?;
-        let inserted = tx
-            .prepare_cached(
+        self.tx(|tx| {
+            tx.execute("DELETE FROM nonces WHERE expires_at < ?1", [to_i64(now)])?;
+            let inserted = tx.execute(
                 "INSERT INTO nonces (device_id, nonce, expires_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT DO NOTHING",
-            )?
-            .execute(params![device_id, nonce, to_i64(expires_at)])?;
-        if inserted == 1 {
-            seen(&tx, device_id, now)?;
-        }
-        tx.commit()?;
-        Ok(inserted == 1)
+                params![device_id, nonce, to_i64(expires_at)],
+            )?;
+            if inserted == 1 {
+                seen(tx, device_id, now)?;
+            }
+            Ok(inserted == 1)
+        })
     }
 }
 
@@ -389,7 +373,7 @@ mod tests {
     /// An enrollment reads back as stored, unused; an unknown token is `None`.
     #[test]
     fn an_enrollment_reads_back() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
         fixtures::enrollment(&db, id, "tok", b"seed");
         let e = db.enrollment("tok").unwrap().unwrap();
@@ -406,7 +390,7 @@ mod tests {
     /// as sent; the user has no device until the activation.
     #[test]
     fn register_device_stores_a_pending_device() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
         fixtures::enrollment(&db, id, "tok", b"seed");
         let sent = device("d1", id, "tok");
@@ -430,7 +414,7 @@ mod tests {
     /// is `false` and stores nothing.
     #[test]
     fn register_device_refuses_a_used_token() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
         fixtures::enrollment(&db, id, "tok", b"seed");
         assert!(db.register_device(&device("d1", id, "tok"), 5).unwrap());
@@ -444,7 +428,7 @@ mod tests {
     /// secret; there was no previous device.
     #[test]
     fn activate_device_makes_it_the_users_device() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
         fixtures::enrollment(&db, id, "tok", b"seed");
         assert!(db.register_device(&device("d1", id, "tok"), 5).unwrap());
@@ -464,7 +448,7 @@ mod tests {
     /// the state is read in the activation's own transaction.
     #[test]
     fn a_device_retired_before_its_activation_stays_retired() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
         fixtures::enrollment(&db, id, "tok", b"seed");
         assert!(db.register_device(&device("d1", id, "tok"), 5).unwrap());
@@ -486,7 +470,7 @@ mod tests {
     /// cancelled; the new enrollment's secret replaces the old, and the TOTP count restarts.
     #[test]
     fn activate_device_retires_the_previous_one() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         let old_push = challenge("c1", id, "d1", Purpose::Login, 100, None);
         let sent = line(id, EventKind::PushLogin, Outcome::Sent, "");
@@ -520,7 +504,7 @@ mod tests {
     /// is retired, and the token works once and only for its user.
     #[test]
     fn activate_totp_only_retires_the_push_device() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         let other = db.create_user("bob", "hash", 1).unwrap().unwrap();
         fixtures::enrollment(&db, id, "tok2", b"app seed");
@@ -543,7 +527,7 @@ mod tests {
     /// A push address can be dropped (the device then polls) and set again.
     #[test]
     fn set_push_clears_and_replaces_the_address() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         user_with_device(&db, "alice", "d1");
         db.set_push("d1", None).unwrap();
         assert_eq!(db.device("d1").unwrap().unwrap().push, None);
@@ -557,7 +541,7 @@ mod tests {
     /// A nonce is accepted once per device until it expires; after that it is forgotten.
     #[test]
     fn remember_nonce_refuses_a_nonce_seen_before() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         assert!(db.remember_nonce("d1", "n", 100, 160).unwrap());
         assert!(!db.remember_nonce("d1", "n", 120, 180).unwrap());
         assert!(!db.remember_nonce("d1", "n", 160, 220).unwrap());
@@ -570,7 +554,7 @@ mod tests {
     /// nonce is refused or the portal settles a challenge itself.
     #[test]
     fn a_device_is_seen_by_its_polls_and_answers() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         let seen = |db: &Db| db.device_record("d1").unwrap().unwrap().last_seen;
         assert_eq!(seen(&db), None);

@@ -1,8 +1,6 @@
 //! The per-user event log: what happened, how it ended, for the help desk.
 
-use rusqlite::params;
-
-use super::{Db, DbResult, stored_names, to_i64, to_u64};
+use super::{Conn, Db, DbResult, Row, params, stored_names, to_i64, to_u64};
 
 /// What an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,37 +187,38 @@ pub struct Event {
 }
 
 /// Writes `line` on `conn` (inside the caller's transaction, when it has one).
-pub(super) fn insert(conn: &rusqlite::Connection, line: &LogLine<'_>) -> DbResult<()> {
-    conn.prepare_cached(
+pub(super) fn insert(conn: &mut dyn Conn, line: &LogLine<'_>) -> DbResult<()> {
+    conn.execute(
         "INSERT INTO events (user_id, at, ip, kind, outcome, detail, actor)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        line.user_id,
-        to_i64(line.at),
-        line.ip,
-        line.kind,
-        line.outcome,
-        line.detail,
-        line.actor
-    ])?;
+        params![
+            line.user_id,
+            to_i64(line.at),
+            line.ip,
+            line.kind,
+            line.outcome,
+            line.detail,
+            line.actor
+        ],
+    )?;
     Ok(())
 }
 
 impl Db {
     /// Appends to a user's event log.
     pub fn log(&self, line: &LogLine<'_>) -> DbResult<()> {
-        insert(&self.conn(), line)
+        self.with(|c| insert(c, line))
     }
 
     /// A user's events, oldest first.
     pub fn events(&self, user_id: i64) -> DbResult<Vec<Event>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE user_id = ?1 ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([user_id], event_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|c| {
+            c.query_map(
+                &format!("SELECT {EVENT_COLUMNS} FROM events WHERE user_id = ?1 ORDER BY id"),
+                [user_id],
+                event_row,
+            )
+        })
     }
 
     /// Up to `limit` of a user's events before the event `before` (all, with `None`), newest
@@ -230,22 +229,22 @@ impl Db {
         before: Option<i64>,
         limit: u64,
     ) -> DbResult<Vec<Event>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE user_id = ?1 AND id < ?2
-             ORDER BY id DESC LIMIT ?3"
-        ))?;
-        let rows = stmt.query_map(
-            params![user_id, before.unwrap_or(i64::MAX), to_i64(limit)],
-            event_row,
-        )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|c| {
+            c.query_map(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE user_id = ?1 AND id < ?2
+                     ORDER BY id DESC LIMIT ?3"
+                ),
+                params![user_id, before.unwrap_or(i64::MAX), to_i64(limit)],
+                event_row,
+            )
+        })
     }
 }
 
 const EVENT_COLUMNS: &str = "id, at, ip, kind, outcome, detail, actor";
 
-fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+fn event_row(r: &Row) -> DbResult<Event> {
     Ok(Event {
         id: r.get(0)?,
         at: to_u64(r.get(1)?),
@@ -263,7 +262,7 @@ mod tests {
 
     #[test]
     fn events_keep_their_kind_and_outcome() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
         db.log(&LogLine {
             user_id: id,
@@ -286,14 +285,15 @@ mod tests {
 
     #[test]
     fn an_unknown_stored_kind_is_an_error() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = db.create_user("bob", "hash", 1).unwrap().unwrap();
-        db.conn()
-            .execute(
+        db.with(|c| {
+            c.execute(
                 "INSERT INTO events (user_id, at, ip, kind, outcome, detail) VALUES (?1, 1, '', 'teleport', 'ok', '')",
                 [id],
             )
-            .unwrap();
+        })
+        .unwrap();
         assert!(db.events(id).is_err());
     }
 }

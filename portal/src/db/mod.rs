@@ -1,16 +1,23 @@
-//! The portal's state in SQLite: users, enrollments, devices, challenges, sessions, nonces and
-//! the per-user event log. One connection behind a mutex (SQLite serializes writers anyway);
-//! every query is short, and the slow work (Argon2id) happens outside the lock.
+//! The portal's state: users, enrollments, devices, challenges, sessions, nonces and the
+//! per-user event log, in SQLite (one file, the default) or PostgreSQL (a server that several
+//! portals share), chosen by the database URL. The queries are written once against
+//! [`sql::Conn`]; see that module for what differs between the engines and how transactions stay
+//! serial on both.
 //!
-//! WAL with `synchronous = NORMAL`: a commit is durable once the WAL is synced at checkpoint, so
-//! a power cut can lose the last moments' events and challenges (never corrupt the file) — a
-//! 60-second challenge lost that way is simply sent again. A 16 MiB page cache and a 64 MiB
-//! memory map keep reads out of system calls.
+//! SQLite: one connection behind a mutex (SQLite serializes writers anyway); every query is
+//! short, and the slow work (Argon2id) happens outside the lock. WAL with `synchronous =
+//! NORMAL`: a commit is durable once the WAL is synced at checkpoint, so a power cut can lose the
+//! last moments' events and challenges (never corrupt the file) — a 60-second challenge lost
+//! that way is simply sent again. A 16 MiB page cache and a 64 MiB memory map keep reads out of
+//! system calls.
+//!
+//! PostgreSQL: a pool of connections; single statements run on their own (each is atomic),
+//! transactions run `SERIALIZABLE` and are retried when the server aborts one for a conflict.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 
 mod challenges;
 mod clients;
@@ -18,6 +25,7 @@ mod devices;
 mod events;
 mod schema;
 mod sessions;
+pub mod sql;
 mod throttle;
 mod users;
 
@@ -26,6 +34,8 @@ pub use clients::{ClientMode, RpClient};
 pub use devices::{Activation, Device, DeviceRecord, DeviceState, Enrollment};
 pub use events::{Event, EventKind, LogLine, Outcome};
 pub use sessions::{Session, SessionEnd, SessionState};
+pub use sql::Dialect;
+pub(crate) use sql::{Conn, Row, params};
 pub use users::{Accounts, Counts, Role, TotpAttempt, User, UserQuery, UserStatus};
 
 /// A storage failure; the HTTP layer answers 500 and logs it.
@@ -34,6 +44,24 @@ pub enum DbError {
     /// SQLite refused or failed.
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused or failed.
+    #[error("database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had (the server is down, the pool is exhausted).
+    #[error("database pool: {0}")]
+    Pool(String),
+    /// A query that must return a row returned none.
+    #[error("database: no row")]
+    NoRow,
+    /// A column did not hold what the code reads from it.
+    #[error("database: column {0}: {1}")]
+    Column(usize, String),
+    /// The schema is not one this portal can use (a database from a newer portal).
+    #[error("database schema: {0}")]
+    Schema(String),
+    /// The database URL is neither `sqlite:PATH` (or a path) nor `postgres://...`.
+    #[error("database URL: {0}")]
+    Url(String),
     /// A stored value no longer parses (a key, a push address).
     #[error("database: corrupt {0}")]
     Corrupt(&'static str),
@@ -46,7 +74,7 @@ pub enum DbError {
 /// Shorthand for results of this module.
 pub type DbResult<T> = Result<T, DbError>;
 
-/// Gives a state enum its stored names: `as_str`, and rusqlite's `ToSql`/`FromSql`, so rows map
+/// Gives a state enum its stored names: `as_str`, and [`sql::ToSql`]/[`sql::FromSql`], so rows map
 /// to it directly and a name this code does not know is an error, never a default.
 macro_rules! stored_names {
     ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
@@ -71,21 +99,17 @@ macro_rules! stored_names {
             }
         }
 
-        impl rusqlite::types::ToSql for $ty {
-            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-                Ok(self.as_str().into())
+        impl $crate::db::sql::ToSql for $ty {
+            fn to_value(&self) -> $crate::db::sql::Value {
+                $crate::db::sql::Value::Text(self.as_str().to_owned())
             }
         }
 
-        impl rusqlite::types::FromSql for $ty {
-            fn column_result(
-                value: rusqlite::types::ValueRef<'_>,
-            ) -> rusqlite::types::FromSqlResult<Self> {
-                match value.as_str()? {
+        impl $crate::db::sql::FromSql for $ty {
+            fn from_value(value: &$crate::db::sql::Value) -> Result<Self, String> {
+                match <String as $crate::db::sql::FromSql>::from_value(value)?.as_str() {
                     $($name => Ok(Self::$variant),)+
-                    other => Err(rusqlite::types::FromSqlError::Other(
-                        format!("unknown {} {other:?}", stringify!($ty)).into(),
-                    )),
+                    other => Err(format!("unknown {} {other:?}", stringify!($ty))),
                 }
             }
         }
@@ -95,20 +119,93 @@ pub(crate) use stored_names;
 
 /// A column holding one of the protocol's names (`Purpose`, `UserVerification`): a name this
 /// code does not know is an error, never a default.
-pub(crate) fn named<T>(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<T>
+pub(crate) fn named<T>(row: &Row, index: usize) -> DbResult<T>
 where
     T: std::str::FromStr,
-    T::Err: std::error::Error + Send + Sync + 'static,
+    T::Err: std::fmt::Display,
 {
     let text: String = row.get(index)?;
-    text.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
-    })
+    text.parse()
+        .map_err(|e: T::Err| DbError::Column(index, e.to_string()))
 }
 
-/// The portal's database: one SQLite connection behind a mutex (see the module docs).
+/// Where the portal keeps its state, from `--db`: `sqlite:PATH`, a bare path (SQLite), or
+/// `postgres://` / `postgresql://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server (the URL, password and all: never logged).
+    Postgres(String),
+}
+
+impl Location {
+    /// Reads `--db`.
+    pub fn parse(text: &str) -> Result<Self, DbError> {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return Ok(Self::Postgres(text.to_owned()));
+        }
+        let path = text.strip_prefix("sqlite:").unwrap_or(text);
+        if path.is_empty() || path.contains("://") {
+            return Err(DbError::Url(
+                "expected sqlite:PATH, a file path, or postgres://...".into(),
+            ));
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    /// What to show in messages: the file, or the server without its password.
+    pub fn display(&self) -> String {
+        match self {
+            Self::Sqlite(path) => path.display().to_string(),
+            Self::Postgres(url) => match url.parse::<tokio_postgres::Config>() {
+                Ok(config) => {
+                    let hosts: Vec<String> = config
+                        .get_hosts()
+                        .iter()
+                        .map(|h| match h {
+                            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+                        })
+                        .collect();
+                    format!(
+                        "postgres://{}/{}",
+                        hosts.join(","),
+                        config.get_dbname().unwrap_or("")
+                    )
+                }
+                Err(_) => "postgres://(unreadable URL)".into(),
+            },
+        }
+    }
+}
+
+/// Creates an empty schema with a random name on the PostgreSQL server at `url`, and returns
+/// the URL that uses it (its `search_path`): a database of its own for a test, without the cost
+/// of `CREATE DATABASE`.
+pub fn fresh_postgres(url: &str) -> DbResult<String> {
+    let schema = format!("t_{}", hex::encode(crate::app::tokens::random_bytes::<8>()));
+    let pg = sql::Postgres::connect(url, 1)?;
+    pg.conn()?.batch(&format!("CREATE SCHEMA {schema}"))?;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{separator}options=-csearch_path%3D{schema}"))
+}
+
+enum Backend {
+    Sqlite(Mutex<Connection>),
+    Postgres(sql::Postgres),
+}
+
+/// Most connections one portal holds to PostgreSQL.
+const POSTGRES_POOL: usize = 16;
+
+/// How often a PostgreSQL transaction aborted for a conflict is run again before the error is
+/// returned.
+const RETRIES: u32 = 20;
+
+/// The portal's database (see the module docs).
 pub struct Db {
-    conn: Mutex<Connection>,
+    backend: Backend,
 }
 
 impl std::fmt::Debug for Db {
@@ -126,9 +223,37 @@ pub(crate) fn to_i64(value: u64) -> i64 {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the SQLite database at `path`.
     pub fn open(path: &Path) -> DbResult<Self> {
         Self::init(Connection::open(path)?)
+    }
+
+    /// Opens the database at `location`, bringing its schema up to date.
+    pub fn open_at(location: &Location) -> DbResult<Self> {
+        match location {
+            Location::Sqlite(path) => Self::open(path),
+            Location::Postgres(url) => Self::postgres(url),
+        }
+    }
+
+    /// Connects to PostgreSQL at `url` and brings the schema up to date (several portals may
+    /// start at once: the migrations take a lock).
+    pub fn postgres(url: &str) -> DbResult<Self> {
+        let pg = sql::Postgres::connect(url, POSTGRES_POOL)?;
+        schema::migrate_postgres(&mut pg.conn()?)?;
+        Ok(Self {
+            backend: Backend::Postgres(pg),
+        })
+    }
+
+    /// A private database for a test: in memory, or, when `ASSENT_TEST_POSTGRES` holds a
+    /// PostgreSQL URL, a schema of its own on that server ([`fresh_postgres`]), so that the same
+    /// tests run on both engines.
+    pub fn for_tests() -> DbResult<Self> {
+        match std::env::var("ASSENT_TEST_POSTGRES") {
+            Ok(url) if !url.is_empty() => Self::postgres(&fresh_postgres(&url)?),
+            _ => Self::in_memory(),
+        }
     }
 
     /// A private in-memory database (tests).
@@ -142,32 +267,115 @@ impl Db {
         conn.execute_batch(schema::PRAGMAS)?;
         schema::migrations().to_latest(&mut conn)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            backend: Backend::Sqlite(Mutex::new(conn)),
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// The engine behind this database.
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    fn sqlite(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+        conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `work` on a connection: statements that are each atomic, but not one transaction
+    /// (on SQLite they still run under the one connection's lock).
+    pub(crate) fn with<T>(
+        &self,
+        mut work: impl FnMut(&mut dyn Conn) -> DbResult<T>,
+    ) -> DbResult<T> {
+        match &self.backend {
+            Backend::Sqlite(conn) => work(&mut sql::SqliteConn(&Self::sqlite(conn))),
+            Backend::Postgres(pg) => {
+                let mut conn = pg.conn()?;
+                let mut tries = 0;
+                loop {
+                    match work(&mut conn) {
+                        Err(e) if sql::retryable(&e) && tries < RETRIES => tries += 1,
+                        other => return other,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `work` as one transaction, committed if it returns `Ok` and rolled back otherwise.
+    /// Transactions are serial: SQLite's `BEGIN IMMEDIATE`, PostgreSQL's `SERIALIZABLE` (run
+    /// again, from the start, when the server aborts it for a conflict), so `work` must not
+    /// have effects outside the database.
+    pub(crate) fn tx<T>(&self, mut work: impl FnMut(&mut dyn Conn) -> DbResult<T>) -> DbResult<T> {
+        match &self.backend {
+            Backend::Sqlite(conn) => {
+                let guard = Self::sqlite(conn);
+                guard.execute_batch("BEGIN IMMEDIATE")?;
+                match work(&mut sql::SqliteConn(&guard)) {
+                    Ok(value) => match guard.execute_batch("COMMIT") {
+                        Ok(()) => Ok(value),
+                        Err(e) => {
+                            let _ = guard.execute_batch("ROLLBACK");
+                            Err(e.into())
+                        }
+                    },
+                    Err(e) => {
+                        let _ = guard.execute_batch("ROLLBACK");
+                        Err(e)
+                    }
+                }
+            }
+            Backend::Postgres(pg) => {
+                let mut conn = pg.conn()?;
+                let mut tries = 0;
+                loop {
+                    conn.batch("BEGIN ISOLATION LEVEL SERIALIZABLE")?;
+                    let result = work(&mut conn).and_then(|value| {
+                        conn.batch("COMMIT")?;
+                        Ok(value)
+                    });
+                    match result {
+                        Ok(value) => return Ok(value),
+                        Err(e) => {
+                            let _ = conn.batch("ROLLBACK");
+                            if !(sql::retryable(&e) && tries < RETRIES) {
+                                return Err(e);
+                            }
+                            tries += 1;
+                            // Let the transaction that won finish before trying again.
+                            std::thread::sleep(std::time::Duration::from_micros(
+                                200 * u64::from(tries),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// A stored setting (the portal's signing key).
     pub fn setting(&self, name: &str) -> DbResult<Option<Vec<u8>>> {
-        Ok(self
-            .conn()
-            .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+        self.with(|c| {
+            c.query_opt("SELECT value FROM settings WHERE name = ?1", [name], |r| {
                 r.get(0)
             })
-            .optional()?)
+        })
     }
 
-    /// Stores a setting.
-    pub fn set_setting(&self, name: &str, value: &[u8]) -> DbResult<()> {
-        self.conn().execute(
-            "INSERT INTO settings (name, value) VALUES (?1, ?2)
-             ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-            params![name, value],
-        )?;
-        Ok(())
+    /// Stores a setting, unless one of that name exists (two portals starting at once on a
+    /// new database keep one key); returns the setting now stored.
+    pub fn set_setting(&self, name: &str, value: &[u8]) -> DbResult<Vec<u8>> {
+        self.tx(|c| {
+            c.execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                params![name, value],
+            )?;
+            c.query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+        })
     }
 }
 

@@ -1,11 +1,9 @@
 //! Browser sessions.
 
-use rusqlite::{OptionalExtension, params};
-
 use super::challenges::{self, ChallengeRow};
 use super::events::{self, LogLine};
 use super::users::{self, User};
-use super::{Db, DbResult, stored_names, to_i64, to_u64};
+use super::{Conn, Db, DbResult, Dialect, Row, params, stored_names, to_i64, to_u64};
 
 /// A browser session's progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +92,7 @@ impl SessionEnd {
 /// withdraws the requests they were waiting for, so that devices' pending lists and polls stop
 /// showing them.
 pub(super) fn end_user_sessions(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &mut dyn Conn,
     user_id: i64,
     why: SessionEnd,
     waiting_only: bool,
@@ -157,7 +155,7 @@ impl Session {
 const SESSION_COLUMNS: &str = "id, user_id, state, csrf, ip, user_agent, expires_at, challenge, \
      enrollment, step_up_at, idle_seconds";
 
-fn session_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
+fn session_row(row: &Row) -> DbResult<Session> {
     Ok(Session {
         id: row.get(0)?,
         user_id: row.get(1)?,
@@ -168,8 +166,8 @@ fn session_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
         expires_at: to_u64(row.get(6)?),
         challenge: row.get(7)?,
         enrollment: row.get(8)?,
-        step_up_at: row.get::<_, Option<i64>>(9)?.map(to_u64),
-        idle_seconds: row.get::<_, Option<i64>>(10)?.map(to_u64),
+        step_up_at: row.get::<Option<i64>>(9)?.map(to_u64),
+        idle_seconds: row.get::<Option<i64>>(10)?.map(to_u64),
     })
 }
 
@@ -178,7 +176,8 @@ impl Db {
 
     /// Stores a new session.
     pub fn create_session(&self, s: &Session, now: u64) -> DbResult<()> {
-        self.conn().execute(
+        self.with(|c| {
+            c.execute(
             "INSERT INTO sessions (id, user_id, state, csrf, ip, user_agent, expires_at, challenge,
                  enrollment, step_up_at, created_at, idle_seconds)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -196,15 +195,15 @@ impl Db {
                 to_i64(now),
                 s.idle_seconds.map(to_i64),
             ],
-        )?;
+        )
+        })?;
         Ok(())
     }
 
     /// A live session by its hashed id.
     pub fn session(&self, id: &str, now: u64) -> DbResult<Option<Session>> {
-        Ok(self
-            .conn()
-            .query_row(
+        self.with(|c| {
+            c.query_opt(
                 &format!(
                     "SELECT {SESSION_COLUMNS} FROM sessions
                      WHERE id = ?1 AND expires_at > ?2 AND ended IS NULL"
@@ -212,19 +211,18 @@ impl Db {
                 params![id, to_i64(now)],
                 session_row,
             )
-            .optional()?)
+        })
     }
 
     /// Why the session `id` ended, if it ended before its time and has not expired since.
     pub fn session_ending(&self, id: &str, now: u64) -> DbResult<Option<SessionEnd>> {
-        Ok(self
-            .conn()
-            .query_row(
+        self.with(|c| {
+            c.query_opt(
                 "SELECT ended FROM sessions WHERE id = ?1 AND expires_at > ?2 AND ended IS NOT NULL",
                 params![id, to_i64(now)],
                 |r| r.get(0),
             )
-            .optional()?)
+        })
     }
 
     /// The live session `id`, its user and the challenge it waits for, read under one lock
@@ -241,86 +239,90 @@ impl Db {
         now: u64,
         longest: u64,
     ) -> DbResult<Result<(Session, User, Option<ChallengeRow>), Option<SessionEnd>>> {
-        let conn = self.conn();
-        let mut session = conn
-            .prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions
-                 WHERE id = ?1 AND expires_at > ?2 AND ended IS NULL"
-            ))?
-            .query_row(params![id, to_i64(now)], session_row)
-            .optional()?;
-        if let Some(s) = &mut session
-            && s.state == SessionState::SignedIn
-            && s.idle_seconds.is_some()
-        {
-            s.expires_at = conn
-                .prepare_cached(
-                    "UPDATE sessions SET expires_at = min(?2 + idle_seconds, created_at + ?3)
-                     WHERE id = ?1 RETURNING expires_at",
-                )?
-                .query_row(params![id, to_i64(now), to_i64(longest)], |r| {
-                    r.get::<_, i64>(0)
-                })
-                .map(to_u64)?;
-        }
-        if let Some(session) = session
-            && let Some(user) = users::user_on(&conn, session.user_id)?
-        {
-            let challenge = match &session.challenge {
-                Some(id) => challenges::challenge_on(&conn, id)?,
-                None => None,
-            };
-            return Ok(Ok((session, user, challenge)));
-        }
-        let ending = conn
-            .prepare_cached(
+        self.with(|conn| {
+            let mut session = conn.query_opt(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions
+                     WHERE id = ?1 AND expires_at > ?2 AND ended IS NULL"
+                ),
+                params![id, to_i64(now)],
+                session_row,
+            )?;
+            if let Some(s) = &mut session
+                && s.state == SessionState::SignedIn
+                && s.idle_seconds.is_some()
+            {
+                let least = match conn.dialect() {
+                    Dialect::Sqlite => "min",
+                    Dialect::Postgres => "least",
+                };
+                s.expires_at = conn
+                    .query_row(
+                        &format!(
+                            "UPDATE sessions SET expires_at = {least}(?2 + idle_seconds, created_at + ?3)
+                             WHERE id = ?1 RETURNING expires_at"
+                        ),
+                        params![id, to_i64(now), to_i64(longest)],
+                        |r| r.get::<i64>(0),
+                    )
+                    .map(to_u64)?;
+            }
+            if let Some(session) = session
+                && let Some(user) = users::user_on(conn, session.user_id)?
+            {
+                let challenge = match &session.challenge {
+                    Some(id) => challenges::challenge_on(conn, id)?,
+                    None => None,
+                };
+                return Ok(Ok((session, user, challenge)));
+            }
+            let ending = conn.query_opt(
                 "SELECT ended FROM sessions WHERE id = ?1 AND expires_at > ?2 AND ended IS NOT NULL",
-            )?
-            .query_row(params![id, to_i64(now)], |r| r.get(0))
-            .optional()?;
-        Ok(Err(ending))
+                params![id, to_i64(now)],
+                |r| r.get(0),
+            )?;
+            Ok(Err(ending))
+        })
     }
 
     /// Updates a session's progress, and writes the event that records it (when given) in the
     /// same transaction.
     pub fn update_session(&self, s: &Session, line: Option<&LogLine<'_>>) -> DbResult<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.prepare_cached(
-            "UPDATE sessions SET state = ?2, expires_at = ?3, challenge = ?4, enrollment = ?5,
-                 step_up_at = ?6
-             WHERE id = ?1",
-        )?
-        .execute(params![
-            s.id,
-            s.state,
-            to_i64(s.expires_at),
-            s.challenge,
-            s.enrollment,
-            s.step_up_at.map(to_i64)
-        ])?;
-        if let Some(line) = line {
-            events::insert(&tx, line)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.tx(|tx| {
+            tx.execute(
+                "UPDATE sessions SET state = ?2, expires_at = ?3, challenge = ?4, enrollment = ?5,
+                     step_up_at = ?6
+                 WHERE id = ?1",
+                params![
+                    s.id,
+                    s.state,
+                    to_i64(s.expires_at),
+                    s.challenge,
+                    s.enrollment,
+                    s.step_up_at.map(to_i64)
+                ],
+            )?;
+            if let Some(line) = line {
+                events::insert(tx, line)?;
+            }
+            Ok(())
+        })
     }
 
     /// Ends a session for `why` and withdraws the request it was waiting for. The row stays
     /// until it would have expired, so the pages can say what ended it.
     pub fn end_session(&self, id: &str, why: SessionEnd) -> DbResult<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE challenges SET status = 'cancelled' WHERE session = ?1 AND status = 'pending'",
-            [id],
-        )?;
-        tx.execute(
-            "UPDATE sessions SET ended = ?2 WHERE id = ?1 AND ended IS NULL",
-            params![id, why],
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.tx(|tx| {
+            tx.execute(
+                "UPDATE challenges SET status = 'cancelled' WHERE session = ?1 AND status = 'pending'",
+                [id],
+            )?;
+            tx.execute(
+                "UPDATE sessions SET ended = ?2 WHERE id = ?1 AND ended IS NULL",
+                params![id, why],
+            )?;
+            Ok(())
+        })
     }
 }
 
@@ -332,7 +334,7 @@ mod tests {
 
     /// A user with device `d1` and a session `s1` waiting at the password step until 200.
     fn waiting() -> (Db, i64) {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         db.create_session(&session("s1", id, SessionState::Password, 200), 1)
             .unwrap();
@@ -421,7 +423,7 @@ mod tests {
     /// life; one not signed in yet, and a user's session, are not extended.
     #[test]
     fn a_console_session_slides_its_expiry_on_each_visit() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "root", "d1");
         let mut console = session("c1", id, SessionState::SignedIn, 900);
         console.idle_seconds = Some(900);

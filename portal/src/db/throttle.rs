@@ -1,8 +1,6 @@
 //! The password throttle: wrong passwords counted per address and per user name.
 
-use rusqlite::params;
-
-use super::{Db, DbResult, to_i64, to_u64};
+use super::{Db, DbResult, params, to_i64, to_u64};
 
 impl Db {
     // ---- wrong passwords
@@ -20,50 +18,50 @@ impl Db {
         since: u64,
         (ip_limit, name_limit): (u32, u32),
     ) -> DbResult<Result<i64, u64>> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "DELETE FROM password_failures WHERE at <= ?1",
-            [to_i64(since)],
-        )?;
-        let mut blocked = None;
-        for (column, value, limit) in [("ip", ip, ip_limit), ("name", name, name_limit)] {
-            let sql = format!(
-                "SELECT COUNT(*), MIN(at) FROM password_failures WHERE {column} = ?1 AND at > ?2"
-            );
-            let (count, oldest): (u32, Option<i64>) =
-                tx.query_row(&sql, params![value, to_i64(since)], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?;
-            if count >= limit {
-                let oldest = oldest.map_or(now, to_u64);
-                blocked = Some(blocked.map_or(oldest, |b: u64| b.max(oldest)));
+        self.tx(|tx| {
+            tx.execute(
+                "DELETE FROM password_failures WHERE at <= ?1",
+                [to_i64(since)],
+            )?;
+            let mut blocked = None;
+            for (column, value, limit) in [("ip", ip, ip_limit), ("name", name, name_limit)] {
+                let sql = format!(
+                    "SELECT COUNT(*), MIN(at) FROM password_failures WHERE {column} = ?1 AND at > ?2"
+                );
+                let (count, oldest): (u32, Option<i64>) =
+                    tx.query_row(&sql, params![value, to_i64(since)], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
+                if count >= limit {
+                    let oldest = oldest.map_or(now, to_u64);
+                    blocked = Some(blocked.map_or(oldest, |b: u64| b.max(oldest)));
+                }
             }
-        }
-        if let Some(oldest) = blocked {
-            return Ok(Err(oldest));
-        }
-        let row = tx.query_row(
-            "INSERT INTO password_failures (ip, name, at) VALUES (?1, ?2, ?3) RETURNING rowid",
-            params![ip, name, to_i64(now)],
-            |r| r.get(0),
-        )?;
-        tx.commit()?;
-        Ok(Ok(row))
+            if let Some(oldest) = blocked {
+                return Ok(Err(oldest));
+            }
+            let row = tx.query_row(
+                "INSERT INTO password_failures (ip, name, at) VALUES (?1, ?2, ?3) RETURNING rowid",
+                params![ip, name, to_i64(now)],
+                |r| r.get(0),
+            )?;
+            Ok(Ok(row))
+        })
     }
 
     /// Forgets the wrong passwords for the user-name hash `name`, and the attempt `row` if any
     /// (after the right password, or the help desk's unlock). Those counted against the client
     /// addresses stay.
     pub fn clear_password_failures(&self, name: &str, row: Option<i64>) -> DbResult<()> {
-        let conn = self.conn();
-        conn.execute("DELETE FROM password_failures WHERE rowid = ?1", [row])?;
-        // Still counted for their addresses, no longer for the name.
-        conn.execute(
-            "UPDATE password_failures SET name = '' WHERE name = ?1",
-            [name],
-        )?;
-        Ok(())
+        self.tx(|conn| {
+            conn.execute("DELETE FROM password_failures WHERE rowid = ?1", [row])?;
+            // Still counted for their addresses, no longer for the name.
+            conn.execute(
+                "UPDATE password_failures SET name = '' WHERE name = ?1",
+                [name],
+            )?;
+            Ok(())
+        })
     }
 }
 
@@ -82,7 +80,7 @@ mod tests {
     /// window, one more is let through.
     #[test]
     fn an_address_is_limited_within_the_window() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         for (i, now) in (100..103).enumerate() {
             assert!(attempt(&db, "ip-a", &format!("name-{i}"), now, (3, 10)).is_ok());
         }
@@ -97,7 +95,7 @@ mod tests {
     /// A name gets `name_limit` attempts in the window, from any addresses.
     #[test]
     fn a_name_is_limited_across_addresses() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         assert!(attempt(&db, "ip-a", "alice", 100, (10, 2)).is_ok());
         assert!(attempt(&db, "ip-b", "alice", 105, (10, 2)).is_ok());
         assert_eq!(attempt(&db, "ip-c", "alice", 110, (10, 2)), Err(100));
@@ -108,7 +106,7 @@ mod tests {
     /// have left the window before an attempt is let through).
     #[test]
     fn blocked_twice_the_later_oldest_attempt_counts() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         for (ip, name, now) in [("ip-a", "x", 100), ("ip-a", "y", 101)] {
             assert!(attempt(&db, ip, name, now, (2, 2)).is_ok());
         }
@@ -122,7 +120,7 @@ mod tests {
     /// still count against their addresses.
     #[test]
     fn clearing_forgets_the_name_but_not_the_addresses() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         assert!(attempt(&db, "ip-a", "alice", 100, (10, 2)).is_ok());
         let right = attempt(&db, "ip-b", "alice", 101, (10, 2)).unwrap();
         assert_eq!(attempt(&db, "ip-c", "alice", 102, (10, 2)), Err(100));

@@ -1,10 +1,9 @@
 //! Users: accounts, their second factors and the TOTP lockout.
 
-use rusqlite::{OptionalExtension, params};
-
 use super::devices::retire_devices;
 use super::sessions::{SessionEnd, end_user_sessions};
-use super::{Db, DbResult, stored_names, to_i64, to_u64};
+use super::sql::Value;
+use super::{Conn, Db, DbResult, Row, params, stored_names, to_i64, to_u64};
 
 /// A console account's role: what its holder may do in the help-desk console and its API.
 /// People who only sign in to the portal's applications have none.
@@ -219,7 +218,7 @@ const USER_COLUMNS: &str = "id, username, password_hash, mfa_required, suspended
      locked_until, totp_secret, totp_last_step, device_id, role, must_change_password, \
      mfa_off_until, created_at";
 
-fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+fn user_row(row: &Row) -> DbResult<User> {
     Ok(User {
         id: row.get(0)?,
         username: row.get(1)?,
@@ -227,23 +226,24 @@ fn user_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         mfa_required: row.get(3)?,
         suspended: row.get(4)?,
         failed_totp: row.get(5)?,
-        locked_until: row.get::<_, Option<i64>>(6)?.map(to_u64),
+        locked_until: row.get::<Option<i64>>(6)?.map(to_u64),
         totp_secret: row.get(7)?,
-        totp_last_step: row.get::<_, Option<i64>>(8)?.map(to_u64),
+        totp_last_step: row.get::<Option<i64>>(8)?.map(to_u64),
         device_id: row.get(9)?,
         role: row.get(10)?,
         must_change_password: row.get(11)?,
-        mfa_off_until: row.get::<_, Option<i64>>(12)?.map(to_u64),
+        mfa_off_until: row.get::<Option<i64>>(12)?.map(to_u64),
         created_at: to_u64(row.get(13)?),
     })
 }
 
 /// A user by id, on a connection the caller holds.
-pub(super) fn user_on(conn: &rusqlite::Connection, id: i64) -> DbResult<Option<User>> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
-        .query_row([id], user_row)
-        .optional()?)
+pub(super) fn user_on(conn: &mut dyn Conn, id: i64) -> DbResult<Option<User>> {
+    conn.query_opt(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+        [id],
+        user_row,
+    )
 }
 
 impl Db {
@@ -256,40 +256,41 @@ impl Db {
         password_hash: &str,
         now: u64,
     ) -> DbResult<Option<i64>> {
-        let conn = self.conn();
-        let inserted = conn.execute(
-            "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT(username) DO NOTHING",
-            params![username, password_hash, to_i64(now)],
-        )?;
-        Ok((inserted == 1).then(|| conn.last_insert_rowid()))
+        self.with(|c| {
+            c.query_opt(
+                "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(username) DO NOTHING RETURNING id",
+                params![username, password_hash, to_i64(now)],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// A user by name.
     pub fn user_by_name(&self, username: &str) -> DbResult<Option<User>> {
-        Ok(self
-            .conn()
-            .query_row(
+        self.with(|c| {
+            c.query_opt(
                 &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
                 [username],
                 user_row,
             )
-            .optional()?)
+        })
     }
 
     /// A user by id.
     pub fn user(&self, id: i64) -> DbResult<Option<User>> {
-        user_on(&self.conn(), id)
+        self.with(|c| user_on(c, id))
     }
 
     /// Every user, by name.
     pub fn users(&self) -> DbResult<Vec<User>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {USER_COLUMNS} FROM users ORDER BY username"
-        ))?;
-        let rows = stmt.query_map([], user_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|c| {
+            c.query_map(
+                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"),
+                params![],
+                user_row,
+            )
+        })
     }
 
     /// Creates a console account with `role`, MFA required; `Ok(None)` when the name is taken.
@@ -300,143 +301,159 @@ impl Db {
         role: Role,
         now: u64,
     ) -> DbResult<Option<i64>> {
-        let conn = self.conn();
-        let inserted = conn.execute(
-            "INSERT INTO users (username, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(username) DO NOTHING",
-            params![username, password_hash, role, to_i64(now)],
-        )?;
-        Ok((inserted == 1).then(|| conn.last_insert_rowid()))
+        self.with(|c| {
+            c.query_opt(
+                "INSERT INTO users (username, password_hash, role, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(username) DO NOTHING RETURNING id",
+                params![username, password_hash, role, to_i64(now)],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// Changes a console account's role.
     pub fn set_role(&self, user_id: i64, role: Role) -> DbResult<()> {
-        self.conn().execute(
-            "UPDATE users SET role = ?2 WHERE id = ?1 AND role IS NOT NULL",
-            params![user_id, role],
-        )?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE users SET role = ?2 WHERE id = ?1 AND role IS NOT NULL",
+                params![user_id, role],
+            )
+        })?;
         Ok(())
     }
 
     /// One page of a console search, by name, and how many accounts match in all.
     pub fn find_users(&self, q: &UserQuery<'_>, now: u64) -> DbResult<(Vec<User>, u64)> {
-        use rusqlite::types::Value;
         let mut conditions = vec![match q.accounts {
             Accounts::Users => "role IS NULL",
             Accounts::Admins => "role IS NOT NULL",
         }];
         let mut values: Vec<Value> = Vec::new();
         if !q.name.is_empty() {
-            conditions.push("username LIKE ? ESCAPE '\\'");
-            values.push(Value::Text(like_pattern(q.name)));
+            conditions.push("lower(username) LIKE ? ESCAPE '\\'");
+            values.push(Value::Text(like_pattern(&q.name.to_lowercase())));
         }
         if let Some(status) = q.status {
             conditions.push(status.condition());
             if status == UserStatus::Locked {
-                values.push(Value::Integer(to_i64(now)));
+                values.push(Value::Int(to_i64(now)));
             }
         }
         let filter = conditions.join(" AND ");
-        let conn = self.conn();
-        let total: i64 = conn.query_row(
-            &format!("SELECT count(*) FROM users WHERE {filter}"),
-            rusqlite::params_from_iter(&values),
-            |r| r.get(0),
+        self.with(|conn| {
+            let mut values = values.clone();
+            let total: i64 = conn.query_row(
+                &format!("SELECT count(*) FROM users WHERE {filter}"),
+                values.clone(),
+                |r| r.get(0),
+            )?;
+            values.push(Value::Int(to_i64(q.limit)));
+            values.push(Value::Int(to_i64(q.offset)));
+            let users = conn.query_map(
+            &format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE {filter} ORDER BY username LIMIT ? OFFSET ?"
+            ),
+            values,
+            user_row,
         )?;
-        values.push(Value::Integer(to_i64(q.limit)));
-        values.push(Value::Integer(to_i64(q.offset)));
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE {filter} ORDER BY username LIMIT ? OFFSET ?"
-        ))?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(&values), user_row)?;
-        Ok((rows.collect::<Result<_, _>>()?, to_u64(total)))
+            Ok((users, to_u64(total)))
+        })
     }
 
     /// The dashboard's counts at `now`.
     pub fn counts(&self, now: u64) -> DbResult<Counts> {
-        Ok(self.conn().query_row(
-            "SELECT
+        self.with(|c| {
+            c.query_row(
+                "SELECT
                  count(*) FILTER (WHERE role IS NULL AND locked_until > ?1),
                  count(*) FILTER (WHERE role IS NULL AND suspended = 1),
                  count(*) FILTER (WHERE role IS NULL AND mfa_required = 0),
                  count(*) FILTER (WHERE role IS NULL AND device_id IS NULL),
                  count(*) FILTER (WHERE role IS NOT NULL AND mfa_required = 0)
              FROM users",
-            [to_i64(now)],
-            |r| {
-                Ok(Counts {
-                    locked: to_u64(r.get(0)?),
-                    suspended: to_u64(r.get(1)?),
-                    mfa_removed: to_u64(r.get(2)?),
-                    no_device: to_u64(r.get(3)?),
-                    admins_without_mfa: to_u64(r.get(4)?),
-                })
-            },
-        )?)
+                [to_i64(now)],
+                |r| {
+                    Ok(Counts {
+                        locked: to_u64(r.get(0)?),
+                        suspended: to_u64(r.get(1)?),
+                        mfa_removed: to_u64(r.get(2)?),
+                        no_device: to_u64(r.get(3)?),
+                        admins_without_mfa: to_u64(r.get(4)?),
+                    })
+                },
+            )
+        })
     }
 
     /// Replaces the password hash; a password change the help desk required is done by it.
     pub fn set_password(&self, user_id: i64, password_hash: &str) -> DbResult<()> {
-        self.conn().execute(
-            "UPDATE users SET password_hash = ?2, must_change_password = 0 WHERE id = ?1",
-            params![user_id, password_hash],
-        )?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE users SET password_hash = ?2, must_change_password = 0 WHERE id = ?1",
+                params![user_id, password_hash],
+            )
+        })?;
         Ok(())
     }
 
     /// Requires MFA again (`off_until` `None`), or removes the requirement until `off_until`.
     pub fn set_mfa_required(&self, user_id: i64, off_until: Option<u64>) -> DbResult<()> {
-        self.conn().execute(
-            "UPDATE users SET mfa_required = ?2, mfa_off_until = ?3 WHERE id = ?1",
-            params![user_id, off_until.is_none(), off_until.map(to_i64)],
-        )?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE users SET mfa_required = ?2, mfa_off_until = ?3 WHERE id = ?1",
+                params![user_id, off_until.is_none(), off_until.map(to_i64)],
+            )
+        })?;
         Ok(())
     }
 
     /// Requires MFA again wherever a removal has run out by `now`; returns those users.
     pub fn restore_due_mfa(&self, now: u64) -> DbResult<Vec<i64>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "UPDATE users SET mfa_required = 1, mfa_off_until = NULL
-             WHERE mfa_required = 0 AND mfa_off_until <= ?1 RETURNING id",
-        )?;
-        let rows = stmt.query_map([to_i64(now)], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|c| {
+            c.query_map(
+                "UPDATE users SET mfa_required = 1, mfa_off_until = NULL
+                 WHERE mfa_required = 0 AND mfa_off_until <= ?1 RETURNING id",
+                [to_i64(now)],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// Requires MFA for every console account without it; returns them.
     pub fn require_mfa_for_admins(&self) -> DbResult<Vec<i64>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "UPDATE users SET mfa_required = 1, mfa_off_until = NULL
-             WHERE role IS NOT NULL AND mfa_required = 0 RETURNING id",
-        )?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.with(|c| {
+            c.query_map(
+                "UPDATE users SET mfa_required = 1, mfa_off_until = NULL
+                 WHERE role IS NOT NULL AND mfa_required = 0 RETURNING id",
+                params![],
+                |r| r.get(0),
+            )
+        })
     }
 
     /// Requires (or no longer requires) a new password at the next sign-in.
     pub fn set_must_change_password(&self, user_id: i64, must: bool) -> DbResult<()> {
-        self.conn().execute(
-            "UPDATE users SET must_change_password = ?2 WHERE id = ?1",
-            params![user_id, must],
-        )?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE users SET must_change_password = ?2 WHERE id = ?1",
+                params![user_id, must],
+            )
+        })?;
         Ok(())
     }
 
     /// Suspends or restores; suspending also ends the user's sessions.
     pub fn set_suspended(&self, user_id: i64, suspended: bool) -> DbResult<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE users SET suspended = ?2 WHERE id = ?1",
-            params![user_id, suspended],
-        )?;
-        if suspended {
-            end_user_sessions(&tx, user_id, SessionEnd::Suspended, false)?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.tx(|tx| {
+            tx.execute(
+                "UPDATE users SET suspended = ?2 WHERE id = ?1",
+                params![user_id, suspended],
+            )?;
+            if suspended {
+                end_user_sessions(tx, user_id, SessionEnd::Suspended, false)?;
+            }
+            Ok(())
+        })
     }
 
     /// Decides one TOTP attempt in a single immediate transaction, so concurrent attempts cannot
@@ -451,98 +468,97 @@ impl Db {
         user_id: i64,
         now: u64,
         (max, lock_seconds): (u32, u64),
-        matching: impl FnOnce(&[u8]) -> Option<u64>,
+        matching: impl Fn(&[u8]) -> Option<u64>,
     ) -> DbResult<TotpAttempt> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let Some((failed, locked_until, secret, last_step)) = tx
-            .query_row(
+        self.tx(|tx| {
+            let Some((failed, locked_until, secret, last_step)) = tx.query_opt(
                 "SELECT failed_totp, locked_until, totp_secret, totp_last_step FROM users
                  WHERE id = ?1",
                 [user_id],
                 |r| {
                     Ok((
-                        r.get::<_, u32>(0)?,
-                        r.get::<_, Option<i64>>(1)?.map(to_u64),
-                        r.get::<_, Option<Vec<u8>>>(2)?,
-                        r.get::<_, Option<i64>>(3)?.map(to_u64),
+                        r.get::<u32>(0)?,
+                        r.get::<Option<i64>>(1)?.map(to_u64),
+                        r.get::<Option<Vec<u8>>>(2)?,
+                        r.get::<Option<i64>>(3)?.map(to_u64),
                     ))
                 },
-            )
-            .optional()?
-        else {
-            return Ok(TotpAttempt::NotEnrolled);
-        };
-        if let Some(until) = locked_until.filter(|&until| now < until) {
-            return Ok(TotpAttempt::Locked { until });
-        }
-        let Some(secret) = secret else {
-            return Ok(TotpAttempt::NotEnrolled);
-        };
-        let secret = zeroize::Zeroizing::new(secret);
-        // A lock that has run out leaves a fresh count behind it.
-        let count = if locked_until.is_some() {
-            1
-        } else {
-            failed + 1
-        };
-        let accepted = matching(&secret).filter(|&step| last_step.is_none_or(|last| step > last));
-        let outcome = match accepted {
-            Some(step) => {
-                tx.execute(
-                    "UPDATE users SET totp_last_step = ?2, failed_totp = 0, locked_until = NULL
+            )?
+            else {
+                return Ok(TotpAttempt::NotEnrolled);
+            };
+            if let Some(until) = locked_until.filter(|&until| now < until) {
+                return Ok(TotpAttempt::Locked { until });
+            }
+            let Some(secret) = secret else {
+                return Ok(TotpAttempt::NotEnrolled);
+            };
+            let secret = zeroize::Zeroizing::new(secret);
+            // A lock that has run out leaves a fresh count behind it.
+            let count = if locked_until.is_some() {
+                1
+            } else {
+                failed + 1
+            };
+            let accepted =
+                matching(&secret).filter(|&step| last_step.is_none_or(|last| step > last));
+            let outcome = match accepted {
+                Some(step) => {
+                    tx.execute(
+                        "UPDATE users SET totp_last_step = ?2, failed_totp = 0, locked_until = NULL
                      WHERE id = ?1",
-                    params![user_id, to_i64(step)],
-                )?;
-                TotpAttempt::Accepted
-            }
-            None => {
-                let lock = (count >= max).then(|| now + lock_seconds);
-                tx.execute(
-                    "UPDATE users SET failed_totp = ?2, locked_until = ?3 WHERE id = ?1",
-                    params![user_id, count, lock.map(to_i64)],
-                )?;
-                if lock.is_some() {
-                    // The lock ends every sign-in under way, and withdraws their push requests.
-                    end_user_sessions(&tx, user_id, SessionEnd::LockedOut, true)?;
+                        params![user_id, to_i64(step)],
+                    )?;
+                    TotpAttempt::Accepted
                 }
-                TotpAttempt::Wrong {
-                    count,
-                    locked_until: lock,
+                None => {
+                    let lock = (count >= max).then(|| now + lock_seconds);
+                    tx.execute(
+                        "UPDATE users SET failed_totp = ?2, locked_until = ?3 WHERE id = ?1",
+                        params![user_id, count, lock.map(to_i64)],
+                    )?;
+                    if lock.is_some() {
+                        // The lock ends every sign-in under way, and withdraws their push requests.
+                        end_user_sessions(tx, user_id, SessionEnd::LockedOut, true)?;
+                    }
+                    TotpAttempt::Wrong {
+                        count,
+                        locked_until: lock,
+                    }
                 }
-            }
-        };
-        tx.commit()?;
-        Ok(outcome)
+            };
+            Ok(outcome)
+        })
     }
 
     /// Clears the failure count and any lockout.
     pub fn unlock(&self, user_id: i64) -> DbResult<()> {
-        self.conn().execute(
-            "UPDATE users SET failed_totp = 0, locked_until = NULL WHERE id = ?1",
-            [user_id],
-        )?;
+        self.with(|c| {
+            c.execute(
+                "UPDATE users SET failed_totp = 0, locked_until = NULL WHERE id = ?1",
+                [user_id],
+            )
+        })?;
         Ok(())
     }
 
     /// Removes both factors: the device is retired, its pending challenges cancelled, the TOTP
     /// secret and unused enrollments dropped. The user enrolls again at the next login.
     pub fn reset_mfa(&self, user_id: i64) -> DbResult<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        retire_devices(&tx, user_id, "")?;
-        tx.execute("DELETE FROM enrollments WHERE user_id = ?1", [user_id])?;
-        tx.execute(
-            "UPDATE users SET device_id = NULL, totp_secret = NULL, totp_last_step = NULL,
+        self.tx(|tx| {
+            retire_devices(tx, user_id, "")?;
+            tx.execute("DELETE FROM enrollments WHERE user_id = ?1", [user_id])?;
+            tx.execute(
+                "UPDATE users SET device_id = NULL, totp_secret = NULL, totp_last_step = NULL,
                  failed_totp = 0, locked_until = NULL
              WHERE id = ?1",
-            [user_id],
-        )?;
-        // A reset usually means a lost phone: every session signed in with its factors ends,
-        // not only the sign-ins under way.
-        end_user_sessions(&tx, user_id, SessionEnd::MfaReset, false)?;
-        tx.commit()?;
-        Ok(())
+                [user_id],
+            )?;
+            // A reset usually means a lost phone: every session signed in with its factors ends,
+            // not only the sign-ins under way.
+            end_user_sessions(tx, user_id, SessionEnd::MfaReset, false)?;
+            Ok(())
+        })
     }
 }
 
@@ -575,7 +591,7 @@ mod tests {
     /// A name is taken once: the second create is `Ok(None)` and leaves the first user as it was.
     #[test]
     fn create_user_refuses_a_taken_name() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = db.create_user("alice", "hash-1", 1).unwrap().unwrap();
         assert_eq!(db.create_user("alice", "hash-2", 2).unwrap(), None);
         assert_eq!(
@@ -588,7 +604,7 @@ mod tests {
     /// A new user reads back the same by name and by id, with MFA required and nothing else set.
     #[test]
     fn a_new_user_reads_back_by_name_and_id() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = db.create_user("alice", "phc", 1).unwrap().unwrap();
         let by_name = db.user_by_name("alice").unwrap().unwrap();
         let by_id = db.user(id).unwrap().unwrap();
@@ -609,7 +625,7 @@ mod tests {
     /// wait for, and leaves other users alone; restoring lifts only the flag.
     #[test]
     fn suspending_ends_the_users_sessions_and_their_pushes() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         let other = user_with_device(&db, "bob", "d2");
         db.create_session(&session("in", id, SessionState::SignedIn, 500), 1)
@@ -649,7 +665,7 @@ mod tests {
     /// sign-ins under way (and withdraws their pushes) but not the signed-in sessions.
     #[test]
     fn wrong_codes_count_and_lock_at_the_limit() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         db.create_session(&session("in", id, SessionState::SignedIn, 5000), 1)
             .unwrap();
@@ -694,7 +710,7 @@ mod tests {
     /// While locked, even a right code is refused and the code is not looked at.
     #[test]
     fn a_locked_account_refuses_without_checking_the_code() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = totp_user(&db, "alice");
         for _ in 0..3 {
             wrong(&db, id, 1000);
@@ -716,7 +732,7 @@ mod tests {
     /// counts as wrong; a later step is accepted, remembered, and clears the count.
     #[test]
     fn a_code_works_once() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = totp_user(&db, "alice");
         let reused = db
             .totp_attempt(id, 1000, LIMITS, |secret| {
@@ -758,7 +774,7 @@ mod tests {
     /// stale lock), so one more wrong code does not lock again.
     #[test]
     fn a_lock_that_ran_out_starts_a_new_count() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = totp_user(&db, "alice");
         for _ in 0..3 {
             wrong(&db, id, 1000);
@@ -785,7 +801,7 @@ mod tests {
     /// No TOTP secret, or no such user: `NotEnrolled`, and the check is not called.
     #[test]
     fn totp_without_a_secret_is_not_enrolled() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = db.create_user("alice", "hash", 1).unwrap().unwrap();
         for user in [id, id + 1] {
             let attempt = db
@@ -799,7 +815,7 @@ mod tests {
     /// Unlocking clears the count and the lock: a right code is accepted at once.
     #[test]
     fn unlock_clears_the_lock() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = totp_user(&db, "alice");
         for _ in 0..3 {
             wrong(&db, id, 1000);
@@ -815,7 +831,7 @@ mod tests {
     /// enrollments, and ends every session of the user.
     #[test]
     fn reset_mfa_removes_both_factors_and_ends_sessions() {
-        let db = Db::in_memory().unwrap();
+        let db = Db::for_tests().unwrap();
         let id = user_with_device(&db, "alice", "d1");
         fixtures::enrollment(&db, id, "unused", b"other");
         db.create_session(&session("in", id, SessionState::SignedIn, 500), 1)
