@@ -8,7 +8,14 @@
 //!     [--relay-cpus 0 --load-cpus 1]
 //!     [--phases sustained,latency,inflight,inflight-http1,overload]
 //!     [--relay-wrap "heaptrack -o /tmp/relay"]
+//! target/release/examples/relay-load --direct local|forwarded [--streams 64] [--seconds 10]
 //! ```
+//!
+//! `--direct` measures direct delivery instead (sustained phase only): pushes for `--streams`
+//! open Server-Sent-Events streams, which this tool reads. `local`: one relay holds the streams
+//! and takes the pushes. `forwarded`: a `nats-server -js` on loopback and two relays in its
+//! fleet; the streams are on relay B, the pushes go to relay A, which forwards each over NATS.
+//! CPU is reported per process and per push.
 //!
 //! `--relay-cpus`/`--load-cpus` pin the relay and this tool (load generator and mock APNs) to
 //! disjoint CPUs with `taskset`, so the relay's pushes/s on its own cores is measured rather than
@@ -43,6 +50,9 @@ struct Args {
     load_cpus: Option<String>,
     relay_wrap: Vec<String>,
     phases: Vec<String>,
+    /// `local` or `forwarded`: the direct-delivery benchmark instead of the APNs one.
+    direct: Option<String>,
+    streams: usize,
 }
 
 impl Args {
@@ -60,6 +70,8 @@ fn args() -> Args {
         load_cpus: None,
         relay_wrap: Vec::new(),
         phases: vec!["all".to_owned()],
+        direct: None,
+        streams: 64,
     };
     let v: Vec<String> = std::env::args().collect();
     for w in v.windows(2) {
@@ -71,10 +83,19 @@ fn args() -> Args {
             "--load-cpus" => a.load_cpus = Some(w[1].clone()),
             "--relay-wrap" => a.relay_wrap = w[1].split_whitespace().map(str::to_owned).collect(),
             "--phases" => a.phases = w[1].split(',').map(str::to_owned).collect(),
+            "--direct" => a.direct = Some(w[1].clone()),
+            "--streams" => a.streams = w[1].parse().unwrap(),
             _ => {}
         }
     }
     a.seconds = a.seconds.clamp(1, 60);
+    a.streams = a.streams.max(1);
+    if let Some(mode) = &a.direct {
+        assert!(
+            mode == "local" || mode == "forwarded",
+            "--direct is local or forwarded, not {mode}"
+        );
+    }
     a
 }
 
@@ -348,6 +369,11 @@ connections = 2
     );
     let path = dir.path().join("relay.toml");
     std::fs::write(&path, config).unwrap();
+    (spawn_relay(args, &path), addr)
+}
+
+/// Runs the release `push-relay` binary beside this tool with the settings file `path`.
+fn spawn_relay(args: &Args, path: &std::path::Path) -> Child {
     let exe = std::env::current_exe().unwrap();
     let bin = exe.parent().unwrap().parent().unwrap().join("push-relay");
     // taskset execs the relay (same pid); a profiler wrapper is a parent process, see `relay_pid`.
@@ -357,13 +383,12 @@ connections = 2
     }
     argv.extend(args.relay_wrap.iter().map(Into::into));
     argv.push(bin.clone().into());
-    let child = Command::new(&argv[0])
+    Command::new(&argv[0])
         .args(&argv[1..])
         .arg("--config")
-        .arg(&path)
+        .arg(path)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e} (build it with --bins)", bin.display()));
-    (child, addr)
+        .unwrap_or_else(|e| panic!("cannot start {}: {e} (build it with --bins)", bin.display()))
 }
 
 /// The relay's own pid: the child's, unless a wrapper (a profiler's script) runs it as its child.
@@ -414,6 +439,9 @@ fn main() {
 }
 
 async fn run(args: Args) {
+    if args.direct.is_some() {
+        return direct::run(&args).await;
+    }
     let apns = MockApns::start().await;
     apns.state.record.store(false, Ordering::Relaxed);
     let dir = tempfile::tempdir().unwrap();
@@ -597,4 +625,260 @@ async fn run(args: Args) {
         "SIGTERM -> exited {status} in {:.2} s",
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// The direct-delivery benchmark: `--direct local|forwarded`.
+mod direct {
+    use super::*;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use support::nats::NatsServer;
+
+    /// A relay for direct pushes only, in the fleet of `nats` if given.
+    fn start(
+        args: &Args,
+        dir: &tempfile::TempDir,
+        name: &str,
+        nats: Option<&str>,
+    ) -> (Child, SocketAddr) {
+        let port = support::nats::free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let fleet = nats
+            .map(|url| format!("\n[nats]\nurl = \"{url}\"\n"))
+            .unwrap_or_default();
+        let config = format!(
+            r#"
+listen = "{addr}"
+max_in_flight = {MAX_IN_FLIGHT}
+max_in_flight_per_tenant = {MAX_IN_FLIGHT}
+log_level = "warn"
+
+[direct]
+queue = 1024
+
+[[tenants]]
+id = "load"
+api_key_sha256 = "{key}"
+rate_per_second = 1000000000.0
+burst = 1000000000
+{fleet}"#,
+            key = push_relay::tenant::sha256_hex(KEY.as_bytes()),
+        );
+        let path = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, config).unwrap();
+        (spawn_relay(args, &path), addr)
+    }
+
+    async fn until_ready(addr: SocketAddr, fleet: bool) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                let r = support::client::get(addr, "/readyz").await.text;
+                if r == "ready" || (!fleet && r.starts_with("ready")) {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "relay {addr} not ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Opens a stream for `token` and counts the pushes that arrive on it into `seen`.
+    async fn open_stream(addr: SocketAddr, token: &str, seen: Arc<AtomicU64>) {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(
+            format!("GET /v1/direct/stream HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer {token}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut head = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        while !String::from_utf8_lossy(&head).contains("\r\n\r\n") {
+            let n = tcp.read(&mut buf).await.unwrap();
+            assert!(n > 0, "stream refused: {}", String::from_utf8_lossy(&head));
+            head.extend_from_slice(&buf[..n]);
+        }
+        assert!(String::from_utf8_lossy(&head).contains("200 OK"));
+        tokio::spawn(async move {
+            const NEEDLE: &[u8] = b"event: push";
+            let mut carry: Vec<u8> = Vec::new();
+            loop {
+                let n = match tcp.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                carry.extend_from_slice(&buf[..n]);
+                let found = carry.windows(NEEDLE.len()).filter(|w| *w == NEEDLE).count();
+                seen.fetch_add(found as u64, Ordering::Relaxed);
+                let keep = carry.len().min(NEEDLE.len() - 1);
+                carry.drain(..carry.len() - keep);
+            }
+        });
+    }
+
+    fn bodies(tokens: &[String]) -> Vec<Bytes> {
+        let now = support::tls::now_unix();
+        let payload = "A".repeat(400);
+        tokens
+            .iter()
+            .map(|t| {
+                Bytes::from(
+                    serde_json::json!({"platform": "direct", "device_token": t, "payload": payload, "expires_at": now + 50})
+                        .to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Closed loop over `bodies`: worker `i` pushes to stream `i % bodies.len()`.
+    async fn closed_loop(
+        senders: &[Sender],
+        concurrency: usize,
+        until: Instant,
+        bodies: &[Bytes],
+    ) -> Tally {
+        let mut tasks = Vec::new();
+        for i in 0..concurrency {
+            let mut s = senders[i % senders.len()].clone();
+            let b = bodies[i % bodies.len()].clone();
+            tasks.push(tokio::spawn(async move {
+                let mut t = Tally::default();
+                while Instant::now() < until {
+                    let (st, took) = one(&mut s, KEY, b.clone()).await;
+                    t.add(st, took);
+                }
+                t
+            }));
+        }
+        let mut all = Tally::default();
+        for t in tasks {
+            all.merge(t.await.unwrap());
+        }
+        all
+    }
+
+    pub async fn run(args: &Args) {
+        let forwarded = args.direct.as_deref() == Some("forwarded");
+        let dir = tempfile::tempdir().unwrap();
+        let nats = if forwarded {
+            Some(NatsServer::start().await)
+        } else {
+            None
+        };
+        let url = nats.as_ref().map(NatsServer::url);
+        let (mut a, a_addr) = start(args, &dir, "a", url.as_deref());
+        until_ready(a_addr, forwarded).await;
+        let (mut b, b_addr) = if forwarded {
+            let (b, addr) = start(args, &dir, "b", url.as_deref());
+            until_ready(addr, true).await;
+            (Some(b), addr)
+        } else {
+            (None, a_addr)
+        };
+        println!(
+            "# push-relay direct-delivery benchmark: {} ({} streams on {}, pushes to {})",
+            if forwarded {
+                "forwarded over NATS"
+            } else {
+                "local"
+            },
+            args.streams,
+            if forwarded { "relay B" } else { "the relay" },
+            if forwarded { "relay A" } else { "the relay" },
+        );
+        let seen = Arc::new(AtomicU64::new(0));
+        let tokens: Vec<String> = (0..args.streams)
+            .map(|_| push_relay::direct::new_token())
+            .collect();
+        for t in &tokens {
+            open_stream(b_addr, t, seen.clone()).await;
+        }
+        let bodies = bodies(&tokens);
+        let mut senders = Vec::new();
+        for _ in 0..args.connections {
+            senders.push(connect(a_addr).await);
+        }
+        let _ = closed_loop(
+            &senders,
+            16,
+            Instant::now() + Duration::from_millis(500),
+            &bodies,
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        let pids: Vec<(&str, u32)> = [
+            Some(("relay A", a.id())),
+            b.as_ref().map(|b| ("relay B", b.id())),
+            nats.as_ref()
+                .and_then(NatsServer::pid)
+                .map(|p| ("nats-server", p)),
+            Some(("load tool", std::process::id())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let cpu0: Vec<f64> = pids.iter().map(|(_, p)| cpu_seconds(*p)).collect();
+        let seen0 = seen.load(Ordering::Relaxed);
+        let started = Instant::now();
+        let mut t = closed_loop(
+            &senders,
+            args.concurrency,
+            started + Duration::from_secs(args.seconds),
+            &bodies,
+        )
+        .await;
+        let secs = started.elapsed().as_secs_f64();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let ok = t.count(200);
+        println!(
+            "sustained ({} connections, {} concurrent, {:.1} s): {:.0} delivered/s; statuses {:?}; latency p50 {:.2} ms, p99 {:.2} ms; {} pushes read from the streams",
+            args.connections,
+            args.concurrency,
+            secs,
+            ok as f64 / secs,
+            t.by_status.clone(),
+            t.pct(0.5),
+            t.pct(0.99),
+            seen.load(Ordering::Relaxed) - seen0,
+        );
+        let mut relays_cpu = 0.0;
+        let mut all_cpu = 0.0;
+        for ((name, pid), before) in pids.iter().zip(cpu0) {
+            let used = cpu_seconds(*pid) - before;
+            if name.starts_with("relay") {
+                relays_cpu += used;
+            }
+            if *name != "load tool" {
+                all_cpu += used;
+            }
+            println!(
+                "  CPU {name}: {used:.1} s ({:.0}% of one core), {:.1} us per push",
+                100.0 * used / secs,
+                1e6 * used / ok.max(1) as f64
+            );
+        }
+        println!(
+            "relay CPU per push: {:.1} us (relays), {:.1} us (relays + nats-server)",
+            1e6 * relays_cpu / ok.max(1) as f64,
+            1e6 * all_cpu / ok.max(1) as f64
+        );
+        let m = support::client::get(a_addr, "/metrics").await.text;
+        for l in m.lines().filter(|l| {
+            l.starts_with("push_relay_outcomes_total")
+                || l.starts_with("push_relay_forwarded_total")
+        }) {
+            println!("  {l}");
+        }
+        for child in [Some(&mut a), b.as_mut()].into_iter().flatten() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let _ = child.wait();
+        }
+        drop(nats);
+    }
 }

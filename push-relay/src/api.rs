@@ -16,6 +16,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::Relay;
+use crate::fleet::SharedClaim;
 use crate::provider::{Delivery, deliver};
 use crate::request::{Platform, Push};
 use crate::signature::SignatureError;
@@ -23,6 +24,10 @@ use crate::tenant::sha256_hex;
 
 /// The OpenAPI document, kept in the repository beside the code.
 pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// The longest a new stream waits for its announcement to reach NATS before its response head
+/// goes out anyway (NATS down: the client announces it on reconnecting).
+const ANNOUNCE_WAIT: Duration = Duration::from_secs(1);
 
 /// Every route, as (method, path); the OpenAPI test checks the document lists each.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -201,8 +206,8 @@ async fn push(
         })?;
     let now_ms = relay.clock.unix_millis();
     relay
-        .tenants
         .check_signature(&tenant, signature.as_deref(), &bytes, now_ms / 1000)
+        .await
         .map_err(|e| match e {
             SignatureError::TooManySigned => {
                 relay.metrics.shed("replay_set_full");
@@ -314,7 +319,9 @@ async fn direct_stream(
         )
         .retry_after(30));
     }
-    let sub = relay.hub.subscribe(token, relay.direct_settings.queue);
+    let mut sub = relay.hub.subscribe(token, relay.direct_settings.queue);
+    // In a fleet, the response head goes out once other copies can find the stream.
+    sub.announced(ANNOUNCE_WAIT).await;
     tracing::debug!(
         token = &sha256_hex(token.as_bytes())[..16],
         "direct stream opened"
@@ -349,12 +356,16 @@ impl Drop for StreamGauge {
     }
 }
 
+/// `503 draining` once shutdown began, else 200: `ready`, or in a fleet whose NATS connection
+/// is down `ready (degraded: ...)`. A copy without NATS still serves APNs, FCM and its own
+/// streams, so a load balancer should keep sending to it; the body and
+/// `push_relay_nats_connected` tell the operator.
 async fn readyz(State(relay): State<Arc<Relay>>) -> Response {
     if relay.is_draining() {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
-    } else {
-        (StatusCode::OK, "ready").into_response()
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response();
     }
+    let body = relay.fleet().map_or("ready", |f| f.health().readiness());
+    (StatusCode::OK, body).into_response()
 }
 
 async fn metrics(State(relay): State<Arc<Relay>>) -> Response {
@@ -369,6 +380,25 @@ async fn metrics(State(relay): State<Arc<Relay>>) -> Response {
 }
 
 impl Relay {
+    /// Checks the tenant's optional signature against this copy's memory of accepted ones, then,
+    /// in a fleet, against the fleet's; a fleet that cannot be asked leaves the decision to this
+    /// copy (counted, see [`crate::fleet`]).
+    async fn check_signature(
+        &self,
+        tenant: &crate::tenant::Tenant,
+        header: Option<&str>,
+        body: &[u8],
+        now: u64,
+    ) -> Result<(), SignatureError> {
+        let accepted = self.tenants.check_signature(tenant, header, body, now)?;
+        if let (Some(digest), Some(fleet)) = (accepted, self.fleet())
+            && fleet.claim_signature(&digest).await == SharedClaim::Replayed
+        {
+            return Err(SignatureError::Replayed);
+        }
+        Ok(())
+    }
+
     fn provider_for(
         &self,
         tenant: &crate::tenant::Tenant,

@@ -3,7 +3,8 @@
 //! portal synchronously whether each push was delivered, its token is dead, it was rejected, or
 //! it failed after retries. It never sees what a challenge says and keeps no state beyond open
 //! connections and the signatures it accepted in the last minute, so operators scale it by
-//! running more copies.
+//! running more copies; with a `[nats]` section the copies form a fleet ([`fleet`]) that
+//! forwards direct pushes to the copy holding the stream and shares the memory of signatures.
 
 #![forbid(unsafe_code)]
 
@@ -12,6 +13,7 @@ pub mod apns;
 pub mod clock;
 pub mod direct;
 pub mod fcm;
+pub mod fleet;
 pub mod jwt;
 pub mod metrics;
 pub mod provider;
@@ -24,7 +26,7 @@ pub mod upstream;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -32,9 +34,10 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::clock::Clock;
 use crate::direct::{Direct, DirectHub};
+use crate::fleet::{Fleet, FleetError};
 use crate::metrics::Metrics;
 use crate::provider::{Provider, RetryPolicy};
-use crate::settings::{DirectSettings, LogFormat, Settings};
+use crate::settings::{DirectSettings, LogFormat, NatsSettings, Settings};
 use crate::tenant::Tenants;
 
 /// The running relay's shared state.
@@ -54,6 +57,10 @@ pub struct Relay {
     shutdown_grace: Duration,
     drain_tx: watch::Sender<bool>,
     drain_rx: watch::Receiver<bool>,
+    /// The `[nats]` section, if this copy is one of a fleet.
+    nats: Option<NatsSettings>,
+    /// The fleet connection, once [`Relay::join_fleet`] set it up.
+    fleet: OnceLock<Arc<Fleet>>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -71,6 +78,10 @@ pub enum StartError {
     /// The listening socket could not be bound.
     #[error("cannot listen: {0}")]
     Listen(#[from] std::io::Error),
+    /// The NATS client of a fleet could not be set up (an unreachable server is not this: the
+    /// copy starts and keeps trying).
+    #[error("{0}")]
+    Fleet(#[from] FleetError),
 }
 
 impl Relay {
@@ -107,7 +118,11 @@ impl Relay {
             direct: Arc::new(Direct::new(hub.clone())),
             hub,
             direct_settings: settings.direct.clone(),
-            metrics: Metrics::new(),
+            metrics: if settings.nats.is_some() {
+                Metrics::with_fleet()
+            } else {
+                Metrics::new()
+            },
             clock,
             retry: RetryPolicy {
                 max_attempts: settings.max_attempts,
@@ -120,7 +135,35 @@ impl Relay {
             shutdown_grace: Duration::from_secs(settings.shutdown_grace_seconds),
             drain_tx,
             drain_rx,
+            nats: settings.nats.clone(),
+            fleet: OnceLock::new(),
         }))
+    }
+
+    /// With a `[nats]` section, starts this copy's NATS connection (in the background: an
+    /// unreachable server delays nothing) and makes its direct streams part of the fleet;
+    /// without one, does nothing. [`serve`] calls it; later calls do nothing.
+    pub async fn join_fleet(&self) -> Result<(), StartError> {
+        let (Some(nats), Some(metrics)) = (&self.nats, self.metrics.fleet()) else {
+            return Ok(());
+        };
+        if self.fleet.get().is_some() {
+            return Ok(());
+        }
+        let fleet = Fleet::connect(nats, metrics.clone()).await?;
+        if self.fleet.set(fleet.clone()).is_ok() {
+            self.hub.join(fleet);
+            tracing::info!(
+                fleet = %nats.name,
+                "joining the fleet over NATS (connecting in the background)"
+            );
+        }
+        Ok(())
+    }
+
+    /// The fleet connection, when this copy is one of a fleet.
+    pub fn fleet(&self) -> Option<&Arc<Fleet>> {
+        self.fleet.get()
     }
 
     /// Opens the APNs and FCM connections now rather than on the first push.
@@ -142,13 +185,15 @@ impl Relay {
     }
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then lets in-flight requests finish
-/// for up to the configured grace period.
+/// Joins the fleet if configured ([`Relay::join_fleet`]), then serves the API on `listener`
+/// until `shutdown` completes, then lets in-flight requests finish for up to the configured
+/// grace period.
 pub async fn serve(
     listener: TcpListener,
     relay: Arc<Relay>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    relay.join_fleet().await.map_err(std::io::Error::other)?;
     let app = api::router(relay.clone());
     let drained = relay.clone();
     let mut drain_rx = relay.drain_rx.clone();
@@ -196,10 +241,12 @@ pub async fn shutdown_signal() {
 }
 
 /// Installs the global tracing subscriber described by the settings (whose `log_level` was
-/// checked when they were loaded). Text logs are coloured only on a terminal: never in files
-/// or journald.
+/// checked when they were loaded), less [`nats_trace_filter`]'s events. Text logs are coloured
+/// only on a terminal: never in files or journald.
 pub fn init_tracing(settings: &Settings) {
     use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -207,7 +254,18 @@ pub fn init_tracing(settings: &Settings) {
         .with_ansi(std::io::stdout().is_terminal())
         .with_target(false);
     let _ = match settings.log_format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().finish().with(nats_trace_filter()).try_init(),
+        LogFormat::Text => builder.finish().with(nats_trace_filter()).try_init(),
     };
+}
+
+/// A filter dropping the NATS client's TRACE events, whatever `log_level` says: they print each
+/// protocol message it reads or writes, forwarded payloads and the connection's credentials
+/// included. Its DEBUG events and above (connections, subjects, errors) stay.
+pub fn nats_trace_filter()
+-> tracing_subscriber::filter::FilterFn<fn(&tracing::Metadata<'_>) -> bool> {
+    fn keep(meta: &tracing::Metadata<'_>) -> bool {
+        !(*meta.level() == tracing::Level::TRACE && meta.target().starts_with("async_nats"))
+    }
+    tracing_subscriber::filter::filter_fn(keep as fn(&tracing::Metadata<'_>) -> bool)
 }

@@ -62,8 +62,12 @@ fn main() -> ExitCode {
             // Building the relay reads every key file and credential, as a start would.
             match Relay::new(&settings, Arc::new(SystemClock)) {
                 Ok(_) => {
+                    let fleet = match &settings.nats {
+                        Some(n) => format!("fleet {:?} over NATS", n.name),
+                        None => "no fleet".to_owned(),
+                    };
                     println!(
-                        "push-relay: settings are valid: listen {}, {} tenant(s), {} APNs and {} FCM credential(s), direct delivery {}",
+                        "push-relay: settings are valid: listen {}, {} tenant(s), {} APNs and {} FCM credential(s), direct delivery {}, {fleet}",
                         settings.listen,
                         settings.tenants.len(),
                         settings.apns.len(),
@@ -93,6 +97,10 @@ async fn run(settings: Settings) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = relay.join_fleet().await {
+        tracing::error!(error = %e, "cannot start");
+        return ExitCode::from(2);
+    }
     let listener = match tokio::net::TcpListener::bind(settings.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -40,6 +40,53 @@ pub struct Metrics {
     delivered: [OnceLock<Counter>; 3],
     push_latency_by_provider: [OnceLock<Histogram>; 3],
     attempt_latency_by_provider: [OnceLock<Histogram>; 3],
+    /// Registered only with a `[nats]` section, so a lone relay's `/metrics` is unchanged.
+    fleet: Option<FleetMetrics>,
+}
+
+/// The metrics of a copy running in a fleet over NATS. Handles are shared: clones count into
+/// the same series.
+#[derive(Debug, Clone, Default)]
+pub struct FleetMetrics {
+    connected: Gauge<i64, AtomicI64>,
+    disconnects: Counter,
+    forwarded: Family<Labels, Counter>,
+    answered: Family<Labels, Counter>,
+    local_replay: Family<Labels, Counter>,
+}
+
+impl FleetMetrics {
+    /// Records whether the NATS connection is up.
+    pub fn set_connected(&self, up: bool) {
+        self.connected.set(i64::from(up));
+    }
+
+    /// Counts a lost NATS connection.
+    pub fn disconnected(&self) {
+        self.disconnects.inc();
+    }
+
+    /// Counts a push for a stream on no local connection, sent over NATS, by what came of it.
+    pub fn forwarded(&self, outcome: &'static str) {
+        self.forwarded
+            .get_or_create(&vec![("outcome", outcome.to_owned())])
+            .inc();
+    }
+
+    /// Counts a push another copy forwarded to one of this copy's streams, by the answer.
+    pub fn answered(&self, answer: &'static str) {
+        self.answered
+            .get_or_create(&vec![("answer", answer.to_owned())])
+            .inc();
+    }
+
+    /// Counts a signature checked against this copy's memory only, by why the shared memory
+    /// was not used.
+    pub fn local_replay_only(&self, reason: &'static str) {
+        self.local_replay
+            .get_or_create(&vec![("reason", reason.to_owned())])
+            .inc();
+    }
 }
 
 fn provider_index(provider: &str) -> Option<usize> {
@@ -78,8 +125,17 @@ fn clean_reason(reason: &str) -> String {
 }
 
 impl Metrics {
-    /// Registers every metric.
+    /// Registers every metric of a copy running alone.
     pub fn new() -> Self {
+        Self::build(false)
+    }
+
+    /// Registers every metric, the fleet's included (see [`FleetMetrics`]).
+    pub fn with_fleet() -> Self {
+        Self::build(true)
+    }
+
+    fn build(fleet: bool) -> Self {
         let mut registry = Registry::with_prefix("push_relay");
         let requests = Family::<Labels, Counter>::default();
         let outcomes = Family::<Labels, Counter>::default();
@@ -131,7 +187,37 @@ impl Metrics {
             "Open direct-delivery streams",
             direct_streams.clone(),
         );
+        let fleet = fleet.then(|| {
+            let f = FleetMetrics::default();
+            registry.register(
+                "nats_connected",
+                "Whether the NATS connection of the fleet is up (1) or not (0)",
+                f.connected.clone(),
+            );
+            registry.register(
+                "nats_disconnects",
+                "NATS connections lost",
+                f.disconnects.clone(),
+            );
+            registry.register(
+                "forwarded",
+                "Direct pushes for streams on no local connection sent to the fleet, by outcome",
+                f.forwarded.clone(),
+            );
+            registry.register(
+                "forwarded_answered",
+                "Direct pushes forwarded by other copies to this copy's streams, by answer",
+                f.answered.clone(),
+            );
+            registry.register(
+                "replay_local_only",
+                "Signatures checked against this copy's memory only, the shared one unavailable, by reason",
+                f.local_replay.clone(),
+            );
+            f
+        });
         Self {
+            fleet,
             registry,
             requests,
             outcomes,
@@ -254,6 +340,11 @@ impl Metrics {
     /// The open direct streams gauge.
     pub fn direct_streams(&self) -> &Gauge<i64, AtomicI64> {
         &self.direct_streams
+    }
+
+    /// The fleet's metrics, when a `[nats]` section is configured.
+    pub fn fleet(&self) -> Option<&FleetMetrics> {
+        self.fleet.as_ref()
     }
 
     /// The text exposition of every metric.

@@ -2,8 +2,12 @@
 //! of its time `t`; this copy of the relay remembers each signature it accepted until `t + 60`,
 //! when the signature turns stale anyway, and refuses it a second time.
 //!
-//! The set is per copy: a request replayed to another copy behind the same load balancer within
-//! those 60 s still goes through (the relay keeps no shared state); that is the residual risk.
+//! This set is this copy's. Alone, or in a fleet without NATS, a request replayed to another
+//! copy behind the same load balancer within those 60 s still goes through; that is the residual
+//! risk. In a fleet ([`crate::fleet`]) a signature this set accepts is then claimed in the
+//! fleet's shared memory by its [`SignatureDigest`], and refused if another copy claimed it
+//! first; this set is still asked first, as it costs nothing. During a NATS outage only this set
+//! decides.
 //!
 //! ECDSA signatures are malleable: if `(r, s)` verifies, so does `(r, n - s)`. The set keys on
 //! the signature with `s` folded to the lower of the two, so flipping it is a replay too.
@@ -31,6 +35,19 @@ pub enum ReplayError {
     Replayed,
     /// The set holds [`SeenSignatures::capacity`] live signatures; refusing keeps replays out.
     Full,
+}
+
+/// What a signature is remembered by: SHA-256 of the tenant and the signature with `s` folded
+/// to its low form. Not secret (a signature is public once sent), and says nothing about the
+/// request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SignatureDigest([u8; 32]);
+
+impl SignatureDigest {
+    /// Lower-case hex, as the fleet's bucket keys it.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
 }
 
 /// The signatures this copy accepted and that are still within their 60 s.
@@ -74,15 +91,16 @@ impl SeenSignatures {
         self.capacity
     }
 
-    /// Records `signature` (raw `r || s`) of `tenant`, made at `t`, at Unix time `now`; refuses
-    /// it if already recorded and not expired. Call only once it verified and is not stale.
+    /// Records `signature` (raw `r || s`) of `tenant`, made at `t`, at Unix time `now`, and
+    /// returns what it is remembered by; refuses it if already recorded and not expired. Call
+    /// only once it verified and is not stale.
     pub fn remember(
         &self,
         tenant: &str,
         t: u64,
         signature: &[u8; 64],
         now: u64,
-    ) -> Result<(), ReplayError> {
+    ) -> Result<SignatureDigest, ReplayError> {
         let key = key(tenant, signature);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         while let Some(Reverse((expiry, old))) = inner.expiries.peek().copied()
@@ -101,7 +119,7 @@ impl SeenSignatures {
         inner
             .expiries
             .push(Reverse((t.saturating_add(SIGNATURE_SKEW_SECONDS), key)));
-        Ok(())
+        Ok(SignatureDigest(key))
     }
 
     /// Live signatures held (expired ones are dropped on the next [`Self::remember`]).
@@ -169,29 +187,29 @@ mod tests {
     fn a_signature_is_refused_until_it_expires_at_t_plus_60() {
         let seen = SeenSignatures::new(10);
         let t = NOW - 10;
-        assert_eq!(seen.remember("acme", t, &sig(1), NOW), Ok(()));
+        assert!(seen.remember("acme", t, &sig(1), NOW).is_ok());
         assert_eq!(
             seen.remember("acme", t, &sig(1), NOW + 50),
             Err(ReplayError::Replayed)
         );
         // Another tenant's identical bytes, or another signature, are not replays.
-        assert_eq!(seen.remember("other", t, &sig(1), NOW), Ok(()));
-        assert_eq!(seen.remember("acme", t, &sig(2), NOW), Ok(()));
+        assert!(seen.remember("other", t, &sig(1), NOW).is_ok());
+        assert!(seen.remember("acme", t, &sig(2), NOW).is_ok());
         // Past t + 60 the signature is stale (refused before it gets here) and is forgotten.
-        assert_eq!(seen.remember("acme", t, &sig(3), t + 61), Ok(()));
+        assert!(seen.remember("acme", t, &sig(3), t + 61).is_ok());
         assert_eq!(seen.len(), 1);
     }
 
     #[test]
     fn a_full_set_refuses_rather_than_forgetting_live_signatures() {
         let seen = SeenSignatures::new(2);
-        assert_eq!(seen.remember("a", NOW, &sig(1), NOW), Ok(()));
-        assert_eq!(seen.remember("a", NOW, &sig(2), NOW), Ok(()));
+        assert!(seen.remember("a", NOW, &sig(1), NOW).is_ok());
+        assert!(seen.remember("a", NOW, &sig(2), NOW).is_ok());
         assert_eq!(
             seen.remember("a", NOW, &sig(3), NOW),
             Err(ReplayError::Full)
         );
-        assert_eq!(seen.remember("a", NOW, &sig(3), NOW + 61), Ok(()));
+        assert!(seen.remember("a", NOW, &sig(3), NOW + 61).is_ok());
     }
 
     #[test]
@@ -215,7 +233,7 @@ mod tests {
         let key = UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, pair.public_key().as_ref());
         assert!(key.verify(msg, &original).is_ok() && key.verify(msg, &flipped).is_ok());
         let seen = SeenSignatures::new(10);
-        assert_eq!(seen.remember("acme", NOW, &original, NOW), Ok(()));
+        assert!(seen.remember("acme", NOW, &original, NOW).is_ok());
         assert_eq!(
             seen.remember("acme", NOW, &flipped, NOW),
             Err(ReplayError::Replayed)

@@ -52,6 +52,9 @@ pub struct Settings {
     pub apns: Vec<ApnsSettings>,
     /// FCM credentials, referred to by name from tenants.
     pub fcm: Vec<FcmSettings>,
+    /// Running as one copy of a fleet over NATS (docs/relay-operations.md, "Running a fleet").
+    /// Without it the copy shares nothing with others.
+    pub nats: Option<NatsSettings>,
 }
 
 impl Default for Settings {
@@ -73,6 +76,7 @@ impl Default for Settings {
             tenants: Vec::new(),
             apns: Vec::new(),
             fcm: Vec::new(),
+            nats: None,
         }
     }
 }
@@ -237,6 +241,188 @@ pub struct FcmSettings {
     pub ping_interval_seconds: u64,
 }
 
+/// The NATS server a fleet of relays shares: direct streams announce themselves on it, and the
+/// memory of accepted request signatures lives in one of its JetStream key-value buckets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsSettings {
+    /// Server addresses, comma-separated: `nats://10.0.0.5:4222`, `tls://nats.internal:4222`;
+    /// the client moves to another when one fails.
+    pub url: String,
+    /// Prefix of the fleet's subjects and name of its bucket: `assent` gives subjects
+    /// `assent.direct.<hash>` and the bucket `assent-signatures`. Fleets sharing a NATS server
+    /// use different names.
+    #[serde(default = "default_nats_name")]
+    pub name: String,
+    /// Token the server requires (`authorization { token: ... }`).
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// User the server requires, with `password`.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Password of `user`.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// Milliseconds to wait for the copy holding a stream to answer a forwarded push; then the
+    /// push is `failed` (`ForwardTimeout`).
+    #[serde(default = "default_forward_timeout_ms")]
+    pub forward_timeout_ms: u64,
+    /// Milliseconds to wait for the shared signature memory before accepting a signature on this
+    /// copy's memory alone.
+    #[serde(default = "default_replay_timeout_ms")]
+    pub replay_timeout_ms: u64,
+    /// Copies of the signature bucket JetStream keeps (1 on a single server, 3 on a cluster).
+    #[serde(default = "default_replicas")]
+    pub signature_replicas: usize,
+}
+
+fn default_nats_name() -> String {
+    "assent".to_owned()
+}
+fn default_forward_timeout_ms() -> u64 {
+    2_000
+}
+fn default_replay_timeout_ms() -> u64 {
+    1_000
+}
+fn default_replicas() -> usize {
+    1
+}
+
+/// Longest fleet name: subjects and bucket names stay short.
+pub const MAX_NATS_NAME: usize = 32;
+
+/// A credential read from the settings, which never appears in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The credential itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// What is wrong with a `[nats]` section.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NatsSettingsError {
+    /// `url` names no server.
+    #[error("nats.url is empty: give at least one server, e.g. nats://127.0.0.1:4222")]
+    NoServer,
+    /// One of the comma-separated addresses is not a NATS server address. The address itself is
+    /// not repeated: it may carry a password.
+    #[error("nats.url: address {position} is not a NATS server address ({reason})")]
+    BadServer {
+        /// Its place in the list, from 1.
+        position: usize,
+        /// Why the client refuses it.
+        reason: String,
+    },
+    /// `name` cannot be part of a subject and a bucket name.
+    #[error(
+        "nats.name {0:?} must be 1 to {MAX_NATS_NAME} ASCII letters, digits, '-' or '_' (it becomes a subject prefix and a bucket name)"
+    )]
+    BadName(String),
+    /// `user` without `password`, or the other way round.
+    #[error("nats.user and nats.password go together: set both or neither")]
+    HalfCredentials,
+    /// Both a token and a user were given.
+    #[error("nats.token and nats.user are alternatives: set one")]
+    TwoCredentials,
+    /// A timeout of zero would fail every forwarded push or every shared check.
+    #[error("nats.{0} must be positive")]
+    ZeroTimeout(&'static str),
+    /// Replicas outside what JetStream allows.
+    #[error("nats.signature_replicas must be 1 to 5")]
+    BadReplicas,
+}
+
+impl NatsSettings {
+    /// Settings for the server at `url`, every other key at its default.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            name: default_nats_name(),
+            token: None,
+            user: None,
+            password: None,
+            forward_timeout_ms: default_forward_timeout_ms(),
+            replay_timeout_ms: default_replay_timeout_ms(),
+            signature_replicas: default_replicas(),
+        }
+    }
+
+    /// The server addresses of `url`, checked.
+    pub fn servers(&self) -> Result<Vec<async_nats::ServerAddr>, NatsSettingsError> {
+        let servers = self
+            .url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+            .map(|(i, s)| {
+                let bad = |reason: String| NatsSettingsError::BadServer {
+                    position: i + 1,
+                    reason,
+                };
+                let addr = s
+                    .parse::<async_nats::ServerAddr>()
+                    .map_err(|e| bad(e.to_string()))?;
+                // The client is built without WebSocket support, which a relay next to its
+                // NATS server does not need.
+                if addr.is_websocket() {
+                    return Err(bad("use nats:// or tls://, not WebSocket".into()));
+                }
+                Ok(addr)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if servers.is_empty() {
+            return Err(NatsSettingsError::NoServer);
+        }
+        Ok(servers)
+    }
+
+    fn check(&self) -> Result<(), NatsSettingsError> {
+        self.servers()?;
+        let name_ok = (1..=MAX_NATS_NAME).contains(&self.name.len())
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(NatsSettingsError::BadName(self.name.clone()));
+        }
+        if self.user.is_some() != self.password.is_some() {
+            return Err(NatsSettingsError::HalfCredentials);
+        }
+        if self.token.is_some() && self.user.is_some() {
+            return Err(NatsSettingsError::TwoCredentials);
+        }
+        if self.forward_timeout_ms == 0 {
+            return Err(NatsSettingsError::ZeroTimeout("forward_timeout_ms"));
+        }
+        if self.replay_timeout_ms == 0 {
+            return Err(NatsSettingsError::ZeroTimeout("replay_timeout_ms"));
+        }
+        if !(1..=5).contains(&self.signature_replicas) {
+            return Err(NatsSettingsError::BadReplicas);
+        }
+        Ok(())
+    }
+}
+
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -251,6 +437,9 @@ pub enum SettingsError {
     /// The file or an environment override is not valid TOML for these settings.
     #[error("invalid settings: {0}")]
     Invalid(String),
+    /// The `[nats]` section is unusable.
+    #[error("invalid settings: {0}")]
+    Nats(#[from] NatsSettingsError),
 }
 
 impl Settings {
@@ -338,6 +527,9 @@ impl Settings {
             {
                 return bad(format!("tenant {}: no [[fcm]] named {f}", t.id));
             }
+        }
+        if let Some(nats) = &self.nats {
+            nats.check()?;
         }
         Ok(())
     }
@@ -447,6 +639,20 @@ mod tests {
         let s = Settings::from_toml_and_env(text, []).unwrap();
         assert_eq!(s.tenants.len(), 1);
         assert_eq!(s.apns[0].environment, ApnsEnvironment::Production);
+        assert!(s.nats.is_none());
+        // Its commented-out fleet section is valid once uncommented.
+        let (head, fleet) = text.split_once("# [nats]").unwrap();
+        let fleet: String = fleet
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .unwrap_or(l)
+                    .replace("\"...\"", "\"x\"")
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let s = Settings::from_toml_and_env(&format!("{head}[nats]{fleet}"), []).unwrap();
+        assert_eq!(s.nats.map(|n| n.name), Some("assent".to_owned()));
     }
 
     #[test]
@@ -481,6 +687,100 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("log_level"), "{err}");
+    }
+
+    #[test]
+    fn without_a_nats_section_there_is_no_fleet() {
+        assert!(Settings::from_toml_and_env("", []).unwrap().nats.is_none());
+    }
+
+    #[test]
+    fn a_nats_section_reads_from_the_file_and_the_environment() {
+        let text = r#"
+            [nats]
+            url = "nats://10.0.0.5:4222, tls://nats-2.internal:4222"
+            token = "s3cret-nats-token"
+            forward_timeout_ms = 500
+        "#;
+        let s = Settings::from_toml_and_env(text, []).unwrap();
+        let n = s.nats.unwrap();
+        assert_eq!(n.servers().unwrap().len(), 2);
+        assert_eq!(n.name, "assent");
+        assert_eq!(n.forward_timeout_ms, 500);
+        assert_eq!(n.replay_timeout_ms, 1_000);
+        assert_eq!(n.signature_replicas, 1);
+        assert_eq!(
+            n.token.as_ref().map(Secret::expose),
+            Some("s3cret-nats-token")
+        );
+        // Credentials never print.
+        let debug = format!("{n:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+
+        let vars = [
+            (
+                "PUSH_RELAY_NATS__URL".to_owned(),
+                "nats://127.0.0.1:4222".to_owned(),
+            ),
+            ("PUSH_RELAY_NATS__NAME".to_owned(), "fleet-eu_1".to_owned()),
+            ("PUSH_RELAY_NATS__USER".to_owned(), "relay".to_owned()),
+            ("PUSH_RELAY_NATS__PASSWORD".to_owned(), "pw".to_owned()),
+        ];
+        let n = Settings::from_toml_and_env("", vars).unwrap().nats.unwrap();
+        assert_eq!(n.name, "fleet-eu_1");
+        assert_eq!(n.user.as_deref(), Some("relay"));
+    }
+
+    #[test]
+    fn a_bad_nats_section_stops_the_relay_with_its_reason() {
+        let err = |body: &str| match Settings::from_toml_and_env(&format!("[nats]\n{body}"), []) {
+            Err(SettingsError::Nats(e)) => e,
+            other => panic!("{body}: {other:?}"),
+        };
+        assert_eq!(err(r#"url = " , ""#), NatsSettingsError::NoServer);
+        assert!(matches!(
+            err(r#"url = "nats://ok:4222,http://x:1""#),
+            NatsSettingsError::BadServer { position: 2, .. }
+        ));
+        assert!(matches!(
+            err(r#"url = "ws://127.0.0.1:8080""#),
+            NatsSettingsError::BadServer { position: 1, .. }
+        ));
+        // The address may hold a password: the message does not repeat it.
+        let message = err(r#"url = "nats://u:hunter2@[::1""#).to_string();
+        assert!(!message.contains("hunter2"), "{message}");
+        let url = r#"url = "nats://127.0.0.1:4222""#;
+        for name in ["", "a.b", "a*", "a b", &"n".repeat(MAX_NATS_NAME + 1)] {
+            assert_eq!(
+                err(&format!("{url}\nname = {name:?}")),
+                NatsSettingsError::BadName(name.to_owned())
+            );
+        }
+        assert_eq!(
+            err(&format!("{url}\nuser = \"u\"")),
+            NatsSettingsError::HalfCredentials
+        );
+        assert_eq!(
+            err(&format!(
+                "{url}\ntoken = \"t\"\nuser = \"u\"\npassword = \"p\""
+            )),
+            NatsSettingsError::TwoCredentials
+        );
+        assert_eq!(
+            err(&format!("{url}\nforward_timeout_ms = 0")),
+            NatsSettingsError::ZeroTimeout("forward_timeout_ms")
+        );
+        assert_eq!(
+            err(&format!("{url}\nreplay_timeout_ms = 0")),
+            NatsSettingsError::ZeroTimeout("replay_timeout_ms")
+        );
+        assert_eq!(
+            err(&format!("{url}\nsignature_replicas = 0")),
+            NatsSettingsError::BadReplicas
+        );
+        // Unknown keys and a missing url are refused like anywhere else.
+        assert!(Settings::from_toml_and_env("[nats]\nurl = \"n:4222\"\nurll = 1", []).is_err());
+        assert!(Settings::from_toml_and_env("[nats]\nname = \"x\"", []).is_err());
     }
 
     #[test]

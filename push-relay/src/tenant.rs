@@ -1,5 +1,5 @@
 //! Tenants (portals): API-key authentication, request signatures (refused when replayed to the
-//! same copy), per-tenant rate limits and per-tenant shares of the pushes in flight.
+//! same copy; to any copy of a fleet, see [`crate::fleet`]), per-tenant rate limits and per-tenant shares of the pushes in flight.
 //!
 //! Keys are stored as SHA-256 hashes. A key is random and long, so a fast hash suffices (a
 //! password hash such as argon2 would cost milliseconds per request for no gain); the hash of
@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::clock::Clock;
-use crate::replay::{ReplayError, SeenSignatures};
+use crate::replay::{ReplayError, SeenSignatures, SignatureDigest};
 use crate::request::Platform;
 use crate::settings::TenantSettings;
 use crate::signature::{RequestKey, SignatureError, VerifiedSignature};
@@ -182,19 +182,21 @@ impl Tenants {
     }
 
     /// Checks `tenant`'s optional request signature ([`Tenant::verify_signature`]) and refuses
-    /// one this copy already accepted within its 60 s.
+    /// one this copy already accepted within its 60 s. Returns the accepted signature's digest,
+    /// for a fleet to claim it too; `None` for a tenant that does not sign.
     pub fn check_signature(
         &self,
         tenant: &Tenant,
         header: Option<&str>,
         body: &[u8],
         now: u64,
-    ) -> Result<(), SignatureError> {
+    ) -> Result<Option<SignatureDigest>, SignatureError> {
         let Some(v) = tenant.verify_signature(header, body, now)? else {
-            return Ok(());
+            return Ok(None);
         };
         self.seen
             .remember(&tenant.id, v.t, &v.signature, now)
+            .map(Some)
             .map_err(|e| match e {
                 ReplayError::Replayed => SignatureError::Replayed,
                 ReplayError::Full => SignatureError::TooManySigned,
@@ -264,13 +266,19 @@ mod tests {
         ));
         // Verifying does not remember; checking does, and refuses the same signature again.
         assert!(t.verify_signature(Some(&good), body, now).is_ok());
-        assert_eq!(tenants.check_signature(&t, Some(&good), body, now), Ok(()));
+        assert!(matches!(
+            tenants.check_signature(&t, Some(&good), body, now),
+            Ok(Some(_))
+        ));
         assert_eq!(
             tenants.check_signature(&t, Some(&good), body, now + 30),
             Err(SignatureError::Replayed)
         );
         let fresh = sign(now - 5, body);
-        assert_eq!(tenants.check_signature(&t, Some(&fresh), body, now), Ok(()));
+        assert!(matches!(
+            tenants.check_signature(&t, Some(&fresh), body, now),
+            Ok(Some(_))
+        ));
         assert_eq!(
             t.verify_signature(None, body, now),
             Err(SignatureError::Missing)

@@ -1,6 +1,6 @@
 //! Secrets never reach the logs: API keys, device tokens, payloads, provider and OAuth tokens
 //! and private keys are absent from everything logged, at every level, while pushes of each
-//! outcome are made; device tokens appear only as hash prefixes.
+//! outcome are made, a fleet's copies included; device tokens appear only as hashes.
 //!
 //! A binary of its own because it installs the global tracing subscriber.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -8,7 +8,11 @@
 mod support;
 
 use std::io::Write;
+
 use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use support::mock_apns::{MockApns, Reply};
 use support::mock_fcm::MockFcm;
@@ -31,10 +35,13 @@ impl Write for Captured {
 async fn secrets_and_tokens_never_reach_the_logs() {
     let captured = Captured::default();
     let writer = captured.clone();
+    // As `push_relay::init_tracing` installs it, at the most talkative level.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
         .with_writer(move || writer.clone())
         .with_ansi(false)
+        .finish()
+        .with(push_relay::nats_trace_filter())
         .init();
 
     let apns = MockApns::start().await;
@@ -73,6 +80,67 @@ async fn secrets_and_tokens_never_reach_the_logs() {
     )
     .await;
 
+    // Two copies of a fleet, NATS behind a token: a push forwarded to a stream on the other
+    // copy, one for a token streaming nowhere, and the NATS server going away.
+    const NATS_TOKEN: &str = "nats-token-SECRET-0123456789";
+    let mut nats = support::nats::NatsServer::start_with_token(NATS_TOKEN).await;
+    let fleet_copy = || async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = TestRelay::settings(None, None, &dir);
+        let mut n = push_relay::settings::NatsSettings::new(nats.url());
+        n.token = Some(push_relay::settings::Secret::new(NATS_TOKEN));
+        s.nats = Some(n);
+        TestRelay::start(s, dir, Arc::new(push_relay::clock::SystemClock)).await
+    };
+    let (a, b) = (fleet_copy().await, fleet_copy().await);
+    for copy in [&a, &b] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while support::client::get(copy.addr, "/readyz").await.text != "ready" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the copy joins the fleet"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    let streamed = push_relay::direct::new_token();
+    let mut stream = tokio::net::TcpStream::connect(b.addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET /v1/direct/stream HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer {streamed}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut head = [0u8; 256];
+    let n = stream.read(&mut head).await.unwrap();
+    assert!(String::from_utf8_lossy(&head[..n]).contains("200 OK"));
+    assert_eq!(
+        a.push("direct", &streamed).await.json()["outcome"],
+        "delivered"
+    );
+    assert_eq!(
+        a.push("direct", &direct).await.json()["reason"],
+        "NotConnected"
+    );
+    nats.kill();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !support::client::get(a.addr, "/readyz")
+        .await
+        .text
+        .contains("degraded")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy sees NATS go"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        a.push("direct", &streamed).await.json()["reason"],
+        "NotConnected"
+    );
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let jwt = apns.seen().last().unwrap().jwt.clone();
     let p8_body = apns.key_pem.lines().nth(1).unwrap().to_owned();
@@ -90,6 +158,8 @@ async fn secrets_and_tokens_never_reach_the_logs() {
         APNS_TOKEN.to_owned(),
         FCM_TOKEN.to_owned(),
         direct.clone(),
+        streamed.clone(),
+        NATS_TOKEN.to_owned(),
         PAYLOAD.to_owned(),
         jwt.clone(),
         jwt[..40].to_owned(),
@@ -107,4 +177,8 @@ async fn secrets_and_tokens_never_reach_the_logs() {
         "outcomes are logged with the hashed token:\n{logs}"
     );
     assert!(logs.contains("BadDeviceToken"));
+    assert!(
+        logs.contains("nats disconnected"),
+        "the lost connection is logged:\n{logs}"
+    );
 }

@@ -319,7 +319,11 @@ async fn a_signing_tenant_must_sign_its_requests() {
 }
 
 /// POSTs `body` to `/v1/push` with an `Assent-Signature`; returns the status and error code.
-async fn signed_push(addr: std::net::SocketAddr, signature: &str, body: Vec<u8>) -> (u16, String) {
+pub(crate) async fn signed_push(
+    addr: std::net::SocketAddr,
+    signature: &str,
+    body: Vec<u8>,
+) -> (u16, String) {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))

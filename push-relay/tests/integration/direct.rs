@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::support::client;
 use crate::support::relay::{PAYLOAD, TestRelay};
 
-async fn open_stream(addr: std::net::SocketAddr, token: &str) -> tokio::net::TcpStream {
+pub(crate) async fn open_stream(addr: std::net::SocketAddr, token: &str) -> tokio::net::TcpStream {
     let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req = format!(
         "GET /v1/direct/stream HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer {token}\r\n\r\n"
@@ -16,7 +16,7 @@ async fn open_stream(addr: std::net::SocketAddr, token: &str) -> tokio::net::Tcp
     tcp
 }
 
-async fn read_until(tcp: &mut tokio::net::TcpStream, needle: &str) -> String {
+pub(crate) async fn read_until(tcp: &mut tokio::net::TcpStream, needle: &str) -> String {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     tokio::time::timeout(Duration::from_secs(5), async {

@@ -8,5 +8,6 @@ mod api;
 mod apns;
 mod direct;
 mod fcm;
+mod fleet;
 mod mocks;
 mod request_props;
