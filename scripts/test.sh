@@ -13,6 +13,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo build --workspace --bins
 cargo build -q -p pam-assent --lib
 cargo nextest run --workspace --no-fail-fast
+# The portal's API tests and the end-to-end tests again, on PostgreSQL (a throwaway cluster of
+# our own on a loopback port; each test gets a schema of its own).
+source scripts/lib/postgres.sh
+postgres_start
+trap postgres_stop EXIT
+cargo nextest run -p portal -p assent-e2e --no-fail-fast
+postgres_stop
+trap - EXIT
 cargo test --workspace --doc
 cargo build -q -p authenticator-ffi --lib --examples
 cargo build -q -p assent-protocol --examples

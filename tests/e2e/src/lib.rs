@@ -68,13 +68,38 @@ pub struct PortalProcess {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
-    /// Its database.
-    pub db: PathBuf,
+    /// Its database, as `--db` names it (a file, or a PostgreSQL URL).
+    pub db: String,
+}
+
+/// The `--db` for a test's database file `path`: the file itself, or, when `ASSENT_TEST_POSTGRES`
+/// names a PostgreSQL server, a schema of its own there (the same one each time for the same
+/// path, so a portal restarted on "its file" finds its data).
+pub fn database(path: &Path) -> String {
+    static SCHEMAS: std::sync::Mutex<Vec<(PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+    match std::env::var("ASSENT_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => {
+            let mut schemas = SCHEMAS.lock().unwrap();
+            if let Some((_, location)) = schemas.iter().find(|(p, _)| p == path) {
+                return location.clone();
+            }
+            let location = portal::db::fresh_postgres(&url).unwrap();
+            schemas.push((path.to_owned(), location.clone()));
+            location
+        }
+        _ => path.display().to_string(),
+    }
 }
 
 impl PortalProcess {
-    /// Starts `portal` on a free port with the database `db` and extra flags.
+    /// Starts `portal` on a free port with the database file `db` (or its PostgreSQL stand-in,
+    /// see [`database`]) and extra flags.
     pub fn start(db: &Path, args: &[&str]) -> Self {
+        Self::start_at(&database(db), args)
+    }
+
+    /// Starts `portal` on a free port with `--db location` and extra flags.
+    pub fn start_at(db: &str, args: &[&str]) -> Self {
         let mut child = Command::new(bin("portal"))
             .arg("--db")
             .arg(db)
@@ -144,6 +169,8 @@ pub struct Stack {
     pub relay: RelayProcess,
     pub portal: PortalProcess,
     pub dir: tempfile::TempDir,
+    /// The portal's flags (the relay's address and key, then the test's).
+    portal_args: Vec<String>,
     http: reqwest::Client,
 }
 
@@ -170,14 +197,23 @@ impl Stack {
         let mut all: Vec<&str> = vec!["--relay-url", &relay_url, "--relay-api-key", RELAY_API_KEY];
         all.extend_from_slice(portal_args);
         let portal = PortalProcess::start(&dir.path().join("portal.db"), &all);
+        let portal_args = all.iter().map(|a| (*a).to_owned()).collect();
         Self {
             apns,
             fcm,
             relay,
             portal,
             dir,
+            portal_args,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Another portal process on the same database and relay, with the same flags: two copies
+    /// behind one load balancer.
+    pub fn another_portal(&self) -> PortalProcess {
+        let args: Vec<&str> = self.portal_args.iter().map(String::as_str).collect();
+        PortalProcess::start_at(&self.portal.db, &args)
     }
 
     /// Creates a user with [`PASSWORD`] through the admin API.
@@ -243,6 +279,7 @@ impl Stack {
 }
 
 /// A browser: cookies kept, redirects followed.
+#[derive(Clone)]
 pub struct Browser {
     http: reqwest::Client,
     base: String,
@@ -296,6 +333,15 @@ impl Browser {
                 )
                 .build()
                 .unwrap(),
+            base: base.to_owned(),
+        }
+    }
+
+    /// The same browser (its cookies) at another address: another copy of the portal, where
+    /// a load balancer may send the next request.
+    pub fn at(&self, base: &str) -> Self {
+        Self {
+            http: self.http.clone(),
             base: base.to_owned(),
         }
     }
