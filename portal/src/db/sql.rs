@@ -508,6 +508,14 @@ pub(super) struct PgConn<'a> {
     client: Arc<deadpool_postgres::Object>,
 }
 
+/// `values` as tokio-postgres binds them.
+fn bound(values: &[Value]) -> Vec<&(dyn postgres_types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|v| v as &(dyn postgres_types::ToSql + Sync))
+        .collect()
+}
+
 impl Conn for PgConn<'_> {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
@@ -518,10 +526,7 @@ impl Conn for PgConn<'_> {
         let sql = postgres_text(sql);
         self.backend.run(async move {
             let stmt = client.prepare_cached(&sql).await?;
-            let params: Vec<&(dyn postgres_types::ToSql + Sync)> = values
-                .iter()
-                .map(|v| v as &(dyn postgres_types::ToSql + Sync))
-                .collect();
+            let params = bound(&values);
             Ok(client.execute(&stmt, &params).await?)
         })
     }
@@ -531,10 +536,7 @@ impl Conn for PgConn<'_> {
         let sql = postgres_text(sql);
         self.backend.run(async move {
             let stmt = client.prepare_cached(&sql).await?;
-            let params: Vec<&(dyn postgres_types::ToSql + Sync)> = values
-                .iter()
-                .map(|v| v as &(dyn postgres_types::ToSql + Sync))
-                .collect();
+            let params = bound(&values);
             client
                 .query(&stmt, &params)
                 .await?
