@@ -28,6 +28,18 @@ use std::sync::Arc;
 
 pub use app::{Portal, admin};
 
+/// The relay request signer `--relay-signing-key` names, read now so a bad file stops the start.
+fn signer(settings: &settings::Settings) -> Result<Option<relay::RequestSigner>, String> {
+    let Some(path) = &settings.relay_signing_key else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--relay-signing-key {}: {e}", path.display()))?;
+    relay::RequestSigner::from_pem(&text)
+        .map(Some)
+        .map_err(|e| format!("--relay-signing-key {}: {e}", path.display()))
+}
+
 /// Opens the database and the portal for `settings`, with the relay client they name.
 pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
     // Refused settings create nothing (not even the database file).
@@ -38,7 +50,7 @@ pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
         db::Db::open_at(&settings.db).map_err(|e| format!("{}: {e}", settings.db.display()))?;
     let relay: Arc<dyn relay::PushSender> = match &settings.relay_url {
         Some(url) => Arc::new(
-            relay::RelayClient::new(url, &settings.relay_api_key)
+            relay::RelayClient::new(url, &settings.relay_api_key, signer(&settings)?)
                 .map_err(|e| format!("relay client: {e}"))?,
         ),
         None => Arc::new(relay::NoRelay),

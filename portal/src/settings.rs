@@ -44,6 +44,11 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub relay_api_key: String,
+    /// A P-256 private key (PKCS#8 PEM, as `openssl genpkey -algorithm EC -pkeyopt
+    /// ec_paramgen_curve:P-256` writes) to sign each push request to the relay with
+    /// (`Assent-Signature`), for a relay tenant that sets `request_public_key`.
+    #[arg(long, env = "PORTAL_RELAY_SIGNING_KEY")]
+    pub relay_signing_key: Option<std::path::PathBuf>,
     /// Bearer token for the help-desk JSON API under /admin/api; the API is off without it.
     #[arg(long, env = "PORTAL_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,

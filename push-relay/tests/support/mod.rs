@@ -12,7 +12,6 @@
 )]
 
 pub mod client;
-pub mod nats;
 pub mod relay;
 
-pub use push_mocks::{apns as mock_apns, fcm as mock_fcm, tls};
+pub use push_mocks::{apns as mock_apns, fcm as mock_fcm, nats, tls};

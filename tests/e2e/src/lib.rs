@@ -26,6 +26,7 @@ use serde_json::Value;
 pub use push_mocks;
 
 pub mod alerts;
+pub mod fleet;
 
 /// The relay API key the portal uses in these tests.
 pub const RELAY_API_KEY: &str = "e2e-portal-relay-key-0123456789abcdef";
@@ -519,10 +520,10 @@ impl Device {
         let raw = *key.expose();
         let mut vault = Vault::create_with_key(&dir.path().join("vault.json"), key).unwrap();
         let info = DeviceInfo {
-            platform: if push.transport == Transport::Apns {
-                Platform::Ios
-            } else {
-                Platform::Android
+            platform: match push.transport {
+                Transport::Apns => Platform::Ios,
+                Transport::Fcm => Platform::Android,
+                Transport::Direct => Platform::Desktop,
             },
             name: name.to_owned(),
             push: Some(push.clone()),

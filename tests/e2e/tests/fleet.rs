@@ -1,23 +1,60 @@
 //! Two portal processes on one database, as behind a load balancer: a sign-in started on one
-//! finishes on the other, and the TOTP lockout holds with the guesses spread over both. With
-//! `ASSENT_TEST_POSTGRES` set (scripts/test.sh sets it for its second run) the database is
-//! PostgreSQL, which is how a fleet runs; without it, both processes share one SQLite file,
-//! which SQLite's locking makes just as strict on one machine.
+//! finishes on the other, and the TOTP lockout holds with the guesses spread over both. Then the
+//! whole fleet: two relays joined over NATS in front of the two portals, a desktop streaming from
+//! one relay while pushes arrive at the other, a replayed request refused by the other copy, and
+//! NATS killed and restarted mid-test. With `ASSENT_TEST_POSTGRES` set (scripts/test.sh sets it
+//! for its second run) the database is PostgreSQL, which is how a fleet runs; without it, both
+//! processes share one SQLite file, which SQLite's locking makes just as strict on one machine.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::sync::Arc;
 
-use assent_e2e::{Browser, Device, PASSWORD, Stack, apns_push, next_push};
+use std::time::Duration;
+
+use assent_e2e::fleet::{DirectStream, Fleet, Recorder};
+use assent_e2e::{Browser, Device, PASSWORD, PortalProcess, Stack, apns_push, next_push};
+use assent_protocol::PushConfig;
 
 /// Enrolls `user` (password, then the QR's text) through `browser`.
 async fn enrolled(browser: &Browser, user: &str) -> Device {
+    enrolled_with(browser, user, apns_push(), "Fleet phone").await
+}
+
+/// Enrolls `user` through `browser` with the push address `push`.
+async fn enrolled_with(browser: &Browser, user: &str, push: PushConfig, name: &str) -> Device {
     let page = browser.login(user, PASSWORD).await;
     assert_eq!(page.path, "/enroll", "{}", page.body);
     let qr = page.element("enrollment-uri").unwrap();
-    Device::enroll(&qr, apns_push(), "Fleet phone")
-        .await
-        .unwrap()
+    Device::enroll(&qr, push, name).await.unwrap()
+}
+
+/// Signs `user` in with the password on the browser's portal; the number to type.
+async fn sign_in(browser: &Browser, user: &str) -> String {
+    let page = browser.login(user, PASSWORD).await;
+    assert_eq!(page.path, "/login/push", "{}", page.body);
+    page.element("number").unwrap()
+}
+
+/// Approves the pushed `payload` with `number`, sending the answer to `to` although the
+/// challenge names `from` (the device's requests may land on either copy).
+async fn approve(
+    device: &mut Device,
+    payload: &str,
+    number: String,
+    from: &PortalProcess,
+    to: &PortalProcess,
+) {
+    let challenge = device.open(payload);
+    let response = assent_protocol::Response::Approve {
+        number: Some(number),
+        user_verified: true,
+    };
+    let request = device.answer_request(&challenge, &response);
+    let url = request.url.replace(&from.url, &to.url);
+    let reply = device.send_body(&url, &request.body).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["status"], "approved");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -144,4 +181,158 @@ async fn the_totp_lockout_holds_across_two_portals() {
         let page = Browser::new(base).login("grace", PASSWORD).await;
         assert_eq!(page.status, 403, "{}", page.body);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fleet_of_two_relays_over_nats_in_front_of_two_portals() {
+    let mut fleet = Fleet::start(&[]).await;
+    let (a, b) = (fleet.relay_a.base_url(), fleet.relay_b.base_url());
+    fleet.add_user("dora").await;
+    fleet.add_user("erin").await;
+    // Dora's desktop streams from relay B; Erin's phone is reached through APNs.
+    let mut stream = DirectStream::open(&b).await;
+    let mut desktop = enrolled_with(
+        &fleet.browser(),
+        "dora",
+        stream.push_config(),
+        "Dora's desktop",
+    )
+    .await;
+    let mut phone = enrolled_with(&fleet.browser(), "erin", apns_push(), "Erin's phone").await;
+    let mut apns = fleet.apns.deliveries();
+
+    // Portal 1 pushes through relay A, which holds no stream for the token: it forwards the
+    // push over NATS to B, which writes it to the desktop's stream. The answer goes to portal 2,
+    // where the browser's next request lands.
+    let browser = fleet.browser();
+    let number = sign_in(&browser, "dora").await;
+    let payload = stream.next().await;
+    approve(
+        &mut desktop,
+        &payload,
+        number,
+        &fleet.portal_1,
+        &fleet.portal_2,
+    )
+    .await;
+    let on_2 = browser.at(&fleet.portal_2.url);
+    assert_eq!(on_2.settled_status().await["status"], "approved");
+    assert!(on_2.get("/").await.body.contains("Signed in as dora"));
+    let text = fleet.metrics(&a).await;
+    assert!(
+        text.contains(r#"push_relay_forwarded_total{outcome="delivered"} 1"#),
+        "{text}"
+    );
+    let text = fleet.metrics(&b).await;
+    assert!(
+        text.contains(r#"push_relay_forwarded_answered_total{answer="delivered"} 1"#),
+        "{text}"
+    );
+
+    // The signed request portal 1 sent relay A, replayed byte for byte: refused by the other
+    // copy (the shared memory) and by A itself.
+    let sent = fleet.recorder.seen();
+    let pushed = sent
+        .iter()
+        .rev()
+        .find(|r| r.path == "/v1/push" && r.status == 200)
+        .expect("portal 1 pushed through relay A");
+    assert!(
+        pushed.headers.iter().any(|(k, _)| k == "assent-signature"),
+        "the portal signs its relay requests"
+    );
+    for relay in [&b, &a] {
+        let (status, body) = Recorder::replay(pushed, relay).await;
+        assert_eq!(status, 401, "{relay}: {body}");
+        assert_eq!(body["error"], "replayed_signature", "{relay}: {body}");
+    }
+    assert!(
+        stream.quiet_for(Duration::from_millis(300)).await,
+        "no replay reached the desktop"
+    );
+    // Unsigned, the same body is refused too: the tenant requires signatures.
+    let mut unsigned = pushed.clone();
+    unsigned.headers.retain(|(k, _)| k != "assent-signature");
+    let (status, body) = Recorder::replay(&unsigned, &b).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("signature_required")),
+        "{body}"
+    );
+
+    // NATS dies. Both copies say so and keep serving: APNs pushes, and each copy's own streams.
+    fleet.nats.kill();
+    for relay in [&a, &b] {
+        fleet.until_readyz(relay, |t| t.contains("degraded")).await;
+        let text = fleet.metrics(relay).await;
+        assert!(text.contains("push_relay_nats_connected 0"), "{text}");
+    }
+    let browser = fleet.browser();
+    let number = sign_in(&browser, "erin").await;
+    let payload = next_push(&mut apns, &phone.push.token).await;
+    approve(
+        &mut phone,
+        &payload,
+        number,
+        &fleet.portal_1,
+        &fleet.portal_1,
+    )
+    .await;
+    assert_eq!(browser.settled_status().await["status"], "approved");
+
+    let on_2 = Browser::new(&fleet.portal_2.url);
+    let number = sign_in(&on_2, "dora").await;
+    let payload = stream.next().await;
+    approve(
+        &mut desktop,
+        &payload,
+        number,
+        &fleet.portal_1,
+        &fleet.portal_2,
+    )
+    .await;
+    assert_eq!(on_2.settled_status().await["status"], "approved");
+
+    // A push that needs forwarding cannot be delivered meanwhile; the waiting page says so.
+    let browser = fleet.browser();
+    sign_in(&browser, "dora").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let status = browser.push_status().await;
+        if status.get("delivery").is_some() || std::time::Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status["status"], "pending", "{status}");
+    assert_eq!(status["undelivered"], true, "{status}");
+    assert!(stream.quiet_for(Duration::from_millis(300)).await);
+
+    // NATS is back: both copies reconnect, B's stream is announced again, and a push through A
+    // reaches the desktop once more.
+    fleet.nats.restart().await;
+    for relay in [&a, &b] {
+        fleet.until_fully_ready(relay).await;
+    }
+    let browser = fleet.browser();
+    let number = sign_in(&browser, "dora").await;
+    let payload = stream.next().await;
+    approve(
+        &mut desktop,
+        &payload,
+        number,
+        &fleet.portal_1,
+        &fleet.portal_2,
+    )
+    .await;
+    assert_eq!(
+        browser.at(&fleet.portal_2.url).settled_status().await["status"],
+        "approved"
+    );
+    let text = fleet.metrics(&a).await;
+    assert!(
+        text.contains(r#"push_relay_forwarded_total{outcome="delivered"} 2"#),
+        "{text}"
+    );
+    assert!(text.contains("push_relay_nats_connected 1"), "{text}");
 }

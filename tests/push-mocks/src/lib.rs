@@ -38,6 +38,7 @@
 pub mod apns;
 pub mod fcm;
 mod feed;
+pub mod nats;
 mod relay_config;
 mod relay_process;
 pub mod tls;
@@ -45,7 +46,7 @@ pub mod tls;
 pub use apns::MockApns;
 pub use fcm::MockFcm;
 pub use feed::Delivered;
-pub use relay_config::{APNS_NAME, FCM_NAME, relay_config_toml};
+pub use relay_config::{APNS_NAME, FCM_NAME, fleet_relay_config_toml, relay_config_toml};
 pub use relay_process::{RelayProcess, free_loopback_addr};
 
 /// The key under which the relay puts the opaque challenge, in the APNs payload and in the FCM

@@ -41,6 +41,56 @@ pub fn relay_config_toml(
     tenant_id: &str,
     api_key: &str,
 ) -> String {
+    relay_config(apns, fcm, dir, listen, tenant_id, api_key).to_string()
+}
+
+/// Like [`relay_config_toml`], for one copy of a fleet: the relay joins the NATS server at
+/// `nats_url` (`[nats]`, fleet name `name`), and the tenant's requests must be signed with the
+/// P-256 key whose public half is `request_public_key` (a PEM `PUBLIC KEY` or the base64url
+/// point).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the fleet's settings, each named"
+)]
+pub fn fleet_relay_config_toml(
+    apns: &MockApns,
+    fcm: &MockFcm,
+    dir: &Path,
+    listen: &str,
+    tenant_id: &str,
+    api_key: &str,
+    request_public_key: &str,
+    nats_url: &str,
+    name: &str,
+) -> String {
+    let mut config = relay_config(apns, fcm, dir, listen, tenant_id, api_key);
+    if let Some(Value::Array(tenants)) = config.get_mut("tenants")
+        && let Some(Value::Table(tenant)) = tenants.first_mut()
+    {
+        tenant.insert(
+            "request_public_key".into(),
+            Value::String(request_public_key.to_owned()),
+        );
+    }
+    let nats: Table = [
+        ("url", Value::String(nats_url.to_owned())),
+        ("name", Value::String(name.to_owned())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    config.insert("nats".into(), Value::Table(nats));
+    config.to_string()
+}
+
+fn relay_config(
+    apns: &MockApns,
+    fcm: &MockFcm,
+    dir: &Path,
+    listen: &str,
+    tenant_id: &str,
+    api_key: &str,
+) -> Table {
     let write = |name: &str, contents: &str| {
         let path = dir.join(name);
         std::fs::write(&path, contents)
@@ -82,7 +132,7 @@ pub fn relay_config_toml(
         ("host", s(&fcm.server.authority())),
         ("token_uri", s(&fcm.token_uri())),
     ]);
-    let config = table(vec![
+    table(vec![
         ("listen", s(listen)),
         ("log_level", s("warn")),
         ("extra_ca_file", ca_file),
@@ -93,8 +143,7 @@ pub fn relay_config_toml(
         ("tenants", Value::Array(vec![Value::Table(tenant)])),
         ("apns", Value::Array(vec![Value::Table(apns_table)])),
         ("fcm", Value::Array(vec![Value::Table(fcm_table)])),
-    ]);
-    config.to_string()
+    ])
 }
 
 fn sha256_hex(s: &str) -> String {

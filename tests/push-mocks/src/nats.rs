@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 /// Where the Debian package puts the server, checked after `PATH`.
 const DEBIAN_PATH: &str = "/usr/sbin/nats-server";
 
+/// A `nats-server` child process (or one stopped, to be started).
 pub struct NatsServer {
+    /// Its client port on 127.0.0.1.
     pub port: u16,
     /// The token clients must present, if any.
     pub token: Option<String>,
@@ -74,6 +76,7 @@ impl NatsServer {
         self.child.as_ref().map(Child::id)
     }
 
+    /// `nats://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
