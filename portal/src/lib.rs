@@ -46,8 +46,6 @@ pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
     if settings.test_clock && !settings.listen.ip().is_loopback() {
         return Err("--test-clock is only allowed on a loopback address".into());
     }
-    let db =
-        db::Db::open_at(&settings.db).map_err(|e| format!("{}: {e}", settings.db.display()))?;
     let relay: Arc<dyn relay::PushSender> = match &settings.relay_url {
         Some(url) => Arc::new(
             relay::RelayClient::new(url, &settings.relay_api_key, signer(&settings)?)
@@ -55,6 +53,8 @@ pub fn open(settings: settings::Settings) -> Result<Arc<Portal>, String> {
         ),
         None => Arc::new(relay::NoRelay),
     };
+    let db =
+        db::Db::open_at(&settings.db).map_err(|e| format!("{}: {e}", settings.db.display()))?;
     let clock = Arc::new(clock::SystemClock::default());
     let test_clock = settings.test_clock.then(|| clock.clone());
     let alerts = match &settings.alert_webhook {

@@ -180,6 +180,35 @@ async fn the_test_clock_exists_only_when_asked_for() {
     );
 }
 
+#[test]
+fn a_relay_signing_key_that_is_not_one_stops_the_start_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("relay-signing.pem");
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let settings = Settings {
+        db: portal::db::Location::Sqlite(dir.path().join("p.db")),
+        relay_url: Some("http://127.0.0.1:9".into()),
+        relay_signing_key: Some(key.clone()),
+        ..Settings::defaults().unwrap()
+    };
+    let err = portal::open(settings.clone()).unwrap_err();
+    assert!(err.contains("not a P-256 private key"), "{err}");
+    let err = portal::open(Settings {
+        relay_signing_key: Some(dir.path().join("missing.pem")),
+        ..settings
+    })
+    .unwrap_err();
+    assert!(err.contains("missing.pem"), "{err}");
+    assert!(
+        !dir.path().join("p.db").exists(),
+        "a refused start creates nothing"
+    );
+}
+
 /// A browser-style form post from `ip`, with extra headers.
 fn form_post(path: &str, body: &str, ip: [u8; 4], headers: &[(&str, &str)]) -> Request<Body> {
     let mut builder =
