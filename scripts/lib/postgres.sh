@@ -2,7 +2,8 @@
 # on PostgreSQL. Source it, then `postgres_start` exports ASSENT_TEST_POSTGRES (a superuser URL,
 # trust authentication on 127.0.0.1 only) and `postgres_stop` stops the cluster and deletes it.
 # The binaries are Debian's (package postgresql); the cluster runs as the `postgres` user when
-# the caller is root, since PostgreSQL refuses to run as root.
+# the caller is root, since PostgreSQL refuses to run as root. Arguments to `postgres_start` are
+# more server options, which win over ours (`postgres_start -c fsync=on` for a benchmark).
 
 postgres_bin() {
   local dir
@@ -34,7 +35,7 @@ postgres_start() {
   postgres_as "$bin/initdb" -D "$POSTGRES_DIR/data" -U assent --auth=trust -E UTF8 --no-locale >/dev/null
   # Room for several portals' pools at once; fsync off: the cluster dies with the test run.
   postgres_as "$bin/pg_ctl" -D "$POSTGRES_DIR/data" -l "$POSTGRES_DIR/log" -w \
-    -o "-h 127.0.0.1 -p $port -k $POSTGRES_DIR -c max_connections=300 -c fsync=off" start >/dev/null
+    -o "-h 127.0.0.1 -p $port -k $POSTGRES_DIR -c max_connections=300 -c fsync=off $*" start >/dev/null
   export ASSENT_TEST_POSTGRES="postgres://assent@127.0.0.1:$port/postgres"
   POSTGRES_BIN="$bin"
 }

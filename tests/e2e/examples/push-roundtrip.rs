@@ -16,6 +16,11 @@
 //! target/release/examples/push-roundtrip [--seconds 10] [--users 32]
 //! ```
 //!
+//! `--portals 2` starts a second portal process on the same database and spreads the users over
+//! both (each user's browser and device talk to one copy); with `ASSENT_TEST_POSTGRES` naming a
+//! PostgreSQL server (see scripts/lib/postgres.sh) the database is a fresh schema there, and the
+//! CPU of every `postgres` process is counted too.
+//!
 //! Every device saves its vault (encrypt, write, fsync, rename) before answering, as the apps
 //! do. Set `ASSENT_E2E_DEVICE_DIR=/dev/shm` to keep the simulated phones' storage off the shared
 //! disk: dozens of devices fsyncing on the portal's disk measure that disk, not the system.
@@ -33,6 +38,9 @@ type Waiters = Arc<Mutex<HashMap<String, mpsc::UnboundedSender<String>>>>;
 
 struct User {
     browser: Browser,
+    /// The portal copy this user's browser and device talk to, and the one that enrolled it.
+    portal: String,
+    enrolled_at: String,
     /// Pushes for this user's device, as they arrive.
     pushes: mpsc::UnboundedReceiver<String>,
     device: Device,
@@ -50,7 +58,7 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn setup_user(stack: &Stack, name: &str, waiters: &Waiters) -> User {
+async fn setup_user(stack: &Stack, name: &str, waiters: &Waiters, portal: &str) -> User {
     stack.add_user(name).await;
     let browser = stack.browser();
     let page = browser.login(name, PASSWORD).await;
@@ -72,7 +80,9 @@ async fn setup_user(stack: &Stack, name: &str, waiters: &Waiters) -> User {
         .unwrap()
         .insert(device.push.token.clone(), tx);
     User {
-        browser,
+        browser: browser.at(portal),
+        portal: portal.to_owned(),
+        enrolled_at: stack.portal.url.clone(),
         pushes,
         device,
     }
@@ -90,7 +100,13 @@ async fn round_trip(user: &mut User) -> Duration {
         .expect("no push within 10 s")
         .unwrap();
     let challenge = user.device.open(&payload);
-    let reply = user.device.approve(&challenge, number.as_deref()).await;
+    let response = assent_protocol::Response::Approve {
+        number,
+        user_verified: true,
+    };
+    let request = user.device.answer_request(&challenge, &response);
+    let url = request.url.replace(&user.enrolled_at, &user.portal);
+    let reply = user.device.send_body(&url, &request.body).await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     start.elapsed()
 }
@@ -99,15 +115,20 @@ async fn round_trip(user: &mut User) -> Duration {
 async fn main() {
     let mut seconds = 10u64;
     let mut users = 32usize;
+    let mut portals = 1usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--seconds" => seconds = args.next().unwrap().parse().unwrap(),
             "--users" => users = args.next().unwrap().parse().unwrap(),
+            "--portals" => portals = args.next().unwrap().parse().unwrap(),
             other => panic!("unknown argument {other}"),
         }
     }
     let stack = Stack::start(&["--step-up-seconds", "0", "--push-limit", "100000000"]).await;
+    let others: Vec<_> = (1..portals).map(|_| stack.another_portal()).collect();
+    let mut copies = vec![stack.portal.url.clone()];
+    copies.extend(others.iter().map(|p| p.url.clone()));
     let waiters: Waiters = Arc::default();
     let mut feed = stack.apns.deliveries();
     let routes = waiters.clone();
@@ -132,7 +153,7 @@ async fn main() {
     password.sort();
 
     // Sequential round trips: the latency with nothing else going on.
-    let mut user = setup_user(&stack, "solo", &waiters).await;
+    let mut user = setup_user(&stack, "solo", &waiters, &stack.portal.url).await;
     for _ in 0..50 {
         round_trip(&mut user).await;
     }
@@ -146,7 +167,8 @@ async fn main() {
     // Many users at once: approvals per second.
     let mut all = Vec::new();
     for i in 0..users {
-        all.push(setup_user(&stack, &format!("user{i}"), &waiters).await);
+        let copy = &copies[i % copies.len()];
+        all.push(setup_user(&stack, &format!("user{i}"), &waiters, copy).await);
     }
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let (go_tx, go_rx) = tokio::sync::watch::channel(false);
@@ -172,8 +194,11 @@ async fn main() {
     }
     drop(done_tx);
     let cpu = |pid| assent_e2e::cpu_time(pid).unwrap_or_default();
-    let (portal_pid, relay_pid) = (stack.portal.id(), stack.relay.id());
-    let (portal_cpu, relay_cpu) = (cpu(portal_pid), cpu(relay_pid));
+    let mut portal_pids = vec![stack.portal.id()];
+    portal_pids.extend(others.iter().map(|p| p.id()));
+    let portals_cpu = || portal_pids.iter().map(|&p| cpu(p)).sum::<Duration>();
+    let relay_pid = stack.relay.id();
+    let (portal_cpu, relay_cpu, postgres_before) = (portals_cpu(), cpu(relay_pid), postgres_cpu());
     let start = Instant::now();
     go_tx.send(true).unwrap();
     let mut loaded = Vec::new();
@@ -184,8 +209,9 @@ async fn main() {
         }
     }
     let elapsed = start.elapsed();
-    let portal_cpu = cpu(portal_pid) - portal_cpu;
+    let portal_cpu = portals_cpu() - portal_cpu;
     let relay_cpu = cpu(relay_pid) - relay_cpu;
+    let postgres_cpu = postgres_cpu().saturating_sub(postgres_before);
     for s in stops {
         let _ = s.send(());
     }
@@ -195,7 +221,15 @@ async fn main() {
     }
     loaded.sort();
 
-    println!("push round trip (portal creates the challenge → portal holds the verified answer)");
+    let engine = if stack.portal.db.starts_with("postgres") {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "push round trip (portal creates the challenge → portal holds the verified answer), \
+         {portals} portal process(es) on {engine}"
+    );
     println!(
         "  one at a time: {} round trips, p50 {}, p99 {}, max {}",
         solo.len(),
@@ -213,14 +247,31 @@ async fn main() {
     );
     let per = |d: Duration| d.as_secs_f64() * 1e6 / loaded.len().max(1) as f64;
     println!(
-        "  CPU per approval while loaded: portal {:.0} µs, relay {:.0} µs (the rest of the 2 cores: \
-         this tool's browsers, devices and mock APNs)",
+        "  CPU per approval while loaded: portal {:.0} µs (all copies), relay {:.0} µs, \
+         postgres {:.0} µs (the rest of the 2 cores: this tool's browsers, devices and mock APNs)",
         per(portal_cpu),
         per(relay_cpu),
+        per(postgres_cpu),
     );
     println!(
         "password check before it (POST /login, Argon2id m=19 MiB t=2): p50 {}, p99 {}",
         ms(percentile(&password, 50.0)),
         ms(percentile(&password, 99.0)),
     );
+}
+
+/// CPU time of every `postgres` process on the machine (the benchmark's own cluster: run it on
+/// a machine with no other PostgreSQL).
+fn postgres_cpu() -> Duration {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .filter_map(assent_e2e::cpu_time)
+        .sum()
 }
