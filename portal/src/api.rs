@@ -184,7 +184,7 @@ fn assent_protocol_content_type() -> &'static str {
     "application/jose"
 }
 
-/// Runs a device endpoint on a blocking thread (SQLite and signature checks), mapping the
+/// Runs a device endpoint through [`Portal::quick`] (storage and signature checks), mapping the
 /// body-size limit's rejection to `too_large`.
 async fn device_call<T: Send + 'static>(
     portal: Arc<Portal>,
@@ -206,7 +206,7 @@ async fn device_call<T: Send + 'static>(
     })?;
     let jws = jose_body(&headers, &body).map_err(refusal)?;
     portal
-        .blocking(move |p| Ok(f(p, &jws, &ip)))
+        .quick(move |p| Ok(f(p, &jws, &ip)))
         .await
         .map_err(|e| refusal(e.into()))?
         .map_err(refusal)

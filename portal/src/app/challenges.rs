@@ -72,7 +72,7 @@ impl Portal {
         let (user, client) = (user.clone(), client.clone());
         let session = session.map(|s| (s.id.clone(), s.challenge.clone()));
         let (row, outgoing) = self
-            .blocking(move |p| {
+            .quick(move |p| {
                 let (id, replaces) = match &session {
                     Some((id, replaces)) => (Some(id.as_str()), replaces.as_deref()),
                     None => (None, None),
@@ -94,7 +94,7 @@ impl Portal {
             tokio::spawn(async move {
                 let delivery = portal.relay.send(&outgoing.push, &jws, exp, &id).await;
                 let recorded = portal
-                    .blocking(move |p| {
+                    .quick(move |p| {
                         Ok(p.record_delivery(
                             outgoing.user_id,
                             &outgoing.device_id,

@@ -196,6 +196,22 @@ impl Portal {
             .map_err(|_| PortalError::TaskFailed)?
     }
 
+    /// Runs `work`, a short call (storage and P-256, never Argon2id), where it costs least: on
+    /// this thread when the database is SQLite, whose calls are in-process and take tens of
+    /// microseconds (the hop to a blocking thread and back cost about a fifth of the portal's
+    /// CPU per approval, docs/performance.md), and on a blocking thread like [`Self::blocking`]
+    /// when it is PostgreSQL, whose calls wait on the network.
+    pub async fn quick<T, F>(self: &Arc<Self>, work: F) -> Result<T, PortalError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Portal) -> Result<T, PortalError> + Send + 'static,
+    {
+        match self.db.dialect() {
+            crate::db::Dialect::Sqlite => work(self),
+            crate::db::Dialect::Postgres => self.blocking(work).await,
+        }
+    }
+
     /// Now, by the portal's clock.
     pub fn now(&self) -> u64 {
         self.clock.now()

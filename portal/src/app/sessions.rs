@@ -490,7 +490,7 @@ impl Portal {
     ) -> Result<PushProgress, PortalError> {
         match challenge {
             Some(c) if c.status == ChallengeStatus::Approved => {
-                self.blocking(move |p| p.follow_approval(session, c)).await
+                self.quick(move |p| p.follow_approval(session, c)).await
             }
             challenge => Ok(PushProgress {
                 challenge,

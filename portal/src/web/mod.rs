@@ -373,7 +373,7 @@ pub(crate) async fn read_visit(
             ended: None,
         });
     };
-    match portal.blocking(move |p| p.visit(&cookie)).await {
+    match portal.quick(move |p| p.visit(&cookie)).await {
         Ok(Ok(visit)) => Ok(visit),
         Ok(Err(ended)) => Err(NoVisit::Gone {
             cookie: true,
