@@ -164,7 +164,7 @@ impl Db {
     /// (if any) at it: one transaction. `false`, with nothing stored, when that session has
     /// ended meanwhile.
     pub fn insert_challenge(&self, c: &ChallengeRow, line: &LogLine<'_>) -> DbResult<bool> {
-        self.tx(|tx| {
+        self.atomic(|tx| {
             if let Some(session) = &c.session {
                 let waiting = tx.execute(
                     "UPDATE sessions SET challenge = ?2 WHERE id = ?1 AND ended IS NULL",
@@ -243,7 +243,7 @@ impl Db {
         line: Option<&LogLine<'_>>,
         seen: Option<(&str, u64)>,
     ) -> DbResult<bool> {
-        self.tx(|tx| {
+        self.atomic(|tx| {
             let updated = tx.execute(
                 "UPDATE challenges SET status = ?2, reason = ?3 WHERE id = ?1 AND status = 'pending'",
                 params![id, status, reason],

@@ -189,7 +189,7 @@ impl Db {
     /// Marks the token used and stores the registering device as pending; `false` when the
     /// token was used meanwhile (two registrations racing).
     pub fn register_device(&self, device: &Device, now: u64) -> DbResult<bool> {
-        self.tx(|tx| {
+        self.atomic(|tx| {
             let used = tx.execute(
                 "UPDATE enrollments SET used = 1 WHERE token = ?1 AND used = 0",
                 [&device.enrollment],
@@ -346,7 +346,7 @@ impl Db {
         now: u64,
         expires_at: u64,
     ) -> DbResult<bool> {
-        self.tx(|tx| {
+        self.atomic(|tx| {
             tx.execute("DELETE FROM nonces WHERE expires_at < ?1", [to_i64(now)])?;
             let inserted = tx.execute(
                 "INSERT INTO nonces (device_id, nonce, expires_at) VALUES (?1, ?2, ?3)

@@ -38,6 +38,16 @@ pub use sql::Dialect;
 pub(crate) use sql::{Conn, Row, params};
 pub use users::{Accounts, Counts, Role, TotpAttempt, User, UserQuery, UserStatus};
 
+/// What PostgreSQL said (its message and SQLSTATE), or what failed on the way to it: the
+/// driver's own text for a server error is only "db error".
+fn postgres_detail(e: &tokio_postgres::Error) -> String {
+    match (e.as_db_error(), std::error::Error::source(e)) {
+        (Some(db), _) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
+    }
+}
+
 /// A storage failure; the HTTP layer answers 500 and logs it.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -45,7 +55,7 @@ pub enum DbError {
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL refused or failed.
-    #[error("database: {0}")]
+    #[error("database: {}", postgres_detail(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// No PostgreSQL connection could be had (the server is down, the pool is exhausted).
     #[error("database pool: {0}")]
@@ -308,7 +318,28 @@ impl Db {
     /// Transactions are serial: SQLite's `BEGIN IMMEDIATE`, PostgreSQL's `SERIALIZABLE` (run
     /// again, from the start, when the server aborts it for a conflict), so `work` must not
     /// have effects outside the database.
-    pub(crate) fn tx<T>(&self, mut work: impl FnMut(&mut dyn Conn) -> DbResult<T>) -> DbResult<T> {
+    pub(crate) fn tx<T>(&self, work: impl FnMut(&mut dyn Conn) -> DbResult<T>) -> DbResult<T> {
+        self.transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", work)
+    }
+
+    /// Runs `work` as one transaction that is all or nothing but not serial on PostgreSQL
+    /// (`READ COMMITTED`; on SQLite it is [`Db::tx`]): for work whose rule is a single
+    /// statement's own condition (`UPDATE … WHERE status = 'pending'`, `WHERE used = 0`, a
+    /// unique key), which PostgreSQL settles by row locks, and whose other statements only
+    /// write. Serializable transactions on the small tables (a few dozen devices or sessions,
+    /// read by a whole-table scan) conflict with every concurrent writer of the table and would
+    /// be retried over and over; these do not need it. Count-then-write rules (the throttles,
+    /// TOTP attempts) and read-then-write ones (activating a device) stay on [`Db::tx`].
+    pub(crate) fn atomic<T>(&self, work: impl FnMut(&mut dyn Conn) -> DbResult<T>) -> DbResult<T> {
+        self.transaction("BEGIN ISOLATION LEVEL READ COMMITTED", work)
+    }
+
+    /// [`Db::tx`] and [`Db::atomic`]: `begin` is PostgreSQL's opening statement.
+    fn transaction<T>(
+        &self,
+        begin: &str,
+        mut work: impl FnMut(&mut dyn Conn) -> DbResult<T>,
+    ) -> DbResult<T> {
         match &self.backend {
             Backend::Sqlite(conn) => {
                 let guard = Self::sqlite(conn);
@@ -331,7 +362,7 @@ impl Db {
                 let mut conn = pg.conn()?;
                 let mut tries = 0;
                 loop {
-                    conn.batch("BEGIN ISOLATION LEVEL SERIALIZABLE")?;
+                    conn.batch(begin)?;
                     let result = work(&mut conn).and_then(|value| {
                         conn.batch("COMMIT")?;
                         Ok(value)

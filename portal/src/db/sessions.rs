@@ -288,7 +288,7 @@ impl Db {
     /// Updates a session's progress, and writes the event that records it (when given) in the
     /// same transaction.
     pub fn update_session(&self, s: &Session, line: Option<&LogLine<'_>>) -> DbResult<()> {
-        self.tx(|tx| {
+        self.atomic(|tx| {
             tx.execute(
                 "UPDATE sessions SET state = ?2, expires_at = ?3, challenge = ?4, enrollment = ?5,
                      step_up_at = ?6
@@ -312,7 +312,7 @@ impl Db {
     /// Ends a session for `why` and withdraws the request it was waiting for. The row stays
     /// until it would have expired, so the pages can say what ended it.
     pub fn end_session(&self, id: &str, why: SessionEnd) -> DbResult<()> {
-        self.tx(|tx| {
+        self.atomic(|tx| {
             tx.execute(
                 "UPDATE challenges SET status = 'cancelled' WHERE session = ?1 AND status = 'pending'",
                 [id],
