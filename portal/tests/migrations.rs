@@ -69,7 +69,7 @@ fn a_database_from_before_migrations_is_upgraded_with_its_data() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5, "every migration applied");
+    assert_eq!(version, 6, "every migration applied");
     let ended: Option<String> = conn
         .query_row("SELECT ended FROM sessions WHERE id = 's1'", [], |r| {
             r.get(0)

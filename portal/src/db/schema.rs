@@ -165,6 +165,13 @@ ALTER TABLE challenges ADD COLUMN client TEXT;
 CREATE INDEX IF NOT EXISTS challenges_by_client ON challenges(client, iat);
 ";
 
+/// Version 6: the per-user push limit counts a user's recent challenges by purpose; with the
+/// purpose in the index the count reads the index alone, not each challenge's row.
+const V6_PUSH_COUNT_INDEX: &str = "
+CREATE INDEX IF NOT EXISTS challenges_by_user_purpose ON challenges(user_id, iat, purpose);
+DROP INDEX IF EXISTS challenges_by_user;
+";
+
 /// Every migration, oldest first.
 pub(super) fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -173,6 +180,7 @@ pub(super) fn migrations() -> Migrations<'static> {
         M::up(V3_TYPED_DELIVERY),
         M::up(V4_CONSOLE),
         M::up(V5_RELYING_PARTIES),
+        M::up(V6_PUSH_COUNT_INDEX),
     ])
 }
 
@@ -301,8 +309,11 @@ CREATE TABLE rp_clients (
 );
 ";
 
+/// SQLite's version 6, on PostgreSQL.
+const POSTGRES_V2: &str = V6_PUSH_COUNT_INDEX;
+
 /// Every PostgreSQL migration, oldest first.
-const POSTGRES_MIGRATIONS: &[&str] = &[POSTGRES_V1];
+const POSTGRES_MIGRATIONS: &[&str] = &[POSTGRES_V1, POSTGRES_V2];
 
 /// Brings a PostgreSQL database up to date: each missing migration in its own transaction,
 /// under a transaction-scoped advisory lock so that portals starting together take turns. A
