@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assent_e2e::fleet::{DirectStream, Fleet, Recorder};
-use assent_e2e::{Browser, Device, PASSWORD, PortalProcess, Stack, apns_push, next_push};
+use assent_e2e::{Browser, Device, PASSWORD, PortalProcess, Stack, apns_push, fcm_push, next_push};
 use assent_protocol::PushConfig;
 
 /// Enrolls `user` (password, then the QR's text) through `browser`.
@@ -189,7 +189,9 @@ async fn a_fleet_of_two_relays_over_nats_in_front_of_two_portals() {
     let (a, b) = (fleet.relay_a.base_url(), fleet.relay_b.base_url());
     fleet.add_user("dora").await;
     fleet.add_user("erin").await;
-    // Dora's desktop streams from relay B; Erin's phone is reached through APNs.
+    fleet.add_user("finn").await;
+    // Dora's desktop streams from relay B; Erin's phone is reached through APNs, Finn's
+    // through FCM.
     let mut stream = DirectStream::open(&b).await;
     let mut desktop = enrolled_with(
         &fleet.browser(),
@@ -200,6 +202,8 @@ async fn a_fleet_of_two_relays_over_nats_in_front_of_two_portals() {
     .await;
     let mut phone = enrolled_with(&fleet.browser(), "erin", apns_push(), "Erin's phone").await;
     let mut apns = fleet.apns.deliveries();
+    let mut android = enrolled_with(&fleet.browser(), "finn", fcm_push(), "Finn's phone").await;
+    let mut fcm = fleet.fcm.deliveries();
 
     // Portal 1 pushes through relay A, which holds no stream for the token: it forwards the
     // push over NATS to B, which writes it to the desktop's stream. The answer goes to portal 2,
@@ -260,7 +264,8 @@ async fn a_fleet_of_two_relays_over_nats_in_front_of_two_portals() {
         "{body}"
     );
 
-    // NATS dies. Both copies say so and keep serving: APNs pushes, and each copy's own streams.
+    // NATS dies. Both copies say so and keep serving: APNs pushes through A, FCM pushes through
+    // B, and each copy's own streams.
     fleet.nats.kill();
     for relay in [&a, &b] {
         fleet.until_readyz(relay, |t| t.contains("degraded")).await;
@@ -279,6 +284,18 @@ async fn a_fleet_of_two_relays_over_nats_in_front_of_two_portals() {
     )
     .await;
     assert_eq!(browser.settled_status().await["status"], "approved");
+    let on_2 = Browser::new(&fleet.portal_2.url);
+    let number = sign_in(&on_2, "finn").await;
+    let payload = next_push(&mut fcm, &android.push.token).await;
+    approve(
+        &mut android,
+        &payload,
+        number,
+        &fleet.portal_1,
+        &fleet.portal_2,
+    )
+    .await;
+    assert_eq!(on_2.settled_status().await["status"], "approved");
 
     let on_2 = Browser::new(&fleet.portal_2.url);
     let number = sign_in(&on_2, "dora").await;
