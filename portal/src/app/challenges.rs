@@ -9,8 +9,8 @@ use assent_protocol::{ChallengeContent, LoginContext, NumberMatching, Purpose, P
 use super::client::Client;
 use super::{Portal, PortalError};
 use crate::db::{
-    ChallengeReason, ChallengeRow, ChallengeStatus, DbError, DeliveryState, EventKind, LogLine,
-    Outcome, Session, User,
+    ChallengeReason, ChallengeRow, ChallengeStatus, DbError, DeliveryState, EventKind, Inserted,
+    LogLine, Outcome, Session, User,
 };
 use crate::relay::Delivery;
 
@@ -125,7 +125,7 @@ impl Portal {
         let device_id = user.device_id.as_deref().ok_or(PortalError::NoDevice)?;
         let device = self.db.device(device_id)?.ok_or(PortalError::NoDevice)?;
         let since = now.saturating_sub(self.settings.push_window_seconds);
-        if self.db.pushes_since(user.id, since)? >= self.settings.push_limit {
+        let limited = || -> Result<PortalError, PortalError> {
             let first = self.db.first_push_since(user.id, since)?.unwrap_or(now);
             let retry_after = (first + self.settings.push_window_seconds)
                 .saturating_sub(now)
@@ -137,7 +137,12 @@ impl Portal {
                 Outcome::RateLimited,
                 "",
             )?;
-            return Err(PortalError::PushLimited { retry_after });
+            Ok(PortalError::PushLimited { retry_after })
+        };
+        // Checked before the challenge is built (no P-256 for a push that will be refused),
+        // and again, for pushes sent at once, in the transaction that stores it.
+        if self.db.pushes_since(user.id, since)? >= self.settings.push_limit {
+            return Err(limited()?);
         }
         let digits = self.settings.number_digits;
         let number_matching = (digits >= 2 && asked.number).then_some(NumberMatching {
@@ -174,14 +179,17 @@ impl Portal {
         // Without a push address the device finds the challenge by polling; that is its
         // delivery from the start.
         let delivery = device.push.is_none().then_some(DeliveryState::DevicePolls);
-        let row = self.store_challenge(
-            user.id,
-            &device.id,
+        let row = match self.store_challenge(
+            (user.id, &device.id),
             &device.encryption_key,
             &content,
             (session, delivery),
             (&line, asked.client.as_deref()),
-        )?;
+            Some((since, self.settings.push_limit)),
+        ) {
+            Err(PortalError::PushLimited { .. }) => return Err(limited()?),
+            other => other?,
+        };
         let outgoing = device.push.map(|push| Outgoing {
             push,
             user_id: user.id,
@@ -192,15 +200,16 @@ impl Portal {
 
     /// Builds, signs and stores a challenge, with its event (one transaction). `waiting` is
     /// the browser session that waits for it, and its delivery when that is known already;
-    /// beside the event, the relying party that asked, if one did.
+    /// beside the event, the relying party that asked, if one did; `limit`, the user's push
+    /// limit (pushes since a time, [`PortalError::PushLimited`] when reached).
     pub fn store_challenge(
         &self,
-        user_id: i64,
-        device_id: &str,
+        (user_id, device_id): (i64, &str),
         encryption_key: &assent_protocol::PublicJwk,
         content: &ChallengeContent,
         waiting: (Option<&str>, Option<DeliveryState>),
         (line, asked_by): (&LogLine<'_>, Option<&str>),
+        limit: Option<(u64, u32)>,
     ) -> Result<ChallengeRow, PortalError> {
         let mut rng = assent_protocol::system_rng();
         let built = build_challenge(
@@ -232,10 +241,12 @@ impl Portal {
             delivery_detail: None,
             client: asked_by.map(str::to_owned),
         };
-        if !self.db.insert_challenge(&row, line)? {
-            return Err(PortalError::SessionGone);
+        match self.db.insert_challenge_within(&row, line, limit)? {
+            Inserted::Stored => Ok(row),
+            Inserted::SessionEnded => Err(PortalError::SessionGone),
+            // The caller says when it lifts.
+            Inserted::Limited => Err(PortalError::PushLimited { retry_after: 1 }),
         }
-        Ok(row)
     }
 
     /// Stores what the relay said about a push; a dead token is dropped (the device polls).

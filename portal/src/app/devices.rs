@@ -161,12 +161,12 @@ fn activation(portal: &Portal, user: &User, device: &Device, ip: &str) -> Result
         &detail,
     );
     let challenge = portal.store_challenge(
-        user.id,
-        &device.id,
+        (user.id, &device.id),
         &device.encryption_key,
         &content,
         (None, None),
         (&line, None),
+        None,
     )?;
     Ok(challenge.jws)
 }

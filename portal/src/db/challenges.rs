@@ -3,7 +3,7 @@
 use assent_protocol::{Purpose, UserVerification};
 
 use super::events::{self, LogLine};
-use super::{Conn, Db, DbResult, Row, named, params, stored_names, to_i64, to_u64};
+use super::{Conn, Db, DbResult, Dialect, Row, named, params, stored_names, to_i64, to_u64};
 
 /// What became of a challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,6 +157,17 @@ pub(super) fn challenge_on(conn: &mut dyn Conn, id: &str) -> DbResult<Option<Cha
     )
 }
 
+/// What [`Db::insert_challenge_within`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored, with its event.
+    Stored,
+    /// Nothing stored: the session waiting for it has ended.
+    SessionEnded,
+    /// Nothing stored: the user's push limit is reached.
+    Limited,
+}
+
 impl Db {
     // ---- challenges
 
@@ -164,7 +175,39 @@ impl Db {
     /// (if any) at it: one transaction. `false`, with nothing stored, when that session has
     /// ended meanwhile.
     pub fn insert_challenge(&self, c: &ChallengeRow, line: &LogLine<'_>) -> DbResult<bool> {
+        Ok(self.insert_challenge_within(c, line, None)? == Inserted::Stored)
+    }
+
+    /// [`Db::insert_challenge`] under the per-user push limit: nothing is stored, and
+    /// [`Inserted::Limited`] returned, when the user was already sent `limit` pushes (not
+    /// activations) since `since`. The count and the insert are one transaction holding the
+    /// user's row, so pushes sent at once, from one portal or several, cannot pass the limit
+    /// together.
+    pub fn insert_challenge_within(
+        &self,
+        c: &ChallengeRow,
+        line: &LogLine<'_>,
+        limit: Option<(u64, u32)>,
+    ) -> DbResult<Inserted> {
         self.atomic(|tx| {
+            if let Some((since, limit)) = limit {
+                if tx.dialect() == Dialect::Postgres {
+                    // SQLite's BEGIN IMMEDIATE already runs one writer at a time.
+                    tx.query_opt(
+                        "SELECT id FROM users WHERE id = ?1 FOR UPDATE",
+                        [c.user_id],
+                        |r| r.get::<i64>(0),
+                    )?;
+                }
+                let sent: u32 = tx.query_row(
+                    "SELECT COUNT(*) FROM challenges WHERE user_id = ?1 AND iat >= ?2 AND purpose != 'activate'",
+                    params![c.user_id, to_i64(since)],
+                    |r| r.get(0),
+                )?;
+                if sent >= limit {
+                    return Ok(Inserted::Limited);
+                }
+            }
             if let Some(session) = &c.session {
                 let waiting = tx.execute(
                     "UPDATE sessions SET challenge = ?2 WHERE id = ?1 AND ended IS NULL",
@@ -173,7 +216,7 @@ impl Db {
                 if waiting == 0 {
                     // The session ended since the page read it: no push for nobody to wait
                     // for (and nothing written).
-                    return Ok(false);
+                    return Ok(Inserted::SessionEnded);
                 }
             }
             tx.execute(
@@ -201,7 +244,7 @@ impl Db {
                 ],
             )?;
             events::insert(tx, line)?;
-            Ok(true)
+            Ok(Inserted::Stored)
         })
     }
 
@@ -416,6 +459,49 @@ mod tests {
         assert!(db.challenge("c1").unwrap().is_none());
         assert_eq!(db.session("s1", 100).unwrap().unwrap().challenge, None);
         assert!(db.events(id).unwrap().is_empty());
+    }
+
+    /// Twelve pushes for one user at once, under a limit of five: five are stored, whichever
+    /// connection (or portal) each comes from.
+    #[test]
+    fn pushes_sent_at_once_do_not_pass_the_limit_together() {
+        let db = Db::for_tests().unwrap();
+        let id = user_with_device(&db, "alice", "d1");
+        let outcomes: Vec<Inserted> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..12)
+                .map(|i| {
+                    let db = &db;
+                    scope.spawn(move || {
+                        let c = challenge(&format!("c{i}"), id, "d1", Purpose::Login, 100, None);
+                        let sent = line(id, EventKind::PushLogin, Outcome::Sent, "");
+                        db.insert_challenge_within(&c, &sent, Some((50, 5)))
+                            .unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let stored = outcomes.iter().filter(|o| **o == Inserted::Stored).count();
+        assert_eq!(stored, 5, "{outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, Inserted::Stored | Inserted::Limited))
+        );
+        assert_eq!(db.pushes_since(id, 50).unwrap(), 5);
+        assert_eq!(
+            db.events(id).unwrap().len(),
+            5,
+            "no event for a refused push"
+        );
+        // Outside the window the limit no longer counts them.
+        let late = challenge("late", id, "d1", Purpose::Login, 400, None);
+        let sent = line(id, EventKind::PushLogin, Outcome::Sent, "");
+        assert_eq!(
+            db.insert_challenge_within(&late, &sent, Some((101, 5)))
+                .unwrap(),
+            Inserted::Stored
+        );
     }
 
     /// A session that ended after the page read it gets no push: nothing is stored.

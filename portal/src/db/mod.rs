@@ -29,7 +29,7 @@ pub mod sql;
 mod throttle;
 mod users;
 
-pub use challenges::{ChallengeReason, ChallengeRow, ChallengeStatus, DeliveryState};
+pub use challenges::{ChallengeReason, ChallengeRow, ChallengeStatus, DeliveryState, Inserted};
 pub use clients::{ClientMode, RpClient};
 pub use devices::{Activation, Device, DeviceRecord, DeviceState, Enrollment};
 pub use events::{Event, EventKind, LogLine, Outcome};
