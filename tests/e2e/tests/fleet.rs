@@ -37,14 +37,16 @@ async fn sign_in(browser: &Browser, user: &str) -> String {
 }
 
 /// Approves the pushed `payload` with `number`, sending the answer to `to` although the
-/// challenge names `from` (the device's requests may land on either copy).
+/// challenge names `from` (the device's requests may land on either copy), and checks that
+/// `browser`, its next request landing on `to`, sees the sign-in approved. Returns the browser
+/// at `to`.
 async fn approve(
     device: &mut Device,
     payload: &str,
     number: String,
-    from: &PortalProcess,
-    to: &PortalProcess,
-) {
+    (from, to): (&PortalProcess, &PortalProcess),
+    browser: &Browser,
+) -> Browser {
     let challenge = device.open(payload);
     let response = assent_protocol::Response::Approve {
         number: Some(number),
@@ -55,6 +57,9 @@ async fn approve(
     let reply = device.send_body(&url, &request.body).await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(reply.body["status"], "approved");
+    let at_to = browser.at(&to.url);
+    assert_eq!(at_to.settled_status().await["status"], "approved");
+    at_to
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -211,16 +216,14 @@ async fn a_fleet_of_two_relays_over_nats_in_front_of_two_portals() {
     let browser = fleet.browser();
     let number = sign_in(&browser, "dora").await;
     let payload = stream.next().await;
-    approve(
+    let on_2 = approve(
         &mut desktop,
         &payload,
         number,
-        &fleet.portal_1,
-        &fleet.portal_2,
+        (&fleet.portal_1, &fleet.portal_2),
+        &browser,
     )
     .await;
-    let on_2 = browser.at(&fleet.portal_2.url);
-    assert_eq!(on_2.settled_status().await["status"], "approved");
     assert!(on_2.get("/").await.body.contains("Signed in as dora"));
     let text = fleet.metrics(&a).await;
     assert!(
@@ -279,11 +282,10 @@ async fn a_fleet_of_two_relays_over_nats_in_front_of_two_portals() {
         &mut phone,
         &payload,
         number,
-        &fleet.portal_1,
-        &fleet.portal_1,
+        (&fleet.portal_1, &fleet.portal_1),
+        &browser,
     )
     .await;
-    assert_eq!(browser.settled_status().await["status"], "approved");
     let on_2 = Browser::new(&fleet.portal_2.url);
     let number = sign_in(&on_2, "finn").await;
     let payload = next_push(&mut fcm, &android.push.token).await;
@@ -291,11 +293,10 @@ async fn a_fleet_of_two_relays_over_nats_in_front_of_two_portals() {
         &mut android,
         &payload,
         number,
-        &fleet.portal_1,
-        &fleet.portal_2,
+        (&fleet.portal_1, &fleet.portal_2),
+        &on_2,
     )
     .await;
-    assert_eq!(on_2.settled_status().await["status"], "approved");
 
     let on_2 = Browser::new(&fleet.portal_2.url);
     let number = sign_in(&on_2, "dora").await;
@@ -304,11 +305,10 @@ async fn a_fleet_of_two_relays_over_nats_in_front_of_two_portals() {
         &mut desktop,
         &payload,
         number,
-        &fleet.portal_1,
-        &fleet.portal_2,
+        (&fleet.portal_1, &fleet.portal_2),
+        &on_2,
     )
     .await;
-    assert_eq!(on_2.settled_status().await["status"], "approved");
 
     // A push that needs forwarding cannot be delivered meanwhile; the waiting page says so.
     let browser = fleet.browser();
@@ -338,14 +338,10 @@ async fn a_fleet_of_two_relays_over_nats_in_front_of_two_portals() {
         &mut desktop,
         &payload,
         number,
-        &fleet.portal_1,
-        &fleet.portal_2,
+        (&fleet.portal_1, &fleet.portal_2),
+        &browser,
     )
     .await;
-    assert_eq!(
-        browser.at(&fleet.portal_2.url).settled_status().await["status"],
-        "approved"
-    );
     let text = fleet.metrics(&a).await;
     assert!(
         text.contains(r#"push_relay_forwarded_total{outcome="delivered"} 2"#),
