@@ -286,10 +286,7 @@ async fn a_signing_tenant_must_sign_its_requests() {
         (401, "signature_required")
     );
 
-    let t = now();
-    let mut m = format!("{t}.").into_bytes();
-    m.extend_from_slice(&body);
-    let sig = push_relay::jwt::b64url(pair.sign(&rng, &m).unwrap().as_ref());
+    let header = signature_header(&pair, &body);
     let signed = |header: String, body: Vec<u8>| {
         let addr = relay.addr;
         async move {
@@ -309,13 +306,23 @@ async fn a_signing_tenant_must_sign_its_requests() {
         }
     };
     assert_eq!(
-        signed(format!("t={t},sig={sig}"), body.clone()).await,
+        signed(header.clone(), body.clone()).await,
         502,
         "verified, then no stream"
     );
     let mut tampered = body.clone();
     tampered.push(b' ');
-    assert_eq!(signed(format!("t={t},sig={sig}"), tampered).await, 401);
+    assert_eq!(signed(header, tampered).await, 401);
+}
+
+/// The `Assent-Signature` of `body` signed now with `pair`: `t=<now>,sig=<ES256 of "<t>." ‖ body>`.
+pub(crate) fn signature_header(pair: &ring::signature::EcdsaKeyPair, body: &[u8]) -> String {
+    let t = now();
+    let mut message = format!("{t}.").into_bytes();
+    message.extend_from_slice(body);
+    let rng = ring::rand::SystemRandom::new();
+    let sig = push_relay::jwt::b64url(pair.sign(&rng, &message).unwrap().as_ref());
+    format!("t={t},sig={sig}")
 }
 
 /// POSTs `body` to `/v1/push` with an `Assent-Signature`; returns the status and error code.
@@ -369,13 +376,7 @@ async fn a_signed_request_is_refused_when_replayed_to_the_same_copy() {
         now() + 30,
         None,
     );
-    let sign = || {
-        let t = now();
-        let mut m = format!("{t}.").into_bytes();
-        m.extend_from_slice(&body);
-        let sig = push_relay::jwt::b64url(pair.sign(&rng, &m).unwrap().as_ref());
-        format!("t={t},sig={sig}")
-    };
+    let sign = || signature_header(&pair, &body);
     let header = sign();
     // 502: verified, then no stream is open for the token (failed, NotConnected).
     assert_eq!(

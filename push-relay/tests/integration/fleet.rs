@@ -10,7 +10,7 @@ use push_relay::direct::new_token;
 use push_relay::settings::NatsSettings;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 
-use crate::api::signed_push;
+use crate::api::{signature_header, signed_push};
 use crate::direct::{open_stream, read_until};
 use crate::support::client;
 use crate::support::mock_apns::MockApns;
@@ -164,13 +164,7 @@ async fn a_signature_accepted_by_one_copy_is_refused_by_every_other() {
     until_ready(&a).await;
     until_ready(&b).await;
     let body = direct_push(&new_token(), "U0lHTkVE");
-    let sign = || {
-        let t = now();
-        let mut m = format!("{t}.").into_bytes();
-        m.extend_from_slice(&body);
-        let sig = push_relay::jwt::b64url(pair.sign(&rng, &m).unwrap().as_ref());
-        format!("t={t},sig={sig}")
-    };
+    let sign = || signature_header(&pair, &body);
     let header = sign();
     // 502: verified and remembered, then no stream anywhere (NotConnected).
     assert_eq!(
